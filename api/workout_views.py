@@ -1,0 +1,126 @@
+"""Workout read models served from ClickHouse: one summary, and a user's list by cursor."""
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from api.errors import ApiError, ErrorBody
+from fitstream.settings import FitStreamSettings
+from sinks.clickhouse.store import ClickHouseStore
+
+SUMMARY_COLUMNS = (
+    "workout_id, user_id, device_id, sport_type, status, start_ms, end_ms, moving_duration_ms,"
+    " distance_meters, calories_burned, avg_heart_rate, avg_speed_mps, sample_count, last_seq")
+
+
+class WorkoutSummary(BaseModel):
+    workout_id: str
+    user_id: str
+    device_id: str
+    sport_type: str
+    status: str
+    start_time: datetime
+    end_time: datetime | None
+    moving_duration_s: float
+    distance_meters: float
+    calories_burned: float | None
+    avg_heart_rate: float | None
+    avg_speed_mps: float | None
+    sample_count: int
+    version: int
+
+
+class WorkoutPage(BaseModel):
+    items: list[WorkoutSummary]
+    next_cursor: str | None
+
+
+def _ms_to_datetime(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def to_summary(row: dict[str, Any]) -> WorkoutSummary:
+    return WorkoutSummary(
+        workout_id=row["workout_id"], user_id=row["user_id"], device_id=row["device_id"],
+        sport_type=row["sport_type"], status=row["status"],
+        start_time=_ms_to_datetime(row["start_ms"]), end_time=_ms_to_datetime(row["end_ms"]),
+        moving_duration_s=row["moving_duration_ms"] / 1000,
+        distance_meters=row["distance_meters"], calories_burned=row["calories_burned"],
+        avg_heart_rate=row["avg_heart_rate"], avg_speed_mps=row["avg_speed_mps"],
+        sample_count=row["sample_count"], version=row["last_seq"])
+
+
+def encode_cursor(start_ms: int, workout_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([start_ms, workout_id])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        start_ms, workout_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(start_ms), str(workout_id)
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API issued") from exc
+
+
+def workout_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["workouts"])
+    db = store.database
+    api = settings.api
+
+    @router.get("/workouts/{workout_id}", response_model=WorkoutSummary,
+                responses={404: {"model": ErrorBody}})
+    def get_workout_summary(workout_id: str) -> WorkoutSummary:
+        """The latest summary of one workout (public)."""
+        rows = store.query(
+            f"SELECT {SUMMARY_COLUMNS} FROM {db}.workout_summary FINAL"
+            " WHERE workout_id = %(workout_id)s LIMIT 1", {"workout_id": workout_id})
+        if not rows:
+            raise ApiError(404, "not_found", f"no workout {workout_id}")
+        return to_summary(rows[0])
+
+    @router.get("/users/{user_id}/workouts", response_model=WorkoutPage,
+                responses={400: {"model": ErrorBody}})
+    def list_user_workouts(
+        user_id: str,
+        from_: Annotated[datetime | None, Query(alias="from",
+                                                description="earliest start, inclusive")] = None,
+        to: Annotated[datetime | None, Query(description="latest start, exclusive")] = None,
+        limit: Annotated[int, Query(ge=1, le=api.page_limit_max)] = api.page_limit_default,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")]
+        = None,
+    ) -> WorkoutPage:
+        """One user's workouts, newest first, a page at a time."""
+        where = ["user_id = %(user_id)s"]
+        params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
+        if from_ is not None:
+            where.append("start_ms >= %(from_ms)s")
+            params["from_ms"] = _to_ms(from_)
+        if to is not None:
+            where.append("start_ms < %(to_ms)s")
+            params["to_ms"] = _to_ms(to)
+        if cursor:
+            params["c_start"], params["c_id"] = decode_cursor(cursor)
+            where.append("(start_ms < %(c_start)s OR (start_ms = %(c_start)s"
+                         " AND workout_id < %(c_id)s))")
+        rows = store.query(
+            f"SELECT {SUMMARY_COLUMNS} FROM {db}.workout_summary FINAL"
+            f" WHERE {' AND '.join(where)}"
+            " ORDER BY start_ms DESC, workout_id DESC LIMIT %(limit)s", params)
+        items = [to_summary(r) for r in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last["start_ms"], last["workout_id"])
+        return WorkoutPage(items=items, next_cursor=next_cursor)
+
+    return router
+
+
+def _to_ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)

@@ -1,0 +1,1 @@
+"""FitStream: workout telemetry as an event log, and the views built from it."""

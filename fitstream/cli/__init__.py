@@ -1,0 +1,1 @@
+"""The ``fitstream`` command line."""

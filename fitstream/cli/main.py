@@ -1,0 +1,213 @@
+"""``fitstream``: run, feed and inspect the platform.
+
+Every command reads the one settings object (``FITSTREAM_*`` environment
+variables); ``fitstream settings`` prints what is in force.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fitstream.settings import get_settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode="rich",
+                  pretty_exceptions_show_locals=False)
+broker_app = typer.Typer(help="The embedded Kafka-wire broker (noida-db) for local runs.",
+                         no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
+devices_app = typer.Typer(help="Device credentials for ingest.", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
+app.add_typer(topics_app, name="topics")
+app.add_typer(devices_app, name="devices")
+
+console = Console(stderr=True)
+
+
+def _configure_logs(service: str) -> None:
+    from fitstream.observability.logs import configure_logging
+
+    configure_logging(service, get_settings().log_level)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the settings in force (secrets masked)."""
+    typer.echo(get_settings().model_dump_json(indent=2))
+
+
+@broker_app.command("start")
+def broker_start() -> None:
+    """Start the broker in the background and wait until it answers."""
+    from fitstream.kafka import embedded_broker
+
+    try:
+        status = embedded_broker.start(get_settings())
+    except embedded_broker.BrokerError as exc:
+        console.print(f"[red]broker: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"broker running on {status.address} (pid {status.pid}, data {status.data_dir})")
+
+
+@broker_app.command("stop")
+def broker_stop() -> None:
+    """Stop the broker and wait for its process to exit (data is kept)."""
+    from fitstream.kafka import embedded_broker
+
+    stopped = embedded_broker.stop(get_settings())
+    console.print("broker stopped" if stopped else "broker was not running")
+
+
+@broker_app.command("status")
+def broker_status() -> None:
+    """Say whether the broker runs; exit 1 if it does not."""
+    from fitstream.kafka import embedded_broker
+
+    status = embedded_broker.status(get_settings())
+    if status.running:
+        console.print(f"running on {status.address} (pid {status.pid}, data {status.data_dir})")
+    else:
+        console.print(f"not running (data {status.data_dir})")
+        raise typer.Exit(1)
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every topic with its partition count (existing ones are left alone)."""
+    from fitstream.kafka.topics import create_topics, topic_specs
+
+    settings = get_settings()
+    outcome = create_topics(settings)
+    table = Table("topic", "partitions", "outcome", "purpose")
+    for spec in topic_specs(settings):
+        table.add_row(spec.name, str(spec.partitions), outcome[spec.name], spec.purpose)
+    console.print(table)
+
+
+@devices_app.command("token")
+def devices_token(
+    user: Annotated[str, typer.Option(help="The user the device records for.")],
+    device: Annotated[str, typer.Option(help="The device id.")],
+) -> None:
+    """Issue a bearer token that lets DEVICE send events for USER."""
+    from api.device_tokens import issue_device_token
+
+    api = get_settings().api
+    typer.echo(issue_device_token(api.token_secret.get_secret_value(), user, device,
+                                  api.token_ttl_s))
+
+
+def _parse_day(value: str) -> int:
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise typer.BadParameter("use YYYY-MM-DD") from exc
+    return int(day.timestamp() * 1000)
+
+
+@app.command()
+def simulate(
+    users: Annotated[int, typer.Option(min=1, help="Simulated users, one device each.")] = 100,
+    days: Annotated[int, typer.Option(min=1, help="Days of activity to simulate.")] = 14,
+    seed: Annotated[int, typer.Option(help="Same seed, same log.")] = 42,
+    rate: Annotated[float | None, typer.Option(help="Cap in records/s (default: no cap).")]
+    = None,
+    start_date: Annotated[str, typer.Option(help="First day, UTC (YYYY-MM-DD).")]
+    = "2026-11-02",
+    duplicate: Annotated[float, typer.Option(min=0, max=1, help="Share re-sent.")] = 0.01,
+    out_of_order: Annotated[float, typer.Option(min=0, max=1, help="Share swapped.")] = 0.01,
+    late: Annotated[float, typer.Option(min=0, max=1, help="Share of workouts synced hours late.")]
+    = 0.02,
+    malformed: Annotated[float, typer.Option(min=0, max=1, help="Share of garbage records.")]
+    = 0.001,
+) -> None:
+    """Produce a deterministic fleet's workouts to the events topic."""
+    from fitstream.contracts import AvroSerde, registry_from_settings
+    from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
+
+    settings = get_settings()
+    spec = FleetSpec(users, days, seed, _parse_day(start_date),
+                     ChaosKnobs(duplicate, out_of_order, late, malformed))
+    tally = run_simulation(settings, spec, AvroSerde(registry_from_settings(
+        settings.schema_registry)), rate)
+    table = Table("records", "events", "samples", "workouts", "completed", "cancelled",
+                  "duplicates", "malformed", "late workouts", title="produced")
+    table.add_row(*(str(v) for v in (tally.records, tally.events, tally.samples, tally.workouts,
+                                     tally.completed, tally.cancelled, tally.duplicates,
+                                     tally.malformed, tally.late_workouts)))
+    console.print(table)
+
+
+def run_simulation(settings, spec, serde, rate):
+    from fitstream.simulator.producer import produce_fleet
+
+    with Progress(TextColumn("[bold]simulating"), BarColumn(), TextColumn(
+            "{task.fields[records]} records · {task.fields[samples]} samples"),
+            TimeElapsedColumn(), console=console, transient=False) as progress:
+        task = progress.add_task("simulate", total=None, records=0, samples=0)
+
+        def on_progress(tally):
+            progress.update(task, records=tally.records, samples=tally.samples)
+
+        return produce_fleet(settings, spec, serde, rate, on_progress)
+
+
+@app.command()
+def process() -> None:
+    """Run the workout-session processor (a Faust worker; scale out with more of them)."""
+    from faust.worker import Worker
+
+    from streams.faust.workout_sessions import build
+
+    settings = get_settings()
+    _configure_logs("processor")
+    wiring = build(settings)
+    Worker(wiring.app, loglevel=settings.log_level.lower(), quiet=True,
+           redirect_stdouts=False).execute_from_commandline()
+
+
+@app.command()
+def serve(
+    ingest: Annotated[bool, typer.Option(help="Serve device ingest.")] = True,
+    reads: Annotated[bool, typer.Option(help="Serve the read models.")] = True,
+    sink: Annotated[bool, typer.Option(help="Run the ClickHouse sink in this process.")] = True,
+) -> None:
+    """Run the HTTP API (and, by default, the ClickHouse sink that owns the embedded store)."""
+    from api.serve import serve as run_api
+
+    _configure_logs("api")
+    run_api(get_settings(), ingest=ingest, reads=reads, sink=sink)
+
+
+@app.command("sink")
+def sink_command() -> None:
+    """Run the ClickHouse sink alone (for deployments with a ClickHouse server)."""
+    from api.serve import run_sink
+
+    _configure_logs("sink")
+    run_sink(get_settings())
+
+
+@app.command()
+def demo(
+    once: Annotated[bool, typer.Option("--once", envvar="DEMO_ONCE",
+                                       help="Exit after the summary instead of serving.")]
+    = False,
+    users: Annotated[int, typer.Option(min=1)] = 100,
+    days: Annotated[int, typer.Option(min=1)] = 14,
+    seed: Annotated[int, typer.Option()] = 42,
+) -> None:
+    """Run everything on the embedded defaults and print what was materialised."""
+    from fitstream.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(get_settings(), console, users=users, days=days, seed=seed,
+                              once=once))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,108 @@
+"""Applying a batch of one partition's events to the workout sessions they touch.
+
+Engines call :func:`apply_batch` once per batch and then write back each touched
+session once, which is what keeps state-store traffic per batch, not per event.
+
+Unknown workouts are decided in event time. A partition's watermark is the
+latest ``occurred_at`` it has seen; a workout whose WorkoutStarted has still not
+arrived when the watermark has moved ``unknown_workout_timeout_ms`` past where it
+stood when the workout's first event was seen is given up, and its events are dead-lettered. An idle partition
+decides nothing, so a restart or a replay gives the same decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fitstream.domain.events import WorkoutEvent
+from fitstream.domain.workout_session import Rejection, WorkoutSession
+
+SessionLoader = Callable[[str], WorkoutSession | None]
+"""Returns the stored session for a workout id, or None if there is none."""
+
+
+class PartitionClock:
+    """One partition's event-time watermark and its workouts still awaiting a start."""
+
+    __slots__ = ("awaiting_start", "watermark")
+
+    def __init__(self, watermark: int = 0,
+                 awaiting_start: dict[str, int] | None = None) -> None:
+        self.watermark = watermark
+        self.awaiting_start: dict[str, int] = dict(awaiting_start or {})
+
+    def to_state(self) -> dict[str, Any]:
+        return {"watermark": self.watermark, "awaiting_start": self.awaiting_start}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None) -> PartitionClock:
+        if not state:
+            return cls()
+        return cls(state["watermark"], state["awaiting_start"])
+
+    def track(self, session: WorkoutSession) -> None:
+        # The wait is counted from the watermark when the workout was first seen, not
+        # from its events' own times: a whole workout synced hours late must not be
+        # given up on between two batches.
+        if session.awaiting_start:
+            self.awaiting_start.setdefault(session.workout_id, self.watermark)
+        else:
+            self.awaiting_start.pop(session.workout_id, None)
+
+    def overdue(self, timeout_ms: int) -> list[str]:
+        limit = self.watermark - timeout_ms
+        return sorted(w for w, first_at in self.awaiting_start.items() if first_at < limit)
+
+
+@dataclass
+class BatchResult:
+    """What a batch changed: sessions to store, summaries to emit, events to dead-letter."""
+
+    sessions: dict[str, WorkoutSession] = field(default_factory=dict)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def apply_batch(
+    events: Iterable[tuple[WorkoutEvent, Any]],
+    load: SessionLoader,
+    clock: PartitionClock,
+    unknown_workout_timeout_ms: int,
+) -> BatchResult:
+    """Apply ``(event, ref)`` pairs in log order; ``clock`` is updated in place."""
+    result = BatchResult()
+    sessions = result.sessions
+    versions: dict[str, int] = {}
+    for event, ref in events:
+        workout_id = event["workout_id"]
+        session = sessions.get(workout_id)
+        if session is None:
+            session = load(workout_id) or WorkoutSession(
+                workout_id, event["user_id"], event["device_id"])
+            sessions[workout_id] = session
+            versions[workout_id] = session.version
+        before = (session.version, len(session.pending))
+        rejected = session.offer(event, ref)
+        if rejected:
+            result.rejections += rejected
+        elif (session.version, len(session.pending)) == before:
+            result.duplicates += 1
+        clock.watermark = max(clock.watermark, event["occurred_at"])
+        clock.track(session)
+    for workout_id in clock.overdue(unknown_workout_timeout_ms):
+        session = sessions.get(workout_id) or load(workout_id)
+        del clock.awaiting_start[workout_id]
+        if session is None:
+            continue
+        sessions[workout_id] = session
+        versions.setdefault(workout_id, session.version)
+        result.rejections += session.expire_unknown()
+    for workout_id, session in sessions.items():
+        if session.version != versions[workout_id]:
+            summary = session.summary()
+            if summary is not None:
+                result.summaries.append(summary)
+    return result

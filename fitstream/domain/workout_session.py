@@ -1,0 +1,263 @@
+"""The workout state machine.
+
+    pending ──Started(seq 0)──▶ active ⇄ paused ──▶ completed | cancelled
+                                  (Updated in active or paused)
+
+Events are applied strictly in ``seq`` order: one that arrives early waits in a
+reorder buffer until its predecessors are applied. A duplicate (an ``event_id``
+already seen at that ``seq``) changes nothing. Whatever the state machine refuses
+comes back as a :class:`Rejection` for the dead-letter topic, and ``seq`` moves on,
+so one bad event never blocks its workout.
+
+Moving time is the sum of the active intervals in event time; paused time is not
+moving time. The session is a plain object whose :meth:`to_state` is JSON-ready,
+so any engine can keep it in its own state store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fitstream.domain.dead_letter import DeadLetterReason
+from fitstream.domain.events import EventType, WorkoutEvent
+
+# Enough for a device that replays a long offline stretch out of order; more than
+# this ahead of the next expected seq is refused instead of held in memory.
+MAX_REORDER_BUFFER = 2000
+
+
+class WorkoutStatus(StrEnum):
+    PENDING = "pending"  # events arrived, but not WorkoutStarted (seq 0)
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({WorkoutStatus.COMPLETED, WorkoutStatus.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An event the session refused; ``ref`` is the opaque handle its caller gave it."""
+
+    event: WorkoutEvent
+    ref: Any
+    reason: DeadLetterReason
+    detail: str
+
+
+def short_id(event_id: str) -> str:
+    """The part of an event id that the session remembers (bounded state per seq)."""
+    return event_id[:13]
+
+
+class WorkoutSession:
+    """One workout's state, fed by :meth:`offer` in any order."""
+
+    __slots__ = (
+        "calories",
+        "device_id",
+        "distance_m",
+        "end_ms",
+        "expired",
+        "hr_count",
+        "hr_sum",
+        "ids",
+        "last_event_at",
+        "moving_ms",
+        "pending",
+        "running_since",
+        "sample_count",
+        "sport_type",
+        "start_ms",
+        "status",
+        "user_id",
+        "workout_id",
+    )
+
+    def __init__(self, workout_id: str, user_id: str, device_id: str) -> None:
+        self.workout_id = workout_id
+        self.user_id = user_id
+        self.device_id = device_id
+        self.status = WorkoutStatus.PENDING
+        # ids[seq] is the short event id applied (or refused) at that seq.
+        self.ids: list[str] = []
+        # seq -> [event, ref], waiting for its predecessors.
+        self.pending: dict[int, list[Any]] = {}
+        self.expired = False
+        self.sport_type = ""
+        self.start_ms = 0
+        self.end_ms: int | None = None
+        self.running_since: int | None = None
+        self.moving_ms = 0
+        self.distance_m = 0.0
+        self.calories: float | None = None
+        self.hr_sum = 0
+        self.hr_count = 0
+        self.sample_count = 0
+        self.last_event_at = 0
+
+    # -- state (de)serialisation -------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state["pending"] = [[seq, *item] for seq, item in self.pending.items()]
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> WorkoutSession:
+        session = cls.__new__(cls)
+        for name in cls.__slots__:
+            setattr(session, name, state[name])
+        session.status = WorkoutStatus(state["status"])
+        session.pending = {seq: [event, ref] for seq, event, ref in state["pending"]}
+        return session
+
+    # -- the state machine ---------------------------------------------------------
+
+    @property
+    def next_seq(self) -> int:
+        return len(self.ids)
+
+    @property
+    def version(self) -> int:
+        """The last seq applied; -1 before any."""
+        return len(self.ids) - 1
+
+    @property
+    def awaiting_start(self) -> bool:
+        return self.status is WorkoutStatus.PENDING and bool(self.pending) and not self.ids
+
+    def offer(self, event: WorkoutEvent, ref: Any = None) -> list[Rejection]:
+        """Take one event; apply it and any buffered successors it unblocks."""
+        seq = event["seq"]
+        sid = short_id(event["event_id"])
+        if self.expired:
+            return [self._refuse(event, ref, DeadLetterReason.UNKNOWN_WORKOUT,
+                                 "its WorkoutStarted did not arrive in time")]
+        if seq < 0:
+            return [self._refuse(event, ref, DeadLetterReason.ILLEGAL_TRANSITION,
+                                 f"negative seq {seq}")]
+        if seq < self.next_seq:
+            if self.ids[seq] == sid:
+                return []
+            return [self._refuse(event, ref, DeadLetterReason.CONFLICTING_SEQ,
+                                 f"seq {seq} already holds event {self.ids[seq]}…")]
+        if seq in self.pending:
+            if short_id(self.pending[seq][0]["event_id"]) == sid:
+                return []
+            return [self._refuse(event, ref, DeadLetterReason.CONFLICTING_SEQ,
+                                 f"seq {seq} is already buffered for another event")]
+        if seq > self.next_seq:
+            if len(self.pending) >= MAX_REORDER_BUFFER:
+                return [self._refuse(event, ref, DeadLetterReason.REORDER_BUFFER_FULL,
+                                     f"seq {seq} while waiting for seq {self.next_seq}")]
+            self.pending[seq] = [event, ref]
+            return []
+        rejections = self._apply(event, ref)
+        while self.next_seq in self.pending:
+            buffered, buffered_ref = self.pending.pop(self.next_seq)
+            rejections += self._apply(buffered, buffered_ref)
+        return rejections
+
+    def expire_unknown(self) -> list[Rejection]:
+        """Give up waiting for WorkoutStarted: refuse everything buffered, now and later."""
+        self.expired = True
+        rejections = [
+            self._refuse(event, ref, DeadLetterReason.UNKNOWN_WORKOUT,
+                         "no WorkoutStarted arrived within the timeout")
+            for _, (event, ref) in sorted(self.pending.items())
+        ]
+        self.pending.clear()
+        return rejections
+
+    def _refuse(self, event: WorkoutEvent, ref: Any, reason: DeadLetterReason,
+                detail: str) -> Rejection:
+        return Rejection(event, ref, reason, detail)
+
+    def _apply(self, event: WorkoutEvent, ref: Any) -> list[Rejection]:
+        self.ids.append(short_id(event["event_id"]))
+        kind = event["type"]
+        status = self.status
+        at = event["occurred_at"]
+        if kind == EventType.UPDATED and status in (WorkoutStatus.ACTIVE, WorkoutStatus.PAUSED):
+            self._record_telemetry(event)
+        elif kind == EventType.STARTED and status is WorkoutStatus.PENDING:
+            self.status = WorkoutStatus.ACTIVE
+            self.sport_type = event["sport_type"]
+            self.start_ms = event["start_time"]
+            self.running_since = event["start_time"]
+        elif kind == EventType.PAUSED and status is WorkoutStatus.ACTIVE:
+            self._stop_clock(at)
+            self.status = WorkoutStatus.PAUSED
+        elif kind == EventType.RESUMED and status is WorkoutStatus.PAUSED:
+            self.running_since = at
+            self.status = WorkoutStatus.ACTIVE
+        elif kind == EventType.COMPLETED and status in (WorkoutStatus.ACTIVE,
+                                                        WorkoutStatus.PAUSED):
+            self._stop_clock(event["end_time"])
+            self.status = WorkoutStatus.COMPLETED
+            self.end_ms = event["end_time"]
+            self.distance_m = event["distance_meters"]
+            self.calories = event["calories_burned"]
+        elif kind == EventType.CANCELLED and status in (WorkoutStatus.ACTIVE,
+                                                        WorkoutStatus.PAUSED):
+            self._stop_clock(at)
+            self.status = WorkoutStatus.CANCELLED
+            self.end_ms = at
+        else:
+            return [self._refuse(event, ref, DeadLetterReason.ILLEGAL_TRANSITION,
+                                 f"{kind} (seq {event['seq']}) in state {status.value}")]
+        self.last_event_at = max(self.last_event_at, at)
+        return []
+
+    def _stop_clock(self, at: int) -> None:
+        if self.running_since is not None:
+            self.moving_ms += max(0, at - self.running_since)
+            self.running_since = None
+
+    def _record_telemetry(self, event: WorkoutEvent) -> None:
+        self.distance_m = event["current_distance_meters"]
+        samples = event.get("samples") or []
+        if samples:
+            self.sample_count += len(samples)
+            for sample in samples:
+                heart_rate = sample["heart_rate"]
+                if heart_rate is not None:
+                    self.hr_sum += heart_rate
+                    self.hr_count += 1
+        elif event.get("heart_rate") is not None:
+            # A v1 update has no samples: its latest reading is the one sample.
+            self.sample_count += 1
+            self.hr_sum += event["heart_rate"]
+            self.hr_count += 1
+
+    # -- the view ------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any] | None:
+        """The WorkoutSummary view, or None before WorkoutStarted has been applied."""
+        if self.status is WorkoutStatus.PENDING:
+            return None
+        moving_ms = self.moving_ms
+        if self.running_since is not None:
+            moving_ms += max(0, self.last_event_at - self.running_since)
+        return {
+            "workout_id": self.workout_id,
+            "user_id": self.user_id,
+            "device_id": self.device_id,
+            "sport_type": self.sport_type,
+            "status": self.status.value,
+            "start_time": self.start_ms,
+            "end_time": self.end_ms,
+            "moving_duration_ms": moving_ms,
+            "distance_meters": self.distance_m,
+            "calories_burned": self.calories,
+            "avg_heart_rate": self.hr_sum / self.hr_count if self.hr_count else None,
+            "avg_speed_mps": self.distance_m * 1000.0 / moving_ms if moving_ms > 0 else None,
+            "sample_count": self.sample_count,
+            "last_seq": self.version,
+            "last_event_at": self.last_event_at,
+        }

@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by every process: client configs, topics, dead letters."""

@@ -1,0 +1,67 @@
+"""Every topic the platform uses, created explicitly with its partition count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from fitstream.kafka.clients import base_config
+from fitstream.settings import FitStreamSettings, KafkaSettings
+
+# The processor's state tables; their changelogs are created here like every topic.
+SESSIONS_TABLE = "workout-sessions"
+CLOCKS_TABLE = "partition-clocks"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    purpose: str
+    compacted: bool = False
+
+
+def changelog_topic(settings: FitStreamSettings, table: str) -> str:
+    return f"{settings.processor.app_id}-{table}-changelog"
+
+
+def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
+    kafka = settings.kafka
+    # Changelogs must be co-partitioned with the events topic that feeds their tables.
+    p = kafka.events_partitions
+    return [
+        TopicSpec(kafka.events_topic, p, "device events, key user_id: the system of record"),
+        TopicSpec(kafka.dlq_topic, p, "records the processors refused, with the reason"),
+        TopicSpec(kafka.summaries_topic, p, "WorkoutSummary view changes, key user_id"),
+        *(TopicSpec(changelog_topic(settings, table), p, f"changelog of the {table} table",
+                    compacted=True) for table in (SESSIONS_TABLE, CLOCKS_TABLE)),
+    ]
+
+
+def create_topics(settings: FitStreamSettings, timeout_s: float = 30.0) -> dict[str, str]:
+    """Create missing topics; returns name -> 'created' | 'exists'. Raises on other errors."""
+    kafka = settings.kafka
+    admin = AdminClient(base_config(kafka))
+    specs = topic_specs(settings)
+    existing = admin.list_topics(timeout=timeout_s).topics
+    outcome = {s.name: "exists" for s in specs if s.name in existing}
+    new = [
+        NewTopic(s.name, num_partitions=s.partitions, replication_factor=kafka.replication_factor,
+                 config={"cleanup.policy": "compact"} if s.compacted else {})
+        for s in specs if s.name not in existing
+    ]
+    for name, future in (admin.create_topics(new, request_timeout=timeout_s) if new else {}).items():
+        try:
+            future.result(timeout=timeout_s)
+            outcome[name] = "created"
+        except Exception as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+            outcome[name] = "exists"
+    return outcome
+
+
+def partition_count(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0) -> int:
+    metadata = AdminClient(base_config(kafka)).list_topics(topic, timeout=timeout_s)
+    return len(metadata.topics[topic].partitions)

@@ -1,0 +1,118 @@
+"""The one typed settings object.
+
+Every process reads its configuration here, from ``FITSTREAM_*`` environment
+variables (nested fields use ``__``, e.g. ``FITSTREAM_CLICKHOUSE__BACKEND``).
+The embedded defaults run the whole platform on one machine; production
+(docker-compose) only changes values, never code paths.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:19092"
+    events_topic: str = "workouts.events.v1"
+    events_partitions: int = Field(8, ge=1)
+    dlq_topic: str = "workouts.events.dlq.v1"
+    summaries_topic: str = "workouts.summaries.v1"
+    replication_factor: int = Field(1, ge=1)
+    # The embedded broker answers empty fetches at once; idle consumers wait this
+    # long before asking again (fitstream.kafka.long_poll_shim). 0 on real Kafka.
+    emulate_long_poll_ms: int = Field(200, ge=0)
+    # librdkafka settings merged into every client. The embedded broker ignores
+    # fetch size limits, so the defaults raise the receive limit (see README).
+    client_overrides: dict[str, str | int] = Field(
+        default_factory=lambda: {"receive.message.max.bytes": 2147483647}
+    )
+
+
+class SchemaRegistrySettings(BaseModel):
+    # Empty: use the registry kept in the repo (schemas/registry.json).
+    url: str = ""
+    repo_registry_path: Path = REPO_ROOT / "schemas" / "registry.json"
+
+
+class BrokerSettings(BaseModel):
+    """The embedded noida-db broker, used by the demo and the tests only."""
+
+    host: str = "127.0.0.1"
+    port: int = 19092
+    start_timeout_s: float = 30.0
+    stop_timeout_s: float = 30.0
+
+
+class ClickHouseSettings(BaseModel):
+    backend: Literal["chdb", "server"] = "chdb"
+    # chdb: data directory (relative paths live under the state directory).
+    chdb_path: Path = Path("clickhouse")
+    host: str = "127.0.0.1"
+    port: int = 9000
+    user: str = "default"
+    password: SecretStr = SecretStr("")
+    database: str = "fitstream"
+
+
+class ProcessorSettings(BaseModel):
+    app_id: str = "fitstream-workout-sessions"
+    batch_max_records: int = Field(5000, ge=1)
+    batch_within_s: float = Field(0.5, gt=0)
+    # An event for a workout whose WorkoutStarted has not arrived waits this long
+    # (in event time, against the partition's watermark) before it is dead-lettered.
+    unknown_workout_timeout_ms: int = Field(15 * 60 * 1000, ge=0)
+    web_port: int = 6066
+    web_bind: str = "127.0.0.1"
+
+
+class SinkSettings(BaseModel):
+    group_id: str = "fitstream-clickhouse-sink"
+    batch_max_rows: int = Field(10000, ge=1)
+    batch_max_wait_s: float = Field(0.5, gt=0)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token_secret: SecretStr = SecretStr("fitstream-dev-secret-change-me-in-production")
+    token_ttl_s: int = 365 * 24 * 3600
+    ingest_max_events: int = 1000
+    ingest_max_bytes: int = 4 * 1024 * 1024
+    ingest_ack_timeout_s: float = 10.0
+    page_limit_default: int = 20
+    page_limit_max: int = 200
+
+
+class FitStreamSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FITSTREAM_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    service: str = "fitstream"
+    state_dir: Path = REPO_ROOT / ".state"
+    log_level: str = "INFO"
+    kafka: KafkaSettings = KafkaSettings()
+    schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
+    broker: BrokerSettings = BrokerSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    processor: ProcessorSettings = ProcessorSettings()
+    sink: SinkSettings = SinkSettings()
+    api: ApiSettings = ApiSettings()
+    # Where processes of one host share Prometheus samples; empty disables it.
+    metrics_dir: Path | None = None
+
+    def resolve(self, path: Path) -> Path:
+        """A path relative to the state directory, absolute paths unchanged."""
+        return path if path.is_absolute() else self.state_dir / path
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> FitStreamSettings:
+    return FitStreamSettings()

@@ -1,0 +1,57 @@
+"""Embedded ClickHouse (chdb). Only one process may open a data directory, so the
+process that owns it serves every reader and writer of the embedded deployment."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import chdb
+import pyarrow as pa
+
+from sinks.clickhouse.store import Row, bind
+
+
+class ChdbStore:
+    def __init__(self, path: Path, database: str) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.database = database
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self._conn().query(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def _conn(self) -> Any:
+        # chdb connections may not be shared between threads; one per thread is fine.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = chdb.connect(str(self.path))
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._conn().query(bind(sql, params))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        return self._conn().query(bind(sql, params), "ArrowTable").to_pylist()
+
+    def insert(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
+        batch = pa.table({name: list(values) for name, values in columns.items()})
+        if batch.num_rows:
+            names = ", ".join(columns)
+            # chdb's Python() table function reads the local variable named here.
+            self._conn().query(
+                f"INSERT INTO {self.database}.{table} ({names}) SELECT {names} FROM Python(batch)")
+        return batch.num_rows
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()

@@ -1,0 +1,54 @@
+"""The store interface and the factory that picks a backend from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from clickhouse_driver.util.escape import escape_param
+
+from fitstream.settings import FitStreamSettings
+
+Row = dict[str, Any]
+
+
+class ClickHouseStore(Protocol):
+    """What the sinks and the read side need from ClickHouse.
+
+    ``params`` use ``%(name)s`` placeholders, bound client-side with
+    clickhouse-driver's escaping, so both backends see identical SQL.
+    Implementations are safe to call from several threads.
+    """
+
+    database: str
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run a statement that returns no rows (DDL, ALTER, OPTIMIZE)."""
+        ...
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run a SELECT and return its rows as dicts."""
+        ...
+
+    def insert(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
+        """Insert one columnar batch (column name -> values); returns the row count."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def bind(sql: str, params: Mapping[str, Any] | None) -> str:
+    if not params:
+        return sql
+    return sql % {k: escape_param(v, None) for k, v in params.items()}
+
+
+def open_store(settings: FitStreamSettings) -> ClickHouseStore:
+    ch = settings.clickhouse
+    if ch.backend == "chdb":
+        from sinks.clickhouse.chdb_backend import ChdbStore
+
+        return ChdbStore(settings.resolve(ch.chdb_path), ch.database)
+    from sinks.clickhouse.server_backend import ServerStore
+
+    return ServerStore(ch.host, ch.port, ch.user, ch.password.get_secret_value(), ch.database)

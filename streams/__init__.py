@@ -1,0 +1,1 @@
+"""Continuous processors: thin engine adapters around the domain core."""

@@ -1,0 +1,1 @@
+"""The Faust engine adapter. Run with ``fitstream process`` (a Faust worker)."""
