@@ -67,7 +67,7 @@ class AvroSerde:
         try:
             validate(record, parsed, raise_errors=True)
         except ValidationError as exc:
-            raise SerdeError("invalid_record", "; ".join(exc.errors) or str(exc)) from exc
+            raise SerdeError("invalid_record", "; ".join(map(str, exc.errors)) or str(exc)) from exc
 
     def decode(self, data: bytes | None) -> tuple[str, dict[str, Any]]:
         """Return (subject, record); raise SerdeError for bytes no contract explains."""

@@ -1,0 +1,43 @@
+# FitStream: `make demo` runs the whole pipeline, `make test` runs the suite.
+# Both set up what they need first (the app venv, and for tests Debian's clickhouse-server).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: setup demo test test-fast bench lint clickhouse-server clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check pip==25.3
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+# Debian's ClickHouse 18.16 for the server-backend tests; the tests start it themselves.
+clickhouse-server:
+	@command -v clickhouse-server >/dev/null 2>&1 || ( \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     clickhouse-server clickhouse-client docker-compose >/dev/null) \
+	  || echo "clickhouse-server could not be installed: its tests will skip" )
+
+demo: setup
+	$(BIN)/fitstream demo $(if $(DEMO_ONCE),--once,)
+
+test: setup clickhouse-server
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not e2e and not clickhouse_server"
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf .state .pytest_cache .ruff_cache
