@@ -8,6 +8,7 @@ The embedded defaults run the whole platform on one machine; production
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -107,6 +108,24 @@ class FitStreamSettings(BaseSettings):
     api: ApiSettings = ApiSettings()
     # Where processes of one host share Prometheus samples; empty disables it.
     metrics_dir: Path | None = None
+
+    def to_env(self) -> dict[str, str]:
+        """``FITSTREAM_*`` variables that give a child process exactly these settings."""
+        def plain(value: object) -> object:
+            if isinstance(value, SecretStr):
+                return value.get_secret_value()
+            if isinstance(value, Path):
+                return str(value)
+            raise TypeError(f"cannot put {type(value).__name__} in the environment")
+
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            key = f"{self.model_config['env_prefix']}{name.upper()}"
+            env[key] = str(value) if isinstance(value, str | Path) else json.dumps(
+                value, default=plain)
+        return env
 
     def resolve(self, path: Path) -> Path:
         """A path relative to the state directory, absolute paths unchanged."""

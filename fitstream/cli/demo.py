@@ -127,7 +127,7 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         console.print(f"starting fresh: removing {state_dir}")
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True)
-    env = {**os.environ, "FITSTREAM_STATE_DIR": str(state_dir)}
+    env = {**os.environ, **settings.to_env()}
     processes = PipelineProcesses(state_dir, env)
     api_url = f"http://{settings.api.host}:{settings.api.port}"
     try:

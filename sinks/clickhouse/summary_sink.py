@@ -2,8 +2,9 @@
 
 Lifecycle: :meth:`WorkoutSummarySink.run` polls until :meth:`stop`. Each batch is
 decoded, inserted as one columnar insert, and only then are its offsets
-committed: if the insert fails the offsets stay, the batch is read again, and the
-ReplacingMergeTree version (``last_seq``) makes the retry harmless.
+committed: if the insert or the commit fails, the consumer seeks back to the
+batch's first offsets and reads it again after a pause; the ReplacingMergeTree
+version (``last_seq``) makes the retry harmless.
 """
 
 from __future__ import annotations
@@ -55,6 +56,19 @@ def summary_columns(summaries: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return cols
 
 
+RETRY_BACKOFF_S = 2.0
+
+
+def _next_offsets(batch: list[Any]) -> list[TopicPartition]:
+    """The offsets to commit after a batch: one past the last record of each partition."""
+    last: dict[tuple[str, int], int] = {}
+    for message in batch:
+        if not message.error():
+            key = (message.topic(), message.partition())
+            last[key] = max(last.get(key, -1), message.offset())
+    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+
+
 class WorkoutSummarySink:
     def __init__(self, settings: FitStreamSettings, store: ClickHouseStore,
                  serde: AvroSerde) -> None:
@@ -81,7 +95,14 @@ class WorkoutSummarySink:
                 batch = self._consumer.consume(self._settings.sink.batch_max_rows,
                                                timeout=wait_s)
                 if batch:
-                    self._write(batch)
+                    try:
+                        self._write(batch)
+                    except Exception:
+                        # The store or the broker failed: nothing was committed, so
+                        # read the batch again after a pause (inserts are idempotent).
+                        log.exception("sink_batch_failed", records=len(batch))
+                        self._rewind(batch)
+                        self._stop.wait(RETRY_BACKOFF_S)
                     wait_s = self._settings.sink.batch_max_wait_s
                 else:
                     idle_pause(self._consumer, idle_ms, self._stop)
@@ -114,8 +135,19 @@ class WorkoutSummarySink:
         rows = self._store.insert(WORKOUT_SUMMARY, summary_columns(summaries))
         metrics.SINK_BATCH_ROWS.labels(sink="clickhouse").observe(rows)
         metrics.SINK_BATCH_SECONDS.labels(sink="clickhouse").observe(time.perf_counter() - started)
-        self._consumer.commit(asynchronous=False)
+        offsets = _next_offsets(batch)
+        if offsets:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
         self.rows_written += rows
+
+    def _rewind(self, batch: list[Any]) -> None:
+        first: dict[tuple[str, int], int] = {}
+        for message in batch:
+            if not message.error():
+                key = (message.topic(), message.partition())
+                first[key] = min(first.get(key, message.offset()), message.offset())
+        for (topic, partition), offset in first.items():
+            self._consumer.seek(TopicPartition(topic, partition, offset))
 
     def _report_lag(self) -> None:
         assignment = self._consumer.assignment()

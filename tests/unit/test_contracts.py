@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import struct
 
 import fastavro
@@ -117,7 +118,7 @@ def _examples(schema: dict) -> list[dict]:
 def test_each_version_reads_data_written_by_the_previous_one(subject):
     versions = REGISTRY.subjects()[subject]
     assert [v.version for v in versions] == list(range(1, len(versions) + 1))
-    for previous, current in zip(versions, versions[1:], strict=False):
+    for previous, current in itertools.pairwise(versions):
         backward_compatible(previous.schema, current.schema)
     assert subject_name(versions[-1].schema) == subject
 

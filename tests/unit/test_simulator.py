@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
 
@@ -40,7 +41,7 @@ def test_clean_workouts_follow_the_state_machine_with_device_moving_time():
             # The device's own moving time agrees with the state machine's (whole seconds).
             assert events[-1]["duration_sec"] == summary["moving_duration_ms"] // 1000
             samples = [s for e in events for s in e.get("samples", ())]
-            assert all(b["offset_ms"] > a["offset_ms"] for a, b in zip(samples, samples[1:]))
+            assert all(b["offset_ms"] > a["offset_ms"] for a, b in itertools.pairwise(samples))
             assert 5 <= len(events[1]["samples"]) <= 20
 
 
@@ -51,7 +52,8 @@ def test_speeds_and_heart_rates_are_plausible_per_sport():
         if event["type"] == "WorkoutCompleted":
             speeds[event["workout_id"]].append(event["distance_meters"] / event["duration_sec"])
         heart_rates += [s["heart_rate"] for s in event.get("samples", ()) if s["heart_rate"]]
-    assert 60 <= min(heart_rates) and max(heart_rates) <= 210
+    assert min(heart_rates) >= 60
+    assert max(heart_rates) <= 210
     assert 110 <= statistics.median(heart_rates) <= 170
     assert all(0.3 < v[0] < 12 for v in speeds.values())
 

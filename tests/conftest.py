@@ -1,0 +1,63 @@
+"""Fixtures that start the real broker and ClickHouse server for the integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fitstream.kafka import embedded_broker
+from fitstream.kafka.topics import create_topics
+from fitstream.settings import (
+    ApiSettings,
+    BrokerSettings,
+    FitStreamSettings,
+    KafkaSettings,
+    ProcessorSettings,
+)
+from tests.harness import REQUIRE_CLICKHOUSE_SERVER, ClickHouseServer, free_port
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FitStreamSettings]:
+    """The embedded broker on a free port; yields settings that point at it."""
+    port = free_port()
+    settings = FitStreamSettings(
+        state_dir=tmp_path_factory.mktemp("state"),
+        broker=BrokerSettings(port=port),
+        kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}"),
+    )
+    embedded_broker.start(settings)
+    yield settings
+    embedded_broker.stop(settings)
+
+
+def isolated(settings: FitStreamSettings, tmp: Path, name: str) -> FitStreamSettings:
+    """Settings for one test module: its own topics, state directory and ports."""
+    kafka = settings.kafka.model_copy(update={
+        "events_topic": f"{name}.events", "dlq_topic": f"{name}.dlq",
+        "summaries_topic": f"{name}.summaries"})
+    isolated_settings = settings.model_copy(update={
+        "state_dir": tmp, "kafka": kafka,
+        "processor": ProcessorSettings(app_id=f"fitstream-{name}", web_port=free_port(),
+                                       unknown_workout_timeout_ms=10 * 60_000),
+        "api": ApiSettings(port=free_port()),
+        "sink": settings.sink.model_copy(update={"group_id": f"{name}-sink"}),
+    })
+    create_topics(isolated_settings)
+    return isolated_settings
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    if not ClickHouseServer.available():
+        message = ("Debian's clickhouse-server is not installed (make test installs it with apt;"
+                   " that needs root and the Debian mirror)")
+        if REQUIRE_CLICKHOUSE_SERVER:
+            pytest.fail(message + "; FITSTREAM_REQUIRE_CLICKHOUSE_SERVER=1 forbids skipping")
+        pytest.skip(message)
+    server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse"))
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,142 @@
+"""Starting the real components for tests: ports, ClickHouse 18.16, FitStream processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from fitstream.settings import FitStreamSettings
+
+REQUIRE_CLICKHOUSE_SERVER = os.environ.get("FITSTREAM_REQUIRE_CLICKHOUSE_SERVER") == "1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout_s: float, proc: subprocess.Popen | None = None,
+                  ) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as sock:
+            sock.settimeout(0.3)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listened on {host}:{port} within {timeout_s}s")
+
+
+def settings_env(settings: FitStreamSettings) -> dict[str, str]:
+    """This environment, minus any FITSTREAM_* of its own, plus the given settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
+    return {**env, **settings.to_env()}
+
+
+class FitStreamProcess:
+    """One ``fitstream`` subcommand in a child process, logging to a file."""
+
+    def __init__(self, settings: FitStreamSettings, *args: str, log_name: str) -> None:
+        self.log_path = settings.state_dir / f"{log_name}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "fitstream.cli.main", *args],
+                                     env=settings_env(settings), stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, sig: int = signal.SIGINT, timeout_s: float = 20) -> None:
+        if self.alive():
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def wait_for_api(url: str, process: FitStreamProcess, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise RuntimeError(f"API exited:\n{process.log_tail()}")
+        try:
+            if httpx.get(f"{url}/healthcheck", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"API at {url} not healthy within {timeout_s}s")
+
+
+class ClickHouseServer:
+    """Debian's clickhouse-server (18.16) with its own config, data and ports in a temp dir."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("clickhouse-server") is not None and Path(
+            "/etc/clickhouse-server/config.xml").exists()
+
+    def start(self, timeout_s: float = 30) -> None:
+        config = Path("/etc/clickhouse-server/config.xml").read_text()
+        data = self.root / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        replacements = {
+            r"<log>.*?</log>": f"<log>{self.root}/server.log</log>",
+            r"<errorlog>.*?</errorlog>": f"<errorlog>{self.root}/server.err.log</errorlog>",
+            r"<http_port>.*?</http_port>": f"<http_port>{free_port()}</http_port>",
+            r"<tcp_port>.*?</tcp_port>": f"<tcp_port>{self.port}</tcp_port>",
+            r"<https_port>.*?</https_port>": "",
+            r"<tcp_port_secure>.*?</tcp_port_secure>": "",
+            r"<interserver_http_port>.*?</interserver_http_port>":
+                f"<interserver_http_port>{free_port()}</interserver_http_port>",
+            r"<listen_host>::1</listen_host>": "",
+            r"<path>/var/lib/clickhouse/</path>": f"<path>{data}/</path>",
+            r"<tmp_path>.*?</tmp_path>": f"<tmp_path>{data}/tmp/</tmp_path>",
+            r"<user_files_path>.*?</user_files_path>":
+                f"<user_files_path>{data}/user_files/</user_files_path>",
+            r"<format_schema_path>.*?</format_schema_path>":
+                f"<format_schema_path>{data}/format_schemas/</format_schema_path>",
+        }
+        for pattern, replacement in replacements.items():
+            config = re.sub(pattern, replacement, config, count=1)
+        (self.root / "config.xml").write_text(config)
+        shutil.copy("/etc/clickhouse-server/users.xml", self.root / "users.xml")
+        log = (self.root / "stdout.log").open("ab")
+        self.proc = subprocess.Popen(
+            ["clickhouse-server", f"--config-file={self.root / 'config.xml'}"],
+            cwd=self.root, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.host, self.port, timeout_s, self.proc)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

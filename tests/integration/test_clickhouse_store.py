@@ -1,0 +1,64 @@
+"""Both ClickHouse backends behind one interface: DDL, columnar inserts, idempotent versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from fitstream.settings import ClickHouseSettings, FitStreamSettings
+from sinks.clickhouse.schema import WORKOUT_SUMMARY, apply_ddl
+from sinks.clickhouse.store import open_store
+from sinks.clickhouse.summary_sink import summary_columns
+
+T0 = 1_793_606_400_000
+
+
+def summary(workout_id: str, seq: int, distance: float, status: str = "active") -> dict:
+    return {"workout_id": workout_id, "user_id": "user-'quoted'", "device_id": "d",
+            "sport_type": "running", "status": status, "start_time": T0 + 123,
+            "end_time": None if status == "active" else T0 + 60_000,
+            "moving_duration_ms": 1000 * seq, "distance_meters": distance,
+            "calories_burned": None, "avg_heart_rate": 140.5 if seq else None,
+            "avg_speed_mps": None, "sample_count": seq * 10, "last_seq": seq,
+            "last_event_at": T0 + seq}
+
+
+@pytest.fixture(params=["chdb", "server"])
+def store(request, tmp_path):
+    if request.param == "server":
+        server = request.getfixturevalue("clickhouse_server")
+        ch = ClickHouseSettings(backend="server", host=server.host, port=server.port,
+                                database=f"t_{tmp_path.name[-8:].replace('-', '_')}")
+    else:
+        ch = ClickHouseSettings(backend="chdb", chdb_path=tmp_path / "chdb")
+    opened = open_store(FitStreamSettings(state_dir=tmp_path, clickhouse=ch))
+    apply_ddl(opened)
+    apply_ddl(opened)  # idempotent
+    yield opened
+    opened.close()
+
+
+def test_latest_version_wins_whatever_the_insert_order_and_repeats(store):
+    batches = [[summary("w1", 3, 30.0), summary("w2", 1, 5.0)],
+               [summary("w1", 1, 10.0), summary("w1", 5, 50.0, "completed")],
+               [summary("w1", 3, 30.0), summary("w2", 1, 5.0)]]  # a replayed batch
+    for batch in batches:
+        assert store.insert(WORKOUT_SUMMARY, summary_columns(batch)) == len(batch)
+    rows = store.query(
+        f"SELECT workout_id, last_seq, distance_meters, status, end_ms, avg_heart_rate, start_ms"
+        f" FROM {store.database}.workout_summary FINAL ORDER BY workout_id")
+    assert rows == [
+        {"workout_id": "w1", "last_seq": 5, "distance_meters": 50.0, "status": "completed",
+         "end_ms": T0 + 60_000, "avg_heart_rate": 140.5, "start_ms": T0 + 123},
+        {"workout_id": "w2", "last_seq": 1, "distance_meters": 5.0, "status": "active",
+         "end_ms": None, "avg_heart_rate": 140.5, "start_ms": T0 + 123},
+    ]
+
+
+def test_parameters_are_escaped_the_same_on_both_backends(store):
+    store.insert(WORKOUT_SUMMARY, summary_columns([summary("w1", 1, 1.0)]))
+    rows = store.query(
+        f"SELECT count() AS n, any(toString(start_time)) AS day FROM {store.database}.workout_summary"
+        " WHERE user_id = %(user)s", {"user": "user-'quoted'"})
+    assert rows == [{"n": 1, "day": "2026-11-02 08:00:00"}]
+    assert store.query(f"SELECT count() AS n FROM {store.database}.workout_summary"
+                       " WHERE user_id = %(user)s", {"user": "x' OR 1=1 --"}) == [{"n": 0}]

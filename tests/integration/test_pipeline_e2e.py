@@ -1,0 +1,299 @@
+"""End to end: simulator → broker → Faust → ClickHouse (chdb and the real server) → HTTP API.
+
+Every summary the API serves is checked against a reference that reads the
+events topic back and computes each workout straight from its events, with no
+code shared with the processor. Poison records injected beside the fleet must
+land in the dead-letter topic with their reason while processing goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from fitstream.contracts import AvroSerde, registry_from_settings
+from fitstream.kafka.clients import consumer_config, producer_config
+from fitstream.kafka.dead_letter import read_headers
+from fitstream.settings import ApiSettings, ClickHouseSettings, FitStreamSettings
+from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally
+from fitstream.simulator.producer import produce_fleet
+from tests.conftest import isolated
+from tests.harness import FitStreamProcess, free_port, wait_for_api
+
+pytestmark = pytest.mark.e2e
+
+START = 1_793_577_600_000  # 2026-11-02 00:00 UTC
+SPEC = FleetSpec(users=8, days=7, seed=11, start_ms=START,
+                 chaos=ChaosKnobs(duplicate=0.05, out_of_order=0.05, late=0.15, malformed=0.005))
+
+
+def _event(kind: str, seq: int, at: int, user: str, workout: str, **payload: Any) -> dict:
+    return {"event_id": f"00000000-0000-4000-8000-{workout[-4:]}{seq:08d}", "type": kind,
+            "occurred_at": at, "user_id": user, "workout_id": workout,
+            "device_id": "device-test", "seq": seq, **payload}
+
+
+POISON_AT = START + 3_600_000
+ILLEGAL_WORKOUT = [  # a Resumed while active, between a valid start and completion
+    _event("WorkoutStarted", 0, POISON_AT, "user-00001", "wk-illegal-0001", sport_type="rowing",
+           start_time=POISON_AT, location={"latitude": 52.5, "longitude": 13.4},
+           device_model="test"),
+    _event("WorkoutResumed", 1, POISON_AT + 60_000, "user-00001", "wk-illegal-0001"),
+    _event("WorkoutCompleted", 2, POISON_AT + 600_000, "user-00001", "wk-illegal-0001",
+           end_time=POISON_AT + 600_000, duration_sec=600, distance_meters=2000.0,
+           calories_burned=80.0, route_coordinates=[]),
+]
+GHOST_WORKOUT = [  # its WorkoutStarted never comes
+    _event("WorkoutPaused", 1, POISON_AT, "user-00000", "wk-ghost-0002"),
+    _event("WorkoutResumed", 2, POISON_AT + 1000, "user-00000", "wk-ghost-0002"),
+]
+GARBAGE = b"\x00\x00\x00\x00\x01not avro at all"
+
+
+class Pipeline:
+    def __init__(self, settings: FitStreamSettings, server_settings: FitStreamSettings | None,
+                 tally: FleetTally) -> None:
+        self.settings = settings
+        self.server_settings = server_settings
+        self.tally = tally
+        self.serde = AvroSerde(registry_from_settings(settings.schema_registry))
+
+    @property
+    def api_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{s.api.port}"
+                for s in (self.settings, self.server_settings) if s is not None]
+
+
+def read_topic(settings: FitStreamSettings, topic: str) -> list[Any]:
+    """Every record of a topic, read back with a throwaway consumer."""
+    consumer = Consumer(consumer_config(settings.kafka, "test-reader"))
+    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in metadata.partitions}
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends if ends[p] > 0])
+    records, remaining = [], {p for p, end in ends.items() if end > 0}
+    deadline = time.monotonic() + 60
+    while remaining and time.monotonic() < deadline:
+        for message in consumer.consume(5000, timeout=1):
+            if message.error():
+                continue
+            records.append(message)
+            if message.offset() + 1 >= ends[message.partition()]:
+                remaining.discard(message.partition())
+    consumer.close()
+    assert not remaining, f"could not read {topic} to its end"
+    return records
+
+
+def reference_summaries(events: list[dict]) -> dict[str, dict]:
+    """Each workout's summary computed straight from its events (no shared code)."""
+    by_workout: dict[str, dict[str, dict]] = defaultdict(dict)
+    for event in events:
+        by_workout[event["workout_id"]].setdefault(event["event_id"], event)
+    summaries = {}
+    for workout_id, unique in by_workout.items():
+        ordered = sorted(unique.values(), key=lambda e: e["seq"])
+        start = ordered[0]
+        assert start["type"] == "WorkoutStarted"
+        moving, running_since, last = 0, start["start_time"], ordered[-1]
+        heart_rates, samples, distance = [], 0, 0.0
+        for event in ordered[1:]:
+            if event["type"] == "WorkoutUpdated":
+                distance = event["current_distance_meters"]
+                samples += len(event["samples"])
+                heart_rates += [s["heart_rate"] for s in event["samples"]
+                                if s["heart_rate"] is not None]
+            elif event["type"] == "WorkoutPaused":
+                moving += event["occurred_at"] - running_since
+                running_since = None
+            elif event["type"] == "WorkoutResumed":
+                running_since = event["occurred_at"]
+        end = last["end_time"] if last["type"] == "WorkoutCompleted" else last["occurred_at"]
+        if running_since is not None:
+            moving += end - running_since
+        if last["type"] == "WorkoutCompleted":
+            distance = last["distance_meters"]
+        status = {"WorkoutCompleted": "completed", "WorkoutCancelled": "cancelled"}[last["type"]]
+        summaries[workout_id] = {
+            "workout_id": workout_id, "user_id": start["user_id"],
+            "device_id": start["device_id"], "sport_type": start["sport_type"],
+            "status": status,
+            "start_time": datetime.fromtimestamp(start["start_time"] / 1000, UTC),
+            "end_time": datetime.fromtimestamp(end / 1000, UTC),
+            "moving_duration_s": moving / 1000, "distance_meters": distance,
+            "calories_burned": last.get("calories_burned"),
+            "avg_heart_rate": sum(heart_rates) / len(heart_rates) if heart_rates else None,
+            "avg_speed_mps": distance * 1000.0 / moving if moving else None,
+            "sample_count": samples, "version": last["seq"],
+        }
+    return summaries
+
+
+def api_summary(payload: dict) -> dict:
+    parsed = dict(payload)
+    for key in ("start_time", "end_time"):
+        parsed[key] = datetime.fromisoformat(parsed[key].replace("Z", "+00:00"))
+    return parsed
+
+
+def wait_for_statuses(urls: list[str], expected: dict[str, str], processes: list,
+                      timeout_s: float = 300) -> None:
+    pending = {(url, w) for url in urls for w in expected}
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=10) as client:
+        while pending and time.monotonic() < deadline:
+            for process in processes:
+                assert process.alive(), process.log_tail()
+            for url, workout_id in sorted(pending):
+                response = client.get(f"{url}/api/v1/workouts/{workout_id}")
+                if response.status_code == 200 and \
+                        response.json()["status"] == expected[workout_id]:
+                    pending.discard((url, workout_id))
+            if pending:
+                time.sleep(0.5)
+    assert not pending, f"{len(pending)} summaries never reached their final status"
+
+
+@pytest.fixture(scope="module")
+def pipeline(broker, tmp_path_factory, request):
+    settings = isolated(broker, tmp_path_factory.mktemp("e2e"), "e2e")
+    processes = [
+        FitStreamProcess(settings, "process", log_name="processor"),
+        FitStreamProcess(settings, "serve", log_name="api-chdb"),
+    ]
+    server = request.getfixturevalue("clickhouse_server")
+    server_settings = settings.model_copy(update={
+        "clickhouse": ClickHouseSettings(backend="server", host=server.host, port=server.port,
+                                         database="fitstream_e2e"),
+        "api": ApiSettings(port=free_port()),
+        "sink": settings.sink.model_copy(update={"group_id": "e2e-sink-server"}),
+    })
+    processes += [
+        FitStreamProcess(server_settings, "sink", log_name="sink-server"),
+        FitStreamProcess(server_settings, "serve", "--no-ingest", "--no-sink",
+                         log_name="api-server"),
+    ]
+    try:
+        wait_for_api(f"http://127.0.0.1:{settings.api.port}", processes[1])
+        wait_for_api(f"http://127.0.0.1:{server_settings.api.port}", processes[3])
+        serde = AvroSerde(registry_from_settings(settings.schema_registry))
+        producer = Producer(producer_config(settings.kafka))
+        topic = settings.kafka.events_topic
+        producer.produce(topic, key=b"user-00002", value=GARBAGE)
+        for event in ILLEGAL_WORKOUT + GHOST_WORKOUT:
+            producer.produce(topic, key=event["user_id"].encode(),
+                             value=serde.encode(f"fitstream.workouts.{event['type']}", event))
+        assert producer.flush(30) == 0
+        tally = produce_fleet(settings, SPEC, serde)
+        built = Pipeline(settings, server_settings, tally)
+        decoded = (_decode(serde, m.value()) for m in read_topic(settings, topic))
+        events = [event for event in decoded if event is not None]
+        built.reference = reference_summaries(
+            [e for e in events if e["workout_id"] not in ("wk-illegal-0001", "wk-ghost-0002")])
+        expected = {w: s["status"] for w, s in built.reference.items()}
+        expected["wk-illegal-0001"] = "completed"
+        wait_for_statuses(built.api_urls, expected, processes)
+        yield built
+    finally:
+        for process in reversed(processes):
+            process.stop()
+
+
+def _decode(serde: AvroSerde, data: bytes) -> dict | None:
+    """The event, or None for the simulator's garbage records."""
+    try:
+        return serde.decode(data)[1]
+    except ValueError:
+        return None
+
+
+def test_every_summary_equals_the_reference_on_both_backends(pipeline):
+    assert len(pipeline.reference) == pipeline.tally.workouts > 20
+    with httpx.Client(timeout=10) as client:
+        for url in pipeline.api_urls:
+            for workout_id, expected in pipeline.reference.items():
+                response = client.get(f"{url}/api/v1/workouts/{workout_id}")
+                assert response.status_code == 200
+                assert api_summary(response.json()) == expected, (url, workout_id)
+
+
+def test_a_refused_event_does_not_stop_its_workout(pipeline):
+    for url in pipeline.api_urls:
+        summary = httpx.get(f"{url}/api/v1/workouts/wk-illegal-0001").json()
+        assert (summary["status"], summary["moving_duration_s"], summary["distance_meters"],
+                summary["version"]) == ("completed", 600.0, 2000.0, 2)
+
+
+def test_user_workouts_page_by_cursor_newest_first(pipeline):
+    user = "user-00003"
+    expected = sorted((s for s in pipeline.reference.values() if s["user_id"] == user),
+                      key=lambda s: (s["start_time"], s["workout_id"]), reverse=True)
+    assert len(expected) >= 3
+    for url in pipeline.api_urls:
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = httpx.get(f"{url}/api/v1/users/{user}/workouts", params=params).json()
+            seen += [item["workout_id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == [s["workout_id"] for s in expected]
+        window_from = expected[-2]["start_time"].isoformat()
+        window_to = expected[0]["start_time"].isoformat()
+        page = httpx.get(f"{url}/api/v1/users/{user}/workouts",
+                         params={"from": window_from, "to": window_to}).json()
+        assert [i["workout_id"] for i in page["items"]] == [
+            s["workout_id"] for s in expected[1:-1]]
+
+
+def test_poison_records_land_in_the_dead_letter_topic_with_their_reason(pipeline):
+    settings = pipeline.settings
+    letters = read_topic(settings, settings.kafka.dlq_topic)
+    by_reason: dict[str, list] = defaultdict(list)
+    for message in letters:
+        by_reason[read_headers(message.headers())["dlq.reason"]].append(message)
+    assert {r: len(v) for r, v in by_reason.items()} == {
+        "malformed": pipeline.tally.malformed + 1, "illegal_transition": 1,
+        "unknown_workout": 2}
+    originals = {(m.partition(), m.offset()): m.value()
+                 for m in read_topic(settings, settings.kafka.events_topic)}
+    for message in letters:
+        headers = read_headers(message.headers())
+        assert headers["dlq.source.topic"] == settings.kafka.events_topic
+        source = (int(headers["dlq.source.partition"]), int(headers["dlq.source.offset"]))
+        if headers["dlq.value"] == "original":
+            assert originals[source] == message.value()
+        else:
+            assert pipeline.serde.decode(originals[source]) == pipeline.serde.decode(
+                message.value())
+    illegal = read_headers(by_reason["illegal_transition"][0].headers())
+    assert illegal["dlq.detail"] == "WorkoutResumed (seq 1) in state active"
+    ghosts = sorted(pipeline.serde.decode(m.value())[1]["seq"] for m in by_reason["unknown_workout"])
+    assert ghosts == [1, 2]
+    assert GARBAGE in [m.value() for m in by_reason["malformed"]]
+
+
+def test_unknown_workout_is_404_with_the_error_body(pipeline):
+    response = httpx.get(f"{pipeline.api_urls[0]}/api/v1/workouts/nope")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "message": "no workout nope", "code": 404,
+                               "details": None}
+    bad_cursor = httpx.get(f"{pipeline.api_urls[0]}/api/v1/users/u/workouts",
+                           params={"cursor": "%%%"})
+    assert bad_cursor.status_code == 400
+    assert bad_cursor.json()["error"] == "invalid_cursor"
+
+
+def test_metrics_report_the_sink(pipeline):
+    text = httpx.get(f"{pipeline.api_urls[0]}/metrics").text
+    assert "fitstream_sink_batch_rows_count" in text
+    rows = [line for line in text.splitlines()
+            if line.startswith('fitstream_sink_batch_rows_sum{sink="clickhouse"}')]
+    assert rows and float(rows[0].split()[-1]) > 0
