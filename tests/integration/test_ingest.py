@@ -1,0 +1,152 @@
+"""Device ingest over HTTP against the real broker: 202, 400, 401, 403, 413 and 503."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.device_tokens import issue_device_token
+from api.event_publisher import EventPublisher
+from fitstream.contracts import AvroSerde, registry_from_settings
+from fitstream.settings import ApiSettings, FitStreamSettings, KafkaSettings
+from tests.conftest import isolated
+from tests.harness import free_port
+from tests.integration.test_pipeline_e2e import read_topic
+
+pytestmark = pytest.mark.e2e
+
+T0 = 1_793_606_400_000
+STARTED = {
+    "event_id": "7d7c0c62-3a55-4a43-9c8e-5b1f7f0a0001", "type": "WorkoutStarted",
+    "occurred_at": T0, "user_id": "user-7", "workout_id": "w-7", "device_id": "watch-7",
+    "seq": 0, "sport_type": "running", "start_time": T0,
+    "location": {"latitude": 52.5, "longitude": 13.4}, "device_model": "RunWatch Pro",
+}
+UPDATED = {
+    "event_id": "7d7c0c62-3a55-4a43-9c8e-5b1f7f0a0002", "type": "WorkoutUpdated",
+    "occurred_at": T0 + 5000, "user_id": "user-7", "workout_id": "w-7", "device_id": "watch-7",
+    "seq": 1, "current_distance_meters": 14.2, "heart_rate": 131, "current_speed": 2.9,
+    "samples": [{"offset_ms": 5000, "distance_meters": 14.2, "heart_rate": 131, "speed": 2.5,
+                 "lat": 52.5001, "lon": 13.4001, "elevation_meters": 41.0}],
+}
+
+
+def client_for(settings: FitStreamSettings):
+    serde = AvroSerde(registry_from_settings(settings.schema_registry))
+    publisher = EventPublisher(settings)
+    publisher.start()
+    client = TestClient(create_app(settings, serde, None, publisher))
+    return client, publisher, serde
+
+
+@pytest.fixture(scope="module")
+def ingest(broker, tmp_path_factory):
+    settings = isolated(broker, tmp_path_factory.mktemp("ingest"), "ingest")
+    settings = settings.model_copy(update={"api": ApiSettings(ingest_max_events=5,
+                                                              ingest_max_bytes=20_000)})
+    client, publisher, serde = client_for(settings)
+    yield settings, client, serde
+    publisher.close()
+
+
+def auth(settings: FitStreamSettings, user: str = "user-7", device: str = "watch-7") -> dict:
+    token = issue_device_token(settings.api.token_secret.get_secret_value(), user, device, 600)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_accepted_events_are_in_the_log_as_avro_keyed_by_user(ingest):
+    settings, client, serde = ingest
+    response = client.post("/api/v1/ingest/events", json={"events": [STARTED, UPDATED]},
+                           headers=auth(settings))
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 2}
+    records = read_topic(settings, settings.kafka.events_topic)
+    assert [(m.key(), serde.decode(m.value())) for m in records] == [
+        (b"user-7", ("fitstream.workouts.WorkoutStarted", STARTED)),
+        (b"user-7", ("fitstream.workouts.WorkoutUpdated",
+                     {**UPDATED, "avg_heart_rate": None, "position": None,
+                      "elevation_meters": None})),
+    ]
+    assert len({m.partition() for m in records}) == 1
+
+
+def test_each_bad_event_is_listed_and_nothing_is_written(ingest):
+    settings, client, _ = ingest
+    before = len(read_topic(settings, settings.kafka.events_topic))
+    no_type = {k: v for k, v in UPDATED.items() if k != "type"}
+    bad_sport = {**STARTED, "sport_type": "golf"}
+    response = client.post("/api/v1/ingest/events",
+                           json={"events": [STARTED, bad_sport, "x", no_type]},
+                           headers=auth(settings))
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["error"], body["code"]) == ("invalid_events", 400)
+    assert body["message"] == "3 of 4 events break their contract"
+    assert [d["index"] for d in body["details"]] == [1, 2, 3]
+    assert "sport_type" in body["details"][0]["reason"]
+    assert body["details"][1]["reason"] == "an event must be a JSON object"
+    assert body["details"][2]["reason"] == "unknown type None"
+    assert len(read_topic(settings, settings.kafka.events_topic)) == before
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"events": []}', b"[1, 2]"])
+def test_malformed_bodies_are_400(ingest, body):
+    settings, client, _ = ingest
+    response = client.post("/api/v1/ingest/events", content=body,
+                           headers={**auth(settings), "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert set(response.json()) == {"error", "message", "code", "details"}
+
+
+@pytest.mark.parametrize("header", [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz"])
+def test_missing_or_invalid_tokens_are_401(ingest, header):
+    settings, client, _ = ingest
+    other_secret = issue_device_token("another-secret", "user-7", "watch-7", 600)
+    headers = {"Authorization": header} if header else {}
+    for attempt in (headers, {"Authorization": f"Bearer {other_secret}"}):
+        response = client.post("/api/v1/ingest/events", json={"events": [STARTED]},
+                               headers=attempt)
+        assert response.status_code == 401
+        assert response.json()["error"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_token_for_another_user_or_device_is_403(ingest):
+    settings, client, _ = ingest
+    for user, device in (("user-8", "watch-7"), ("user-7", "watch-8")):
+        response = client.post("/api/v1/ingest/events", json={"events": [STARTED]},
+                               headers=auth(settings, user, device))
+        assert response.status_code == 403
+        assert response.json()["details"] == [
+            {"index": 0, "user_id": "user-7", "device_id": "watch-7"}]
+
+
+def test_oversized_requests_are_413(ingest):
+    settings, client, _ = ingest
+    many = [dict(STARTED, seq=i) for i in range(6)]
+    response = client.post("/api/v1/ingest/events", json={"events": many},
+                           headers=auth(settings))
+    assert (response.status_code, response.json()["error"]) == (413, "too_many_events")
+    huge = copy.deepcopy(UPDATED)
+    huge["samples"] = huge["samples"] * 400
+    response = client.post("/api/v1/ingest/events", json={"events": [huge]},
+                           headers=auth(settings))
+    assert (response.status_code, response.json()["error"]) == (413, "payload_too_large")
+
+
+def test_a_broker_outage_is_503_never_a_silent_drop(tmp_path):
+    dead = f"127.0.0.1:{free_port()}"
+    settings = FitStreamSettings(state_dir=tmp_path, kafka=KafkaSettings(bootstrap_servers=dead),
+                                 api=ApiSettings(ingest_ack_timeout_s=1.5))
+    client, publisher, _ = client_for(settings)
+    try:
+        response = client.post("/api/v1/ingest/events", json={"events": [STARTED]},
+                               headers=auth(settings))
+    finally:
+        publisher.close()
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    assert "Kafka" in response.json()["message"]
