@@ -78,3 +78,5 @@ class EventPublisher:
         if self._thread.is_alive():
             self._thread.join()
         self._producer.flush(5)
+        # Drop librdkafka's handle now: a closed publisher must stop reconnecting.
+        del self._producer

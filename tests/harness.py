@@ -1,20 +1,16 @@
-"""Starting the real components for tests: ports, ClickHouse 18.16, FitStream processes."""
+"""Starting the real components for tests: free ports and ClickHouse 18.16.
+
+FitStream's own processes start through fitstream.local_stack, as in the demo."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
-
-import httpx
-
-from fitstream.settings import FitStreamSettings
 
 REQUIRE_CLICKHOUSE_SERVER = os.environ.get("FITSTREAM_REQUIRE_CLICKHOUSE_SERVER") == "1"
 
@@ -37,54 +33,6 @@ def wait_for_port(host: str, port: int, timeout_s: float, proc: subprocess.Popen
                 return
         time.sleep(0.1)
     raise TimeoutError(f"nothing listened on {host}:{port} within {timeout_s}s")
-
-
-def settings_env(settings: FitStreamSettings) -> dict[str, str]:
-    """This environment, minus any FITSTREAM_* of its own, plus the given settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
-    return {**env, **settings.to_env()}
-
-
-class FitStreamProcess:
-    """One ``fitstream`` subcommand in a child process, logging to a file."""
-
-    def __init__(self, settings: FitStreamSettings, *args: str, log_name: str) -> None:
-        self.log_path = settings.state_dir / f"{log_name}.log"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "fitstream.cli.main", *args],
-                                     env=settings_env(settings), stdout=self._log,
-                                     stderr=subprocess.STDOUT)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self, sig: int = signal.SIGINT, timeout_s: float = 20) -> None:
-        if self.alive():
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
-def wait_for_api(url: str, process: FitStreamProcess, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not process.alive():
-            raise RuntimeError(f"API exited:\n{process.log_tail()}")
-        try:
-            if httpx.get(f"{url}/healthcheck", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"API at {url} not healthy within {timeout_s}s")
 
 
 class ClickHouseServer:

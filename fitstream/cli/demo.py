@@ -8,13 +8,8 @@ materialised. Child processes log to ``<state_dir>/demo/logs``.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 from confluent_kafka import Consumer, TopicPartition
@@ -26,43 +21,12 @@ from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka import embedded_broker
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.topics import create_topics, partition_count
+from fitstream.local_stack import LocalStack, api_url, logs_dir, wait_for_api
 from fitstream.settings import FitStreamSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
 
 DEMO_START_MS = 1_793_577_600_000  # 2026-11-02 00:00 UTC, a Monday
 VISIBILITY_TIMEOUT_S = 900
-
-
-class PipelineProcesses:
-    """The processor and API child processes; stopped in reverse order of start."""
-
-    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
-        self.logs = state_dir / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
-        self.env = env
-        self.children: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, *args: str) -> None:
-        log = (self.logs / f"{name}.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "fitstream.cli.main", *args],
-                                env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.children.append((name, proc))
-
-    def check(self) -> None:
-        for name, proc in self.children:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.logs}")
-
-    def stop(self) -> None:
-        for _, proc in reversed(self.children):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for _, proc in reversed(self.children):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def dead_letter_count(settings: FitStreamSettings) -> int:
@@ -78,17 +42,18 @@ def dead_letter_count(settings: FitStreamSettings) -> int:
         consumer.close()
 
 
-def wait_until_visible(api_url: str, workout_ids: list[str], console: Console,
-                       processes: PipelineProcesses) -> int:
+def wait_until_visible(url: str, workout_ids: list[str], console: Console,
+                       stack: LocalStack) -> int:
+    """Poll the API until every workout id is visible as completed; returns their count."""
     remaining = set(workout_ids)
     deadline = time.monotonic() + VISIBILITY_TIMEOUT_S
-    with httpx.Client(base_url=api_url, timeout=10) as client, Progress(
+    with httpx.Client(base_url=url, timeout=10) as client, Progress(
             TextColumn("[bold]materialising"), BarColumn(), MofNCompleteColumn(),
             TextColumn("completed workouts visible"), TimeElapsedColumn(),
             console=console) as progress:
         task = progress.add_task("visible", total=len(workout_ids))
         while remaining and time.monotonic() < deadline:
-            processes.check()
+            stack.check()
             for workout_id in sorted(remaining):
                 response = client.get(f"/api/v1/workouts/{workout_id}")
                 if response.status_code == 200 and response.json()["status"] == "completed":
@@ -103,19 +68,6 @@ def wait_until_visible(api_url: str, workout_ids: list[str], console: Console,
     return len(workout_ids)
 
 
-def wait_for_api(api_url: str, processes: PipelineProcesses, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        processes.check()
-        try:
-            if httpx.get(f"{api_url}/healthcheck", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the API did not answer on {api_url} within {timeout_s}s")
-
-
 def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int, seed: int,
              once: bool) -> int:
     from fitstream.cli.main import run_simulation
@@ -127,22 +79,22 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         console.print(f"starting fresh: removing {state_dir}")
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True)
-    env = {**os.environ, **settings.to_env()}
-    processes = PipelineProcesses(state_dir, env)
-    api_url = f"http://{settings.api.host}:{settings.api.port}"
+    stack = LocalStack()
+    url = api_url(settings)
     try:
         status = embedded_broker.start(settings)
         console.print(f"broker on {status.address}")
         create_topics(settings)
-        processes.start("processor", "process")
-        processes.start("api", "serve")
-        wait_for_api(api_url, processes)
-        console.print(f"API on {api_url} (docs: {api_url}/docs); processor and sink running")
+        stack.start(settings, "processor", "process")
+        stack.start(settings, "api", "serve")
+        wait_for_api(settings, stack)
+        console.print(f"API on {url} (docs: {url}/docs); processor and sink running; "
+                      f"logs in {logs_dir(settings)}")
         spec = FleetSpec(users, days, seed, DEMO_START_MS, ChaosKnobs())
         serde = AvroSerde(registry_from_settings(settings.schema_registry))
         started = time.monotonic()
         tally = run_simulation(settings, spec, serde, None)
-        visible = wait_until_visible(api_url, tally.completed_ids, console, processes)
+        visible = wait_until_visible(url, tally.completed_ids, console, stack)
         elapsed = time.monotonic() - started
         dlq = dead_letter_count(settings)
         table = Table(title="FitStream demo: what was materialised", show_header=False)
@@ -158,14 +110,14 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
             ("end-to-end throughput", f"{tally.records / elapsed:,.0f} records/s · "
                                       f"{tally.samples / elapsed:,.0f} samples/s "
                                       f"({elapsed:.1f} s, produce to visible)"),
-            ("API", f"{api_url}/api/v1/users/user-00000/workouts · {api_url}/docs"),
+            ("API", f"{url}/api/v1/users/user-00000/workouts · {url}/docs"),
         ):
             table.add_row(label, value)
         console.print(table)
         if not once:
             console.print("serving; press Ctrl-C to stop")
             while True:
-                processes.check()
+                stack.check()
                 time.sleep(1)
         return 0
     except KeyboardInterrupt:
@@ -174,5 +126,5 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         console.print(f"[red]demo failed: {exc}[/red]")
         return 1
     finally:
-        processes.stop()
+        stack.stop()
         embedded_broker.stop(settings)

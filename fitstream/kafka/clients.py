@@ -17,6 +17,8 @@ def producer_config(kafka: KafkaSettings, *, delivery_timeout_ms: int = 30_000,
     return {
         **base_config(kafka),
         "enable.idempotence": True,
+        # Java-compatible key hashing, so every client puts a user on the same partition.
+        "partitioner": "murmur2_random",
         "acks": "all",
         "linger.ms": 20,
         "compression.type": "none",

@@ -103,7 +103,7 @@ def test_malformed_bodies_are_400(ingest, body):
 
 @pytest.mark.parametrize("header", [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz"])
 def test_missing_or_invalid_tokens_are_401(ingest, header):
-    settings, client, _ = ingest
+    _, client, _ = ingest
     other_secret = issue_device_token("another-secret", "user-7", "watch-7", 600)
     headers = {"Authorization": header} if header else {}
     for attempt in (headers, {"Authorization": f"Bearer {other_secret}"}):

@@ -20,11 +20,12 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import consumer_config, producer_config
 from fitstream.kafka.dead_letter import read_headers
+from fitstream.local_stack import LocalStack, wait_for_api
 from fitstream.settings import ApiSettings, ClickHouseSettings, FitStreamSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally
 from fitstream.simulator.producer import produce_fleet
 from tests.conftest import isolated
-from tests.harness import FitStreamProcess, free_port, wait_for_api
+from tests.harness import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -142,14 +143,13 @@ def api_summary(payload: dict) -> dict:
     return parsed
 
 
-def wait_for_statuses(urls: list[str], expected: dict[str, str], processes: list,
+def wait_for_statuses(urls: list[str], expected: dict[str, str], stack: LocalStack,
                       timeout_s: float = 300) -> None:
     pending = {(url, w) for url in urls for w in expected}
     deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=10) as client:
         while pending and time.monotonic() < deadline:
-            for process in processes:
-                assert process.alive(), process.log_tail()
+            stack.check()
             for url, workout_id in sorted(pending):
                 response = client.get(f"{url}/api/v1/workouts/{workout_id}")
                 if response.status_code == 200 and \
@@ -163,10 +163,9 @@ def wait_for_statuses(urls: list[str], expected: dict[str, str], processes: list
 @pytest.fixture(scope="module")
 def pipeline(broker, tmp_path_factory, request):
     settings = isolated(broker, tmp_path_factory.mktemp("e2e"), "e2e")
-    processes = [
-        FitStreamProcess(settings, "process", log_name="processor"),
-        FitStreamProcess(settings, "serve", log_name="api-chdb"),
-    ]
+    stack = LocalStack()
+    stack.start(settings, "processor", "process")
+    stack.start(settings, "api-chdb", "serve")
     server = request.getfixturevalue("clickhouse_server")
     server_settings = settings.model_copy(update={
         "clickhouse": ClickHouseSettings(backend="server", host=server.host, port=server.port,
@@ -174,14 +173,11 @@ def pipeline(broker, tmp_path_factory, request):
         "api": ApiSettings(port=free_port()),
         "sink": settings.sink.model_copy(update={"group_id": "e2e-sink-server"}),
     })
-    processes += [
-        FitStreamProcess(server_settings, "sink", log_name="sink-server"),
-        FitStreamProcess(server_settings, "serve", "--no-ingest", "--no-sink",
-                         log_name="api-server"),
-    ]
+    stack.start(server_settings, "sink-server", "sink")
+    stack.start(server_settings, "api-server", "serve", "--no-ingest", "--no-sink")
     try:
-        wait_for_api(f"http://127.0.0.1:{settings.api.port}", processes[1])
-        wait_for_api(f"http://127.0.0.1:{server_settings.api.port}", processes[3])
+        wait_for_api(settings, stack)
+        wait_for_api(server_settings, stack)
         serde = AvroSerde(registry_from_settings(settings.schema_registry))
         producer = Producer(producer_config(settings.kafka))
         topic = settings.kafka.events_topic
@@ -198,11 +194,10 @@ def pipeline(broker, tmp_path_factory, request):
             [e for e in events if e["workout_id"] not in ("wk-illegal-0001", "wk-ghost-0002")])
         expected = {w: s["status"] for w, s in built.reference.items()}
         expected["wk-illegal-0001"] = "completed"
-        wait_for_statuses(built.api_urls, expected, processes)
+        wait_for_statuses(built.api_urls, expected, stack)
         yield built
     finally:
-        for process in reversed(processes):
-            process.stop()
+        stack.stop()
 
 
 def _decode(serde: AvroSerde, data: bytes) -> dict | None:
