@@ -65,7 +65,7 @@ class ClickHouseSettings(BaseModel):
 class ProcessorSettings(BaseModel):
     app_id: str = "fitstream-workout-sessions"
     batch_max_records: int = Field(5000, ge=1)
-    batch_within_s: float = Field(0.5, gt=0)
+    batch_within_s: float = Field(0.25, gt=0)
     # An event for a workout whose WorkoutStarted has not arrived waits this long
     # (in event time, against the partition's watermark) before it is dead-lettered.
     unknown_workout_timeout_ms: int = Field(15 * 60 * 1000, ge=0)

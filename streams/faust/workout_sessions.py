@@ -3,8 +3,10 @@
 Each partition gets its own actor (``isolated_partitions``), so a batch never
 mixes partitions and every table write lands in its own partition's changelog.
 Per batch: decode, apply with the domain core, write each touched session once,
-then send summaries and dead letters. Sends are attached to the batch's events,
-so Faust publishes them before it commits the offsets (at least once).
+then send summaries and dead letters. Sends go out at once (``force=True``):
+attached sends would wait for the next offset commit, seconds away. Faust flushes
+the producer before every offset commit, so nothing sent for a batch can be lost
+behind a committed offset (at least once).
 """
 
 from __future__ import annotations
@@ -50,15 +52,15 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         log.info("dead_letter", reason=reason.value, detail=detail, partition=source.partition,
                  offset=source.offset)
         await wiring.dead_letters.send(
-            key=key, value=raw, headers=dead_letter_headers(reason, detail, source, reencoded))
+            key=key, value=raw, headers=dead_letter_headers(reason, detail, source, reencoded),
+            force=True)
 
     @wiring.app.agent(wiring.events, isolated_partitions=True, name="workout-sessions")
     async def workout_sessions(stream: Any) -> None:
         async for batch in stream.take_events(settings.processor.batch_max_records,
                                               within=settings.processor.batch_within_s):
             # take_events yields outside the stream's own context: make the batch's
-            # last event current, so table writes reach this partition's changelog
-            # and sends are attached to (and published before) this batch's commit.
+            # last event current, so table writes reach this partition's changelog.
             stream._set_current_event(batch[-1])
             try:
                 await process_batch(batch)
@@ -100,7 +102,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         clocks[clock_key] = orjson.dumps(clock.to_state())
         for summary in result.summaries:
             await wiring.summaries.send(key=summary["user_id"].encode(),
-                                        value=serde.encode(SUMMARY_SUBJECT, summary))
+                                        value=serde.encode(SUMMARY_SUBJECT, summary), force=True)
         for rejection in result.rejections:
             part, offset = rejection.ref
             original = raw_by_offset.get(offset) if part == partition else None

@@ -1,0 +1,63 @@
+"""``make bench``: every benchmark, medians of repeated runs, results as JSON and table rows.
+
+Each benchmark starts its own broker and processes under .state/bench. Results go
+to bench/results/<date>.json; the printed Markdown rows are what the README's
+performance table holds.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bench import ingest, latency, processor
+
+RESULTS = Path(__file__).parent / "results"
+console = Console(stderr=True)
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                .splitlines() if line.startswith("model name")), platform.machine())
+    cores = len([line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("processor")])
+    return f"{cores} cores ({cpu}), Python {platform.python_version()}"
+
+
+def main(
+    only: Annotated[list[str] | None, typer.Option(help="ingest, processor or latency.")] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per throughput benchmark.")] = 3,
+) -> None:
+    """Run the benchmarks and print the README rows."""
+    chosen = only or ["ingest", "processor", "latency"]
+    results = []
+    if "ingest" in chosen:
+        results.append(ingest.run(repeats, console))
+    if "processor" in chosen:
+        results.append(processor.run(repeats, console))
+    if "latency" in chosen:
+        results.append(latency.run(console))
+    stamp = datetime.now(UTC)
+    report = {"date": stamp.date().isoformat(), "machine": machine(), "results": results}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stamp:%Y%m%dT%H%M%S}.json").write_text(json.dumps(report, indent=2) + "\n")
+    typer.echo(f"\nmachine: {report['machine']}, date: {report['date']}\n")
+    for result in results:
+        if "p50_ms" in result:
+            figure = (f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
+                      f"({result['probes']} probes at {result['samples_per_s']:,} samples/s)")
+        else:
+            figure = (f"{result['records_per_s']:,} records/s · {result['samples_per_s']:,} "
+                      f"samples/s (median of {len(result['runs'])}: "
+                      f"{result['median_seconds']} s for {result['records']:,} records)")
+        typer.echo(f"| {result['benchmark']} | {figure} |")
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,104 @@
+"""A fresh local deployment for one benchmark, and CPU accounting for its processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from fitstream.kafka import embedded_broker
+from fitstream.kafka.topics import create_topics
+from fitstream.local_stack import LocalStack
+from fitstream.settings import (
+    ApiSettings,
+    BrokerSettings,
+    FitStreamSettings,
+    KafkaSettings,
+    ProcessorSettings,
+    SinkSettings,
+)
+
+BENCH_BROKER_PORT = 19192
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@dataclass
+class CpuWindow:
+    """CPU share (1.0 = one core) of some processes over a window of wall time."""
+
+    pids: dict[str, int]
+
+    def __post_init__(self) -> None:
+        self.started = time.monotonic()
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def shares(self) -> dict[str, float]:
+        wall = time.monotonic() - self.started
+        return {name: round((cpu_seconds(pid) - self.before[name]) / wall, 2)
+                for name, pid in self.pids.items()}
+
+
+def run_settings(base: FitStreamSettings, run: str) -> FitStreamSettings:
+    """Settings for one run on a shared log: its own derived topics, state and ports."""
+    kafka = base.kafka.model_copy(update={"dlq_topic": f"bench.{run}.dlq",
+                                          "summaries_topic": f"bench.{run}.summaries"})
+    return base.model_copy(update={
+        "state_dir": base.state_dir / run,
+        "kafka": kafka,
+        "processor": ProcessorSettings(app_id=f"bench-{run}", web_port=_free_port()),
+        "sink": SinkSettings(group_id=f"bench-{run}-sink"),
+        "api": ApiSettings(port=_free_port()),
+    })
+
+
+@contextmanager
+def bench_broker(name: str) -> Iterator[FitStreamSettings]:
+    """A fresh broker under .state/bench/<name>; yields settings pointing at it."""
+    base = FitStreamSettings()
+    state = base.state_dir / "bench" / name
+    settings = base.model_copy(update={
+        "state_dir": state,
+        "broker": BrokerSettings(port=BENCH_BROKER_PORT),
+        "kafka": KafkaSettings(bootstrap_servers=f"127.0.0.1:{BENCH_BROKER_PORT}"),
+    })
+    embedded_broker.stop(settings)
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    embedded_broker.start(settings)
+    try:
+        create_topics(settings)
+        yield settings
+    finally:
+        embedded_broker.stop(settings)
+
+
+def broker_pid(settings: FitStreamSettings) -> int:
+    pid = embedded_broker.status(settings).pid
+    assert pid is not None, "the broker is not running"
+    return pid
+
+
+@contextmanager
+def roles(settings: FitStreamSettings) -> Iterator[LocalStack]:
+    create_topics(settings)
+    stack = LocalStack()
+    try:
+        yield stack
+    finally:
+        stack.stop()
