@@ -159,7 +159,9 @@ def run_simulation(settings, spec, serde, rate):
 
 @app.command()
 def process() -> None:
-    """Run the workout-session processor (a Faust worker; scale out with more of them)."""
+    """Run the workout-session processor (a Faust worker; scale out with more of them).
+
+    Its Prometheus metrics are on http://127.0.0.1:<processor.web_port>/metrics."""
     from faust.worker import Worker
 
     from streams.faust.workout_sessions import build
@@ -167,8 +169,9 @@ def process() -> None:
     settings = get_settings()
     _configure_logs("processor")
     wiring = build(settings)
+    # override_logging=False keeps the JSON logs configured above.
     Worker(wiring.app, loglevel=settings.log_level.lower(), quiet=True,
-           redirect_stdouts=False).execute_from_commandline()
+           redirect_stdouts=False, override_logging=False).execute_from_commandline()
 
 
 @app.command()

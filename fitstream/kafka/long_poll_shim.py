@@ -35,7 +35,11 @@ def install_aiokafka_long_poll(delay_ms: int) -> None:
         before = len(self._records)
         result = await original(self, assignment, node_id, request)
         if len(self._records) <= before:
-            await asyncio.sleep(delay_s)
+            try:
+                await asyncio.sleep(delay_s)
+            except asyncio.CancelledError:
+                # Like the original: a cancelled fetch ends quietly, or close() fails.
+                return False
         return result
 
     Fetcher._proc_fetch_request = _proc_fetch_request

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.domain.dead_letter import DeadLetterReason
@@ -112,8 +113,20 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
                     EventType(event["type"]).subject, event),
                 event["user_id"].encode(), rejection.reason, rejection.detail,
                 SourceRef(topic_name, part, offset), reencoded=original is None)
+        last = batch[-1].message
+        highwater = wiring.app.consumer.highwater(last.tp)
+        if highwater is not None:
+            metrics.CONSUMER_LAG.labels(group=settings.processor.app_id, topic=topic_name,
+                                        partition=str(partition)).set(
+                max(0, highwater - last.offset - 1))
         metrics.EVENTS_PROCESSED.inc(len(batch))
         metrics.SAMPLES_PROCESSED.inc(samples)
         metrics.EVENTS_DUPLICATE.inc(result.duplicates)
+
+    @wiring.app.page("/metrics")
+    async def prometheus_metrics(web: Any, request: Any) -> Any:
+        """This worker's counters: processed, duplicates, dead-lettered, lag."""
+        # aiohttp takes the charset separately from the content type.
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     return wiring

@@ -8,6 +8,7 @@ land in the dead-letter topic with their reason while processing goes on.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -188,6 +189,7 @@ def pipeline(broker, tmp_path_factory, request):
         assert producer.flush(30) == 0
         tally = produce_fleet(settings, SPEC, serde)
         built = Pipeline(settings, server_settings, tally)
+        built.stack = stack
         decoded = (_decode(serde, m.value()) for m in read_topic(settings, topic))
         events = [event for event in decoded if event is not None]
         built.reference = reference_summaries(
@@ -292,3 +294,11 @@ def test_metrics_report_the_sink(pipeline):
     rows = [line for line in text.splitlines()
             if line.startswith('fitstream_sink_batch_rows_sum{sink="clickhouse"}')]
     assert rows and float(rows[0].split()[-1]) > 0
+
+
+def test_the_processor_stops_cleanly_on_sigint(pipeline):
+    """Runs last in this module: an operator's Ctrl-C must not hang the worker."""
+    processor = pipeline.stack.roles[0]
+    assert processor.name == "processor"
+    processor.signal(signal.SIGINT)
+    assert processor.proc.wait(30) == 0, processor.log_tail()
