@@ -4,16 +4,16 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .PHONY: setup demo test test-fast bench lint clickhouse-server clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check pip==25.3
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # Debian's ClickHouse 18.16 for the server-backend tests; the tests start it themselves.
@@ -24,7 +24,7 @@ clickhouse-server:
 	  || echo "clickhouse-server could not be installed: its tests will skip" )
 
 demo: setup
-	$(BIN)/fitstream demo $(if $(DEMO_ONCE),--once,)
+	$(BIN)/fitstream demo  # DEMO_ONCE=1 exits after the summary
 
 test: setup clickhouse-server
 	$(BIN)/ruff check .

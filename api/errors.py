@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,9 +35,9 @@ class ApiError(Exception):
 
 
 def error_response(status: int, error: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> ORJSONResponse:
+                   headers: dict[str, str] | None = None) -> JSONResponse:
     body = ErrorBody(error=error, message=message, code=status, details=details)
-    return ORJSONResponse(body.model_dump(), status_code=status, headers=headers)
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
 _SLUGS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -52,23 +52,23 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> ORJSONResponse:
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.error, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, _SLUGS.get(exc.status_code, "http_error"),
                               str(exc.detail), None, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"location": ".".join(str(p) for p in err["loc"]), "reason": err["msg"]}
                    for err in exc.errors()]
         return error_response(422, "validation_failed", "request parameters are invalid",
                               details)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         import structlog
 
         structlog.get_logger("api").exception("unhandled_error")

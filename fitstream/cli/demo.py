@@ -110,10 +110,11 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
             ("end-to-end throughput", f"{tally.records / elapsed:,.0f} records/s · "
                                       f"{tally.samples / elapsed:,.0f} samples/s "
                                       f"({elapsed:.1f} s, produce to visible)"),
-            ("API", f"{url}/api/v1/users/user-00000/workouts · {url}/docs"),
         ):
             table.add_row(label, value)
         console.print(table)
+        console.print(f"API: {url}  ·  OpenAPI: {url}/docs  ·  try: "
+                      f"curl {url}/api/v1/users/user-00000/workouts?limit=3", soft_wrap=True)
         if not once:
             console.print("serving; press Ctrl-C to stop")
             while True:

@@ -1,13 +1,14 @@
-"""``fitstream``: run, feed and inspect the platform.
+"""FitStream: run, feed and inspect the platform.
 
-Every command reads the one settings object (``FITSTREAM_*`` environment
-variables); ``fitstream settings`` prints what is in force.
+Every command reads one settings object from FITSTREAM_* environment variables
+(nested with __, e.g. FITSTREAM_CLICKHOUSE__BACKEND=server); `fitstream settings`
+prints what is in force.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +16,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fitstream.settings import get_settings
+
+if TYPE_CHECKING:
+    pass
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode="rich",
                   pretty_exceptions_show_locals=False)

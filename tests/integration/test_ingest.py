@@ -104,7 +104,8 @@ def test_malformed_bodies_are_400(ingest, body):
 @pytest.mark.parametrize("header", [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz"])
 def test_missing_or_invalid_tokens_are_401(ingest, header):
     _, client, _ = ingest
-    other_secret = issue_device_token("another-secret", "user-7", "watch-7", 600)
+    other_secret = issue_device_token("another-secret-of-at-least-32-bytes", "user-7", "watch-7",
+                                      600)
     headers = {"Authorization": header} if header else {}
     for attempt in (headers, {"Authorization": f"Bearer {other_secret}"}):
         response = client.post("/api/v1/ingest/events", json={"events": [STARTED]},
