@@ -69,6 +69,8 @@ class ProcessorSettings(BaseModel):
     # An event for a workout whose WorkoutStarted has not arrived waits this long
     # (in event time, against the partition's watermark) before it is dead-lettered.
     unknown_workout_timeout_ms: int = Field(15 * 60 * 1000, ge=0)
+    # Events further behind their partition's watermark go to the DLQ as `late`.
+    allowed_lateness_ms: int = Field(48 * 3600 * 1000, ge=0)
     web_port: int = 6066
     web_bind: str = "127.0.0.1"
 

@@ -13,3 +13,4 @@ class DeadLetterReason(StrEnum):
     ILLEGAL_TRANSITION = "illegal_transition"  # the state machine forbids it
     CONFLICTING_SEQ = "conflicting_seq"  # another event already holds this seq
     REORDER_BUFFER_FULL = "reorder_buffer_full"  # too far ahead of the next expected seq
+    LATE = "late"  # further behind the watermark than the allowed lateness

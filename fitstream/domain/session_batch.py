@@ -8,6 +8,9 @@ latest ``occurred_at`` it has seen; a workout whose WorkoutStarted has still not
 arrived when the watermark has moved ``unknown_workout_timeout_ms`` past where it
 stood when the workout's first event was seen is given up, and its events are dead-lettered. An idle partition
 decides nothing, so a restart or a replay gives the same decisions.
+
+Lateness is decided against the same watermark: an event more than the allowed
+lateness behind it is dead-lettered as ``late`` before it touches any state.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import WorkoutEvent
 from fitstream.domain.workout_session import Rejection, WorkoutSession
 
@@ -66,17 +70,37 @@ class BatchResult:
     duplicates: int = 0
 
 
+@dataclass(frozen=True)
+class EventTimePolicy:
+    """How far event time may lag behind a partition's watermark.
+
+    ``allowed_lateness_ms``: an event older than the watermark minus this is
+    dead-lettered as ``late`` (the log keeps it for batch correction).
+    ``unknown_workout_timeout_ms``: see the module docstring.
+    """
+
+    allowed_lateness_ms: int = 48 * 3_600_000
+    unknown_workout_timeout_ms: int = 15 * 60_000
+
+
 def apply_batch(
     events: Iterable[tuple[WorkoutEvent, Any]],
     load: SessionLoader,
     clock: PartitionClock,
-    unknown_workout_timeout_ms: int,
+    policy: EventTimePolicy,
 ) -> BatchResult:
     """Apply ``(event, ref)`` pairs in log order; ``clock`` is updated in place."""
     result = BatchResult()
     sessions = result.sessions
     versions: dict[str, int] = {}
     for event, ref in events:
+        lag = clock.watermark - event["occurred_at"]
+        if lag > policy.allowed_lateness_ms:
+            result.rejections.append(Rejection(
+                event, ref, DeadLetterReason.LATE,
+                f"{lag // 1000} s behind the partition watermark; the allowed lateness is "
+                f"{policy.allowed_lateness_ms // 1000} s"))
+            continue
         workout_id = event["workout_id"]
         session = sessions.get(workout_id)
         if session is None:
@@ -92,7 +116,7 @@ def apply_batch(
             result.duplicates += 1
         clock.watermark = max(clock.watermark, event["occurred_at"])
         clock.track(session)
-    for workout_id in clock.overdue(unknown_workout_timeout_ms):
+    for workout_id in clock.overdue(policy.unknown_workout_timeout_ms):
         session = sessions.get(workout_id) or load(workout_id)
         del clock.awaiting_start[workout_id]
         if session is None:

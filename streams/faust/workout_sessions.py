@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import EventType
-from fitstream.domain.session_batch import PartitionClock, apply_batch
+from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
 from fitstream.domain.workout_session import WorkoutSession
 from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
 from fitstream.kafka.long_poll_shim import install_aiokafka_long_poll
@@ -40,7 +40,8 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
     wiring = WorkoutSessionsApp(settings)
     serde = AvroSerde(registry_from_settings(settings.schema_registry))
     topic_name = settings.kafka.events_topic
-    timeout_ms = settings.processor.unknown_workout_timeout_ms
+    policy = EventTimePolicy(settings.processor.allowed_lateness_ms,
+                             settings.processor.unknown_workout_timeout_ms)
     sessions, clocks = wiring.sessions, wiring.clocks
 
     def load(workout_id: str) -> WorkoutSession | None:
@@ -97,7 +98,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         clock_key = str(partition).encode()
         clock_state = clocks.get(clock_key)
         clock = PartitionClock.from_state(orjson.loads(clock_state) if clock_state else None)
-        result = apply_batch(decoded, load, clock, timeout_ms)
+        result = apply_batch(decoded, load, clock, policy)
         for workout_id, session in result.sessions.items():
             sessions[workout_id.encode()] = orjson.dumps(session.to_state())
         clocks[clock_key] = orjson.dumps(clock.to_state())

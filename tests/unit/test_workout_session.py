@@ -9,10 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fitstream.domain.dead_letter import DeadLetterReason
-from fitstream.domain.session_batch import PartitionClock, apply_batch
+from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
 from fitstream.domain.workout_session import WorkoutSession, WorkoutStatus
 
 T0 = 1_793_606_400_000  # 2026-11-02 08:00 UTC
+FIVE_MIN = EventTimePolicy(allowed_lateness_ms=48 * 3_600_000, unknown_workout_timeout_ms=300_000)
 
 
 class WorkoutScript:
@@ -221,7 +222,7 @@ def test_batches_and_restarts_between_them_change_nothing(events, split, data):
             ((e, e["seq"]) for e in chunk),
             lambda w: WorkoutSession.from_state(orjson.loads(store[w])) if w in store else None,
             PartitionClock.from_state(orjson.loads(orjson.dumps(clock.to_state()))),
-            unknown_workout_timeout_ms=10**12)
+            EventTimePolicy(10**12, 10**12))
         assert result.rejections == []
         for workout_id, session in result.sessions.items():
             store[workout_id] = orjson.dumps(session.to_state())
@@ -239,7 +240,7 @@ def test_unknown_workout_is_dead_lettered_once_the_watermark_passes_the_timeout(
     sessions: dict[str, WorkoutSession] = {}
 
     def run(events):
-        result = apply_batch(((e, e["seq"]) for e in events), sessions.get, clock, 5 * 60_000)
+        result = apply_batch(((e, e["seq"]) for e in events), sessions.get, clock, FIVE_MIN)
         sessions.update(result.sessions)
         return result
 
@@ -259,9 +260,9 @@ def test_a_workout_synced_late_is_not_given_up_between_batches():
     clock = PartitionClock(watermark=T0 + 6 * 3_600_000)
     late = WorkoutScript("w-late").started().updated(T0 + 1000, 5.0, [90]).events
     sessions: dict[str, WorkoutSession] = {}
-    first = apply_batch([(late[1], 1)], sessions.get, clock, 5 * 60_000)
+    first = apply_batch([(late[1], 1)], sessions.get, clock, FIVE_MIN)
     sessions.update(first.sessions)
-    second = apply_batch([(late[0], 0)], sessions.get, clock, 5 * 60_000)
+    second = apply_batch([(late[0], 0)], sessions.get, clock, FIVE_MIN)
     assert first.rejections == second.rejections == []
     assert second.summaries[0]["last_seq"] == 1
 
@@ -269,7 +270,27 @@ def test_a_workout_synced_late_is_not_given_up_between_batches():
 def test_duplicates_are_counted_and_emit_no_summary():
     events = WorkoutScript().started().updated(T0 + 1000, 5.0, [90]).events
     sessions: dict[str, WorkoutSession] = {}
-    first = apply_batch(((e, 0) for e in events), sessions.get, PartitionClock(), 1000)
+    first = apply_batch(((e, 0) for e in events), sessions.get, PartitionClock(), FIVE_MIN)
     sessions.update(first.sessions)
-    again = apply_batch(((e, 0) for e in events), sessions.get, PartitionClock(), 1000)
+    again = apply_batch(((e, 0) for e in events), sessions.get, PartitionClock(), FIVE_MIN)
     assert (again.duplicates, again.summaries, again.rejections) == (2, [], [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(lag_s=st.integers(0, 5 * 24 * 3600), lateness_h=st.integers(0, 96))
+def test_an_event_is_late_exactly_when_it_lags_the_watermark_by_more_than_the_lateness(
+        lag_s, lateness_h):
+    watermark = T0 + 10 * 24 * 3_600_000
+    event = WorkoutScript("w-late").started(watermark - lag_s * 1000).events[0]
+    policy = EventTimePolicy(allowed_lateness_ms=lateness_h * 3_600_000,
+                             unknown_workout_timeout_ms=300_000)
+    clock = PartitionClock(watermark=watermark)
+    result = apply_batch([(event, "ref")], lambda _: None, clock, policy)
+    if lag_s * 1000 > policy.allowed_lateness_ms:
+        assert [(r.reason, r.ref) for r in result.rejections] == [(DeadLetterReason.LATE, "ref")]
+        assert result.sessions == {}
+        assert result.rejections[0].detail.startswith(f"{lag_s} s behind")
+    else:
+        assert result.rejections == []
+        assert result.summaries[0]["workout_id"] == "w-late"
+    assert clock.watermark == watermark

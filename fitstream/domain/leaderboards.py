@@ -1,0 +1,131 @@
+"""Leaderboards: one user's running totals per window, period and sport, kept incrementally.
+
+A completed workout adds its distance, moving time, calories and one workout to
+every (window, period) its start time falls in, for its sport and for ``all``
+sports. A cancelled workout never counts. Each workout counts once: the totals
+remember which workouts they hold, so a replayed or re-delivered completion
+changes nothing.
+
+Ranking happens where the entries of all users meet (the store): value
+descending, then the user whose total reached that value earlier, then user id.
+:func:`ranking_key` is that order, for any reader that ranks in memory.
+
+State is bounded: periods that ended before the watermark minus the allowed
+lateness can no longer change, so :meth:`UserLeaderboardTotals.prune` drops them
+(their entries are already in the store); year and all-time totals stay.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from fitstream.domain.windows import LeaderboardWindow, periods_of
+
+ALL_SPORTS = "all"
+
+
+class LeaderboardMetric(StrEnum):
+    DISTANCE = "distance"  # metres
+    MOVING_TIME = "moving_time"  # seconds
+    CALORIES = "calories"  # kcal
+    WORKOUTS = "workouts"  # count
+
+
+# Entry fields, in the order a total is kept.
+_DISTANCE, _MOVING_MS, _CALORIES, _WORKOUTS, _REACHED_AT = range(5)
+
+
+def entry_key(window: str, period: str, sport: str) -> str:
+    return f"{window}|{period}|{sport}"
+
+
+# The entry field (and store column) that holds each metric.
+METRIC_FIELD = {
+    LeaderboardMetric.DISTANCE: "distance_meters",
+    LeaderboardMetric.MOVING_TIME: "moving_time_s",
+    LeaderboardMetric.CALORIES: "calories",
+    LeaderboardMetric.WORKOUTS: "workouts",
+}
+
+
+def metric_value(entry: dict[str, Any], metric: LeaderboardMetric) -> float:
+    return entry[METRIC_FIELD[metric]]
+
+
+def ranking_key(entry: dict[str, Any], metric: LeaderboardMetric) -> tuple[float, int, str]:
+    """Sort ascending by this to rank: higher value, then earlier reached, then user id."""
+    return (-metric_value(entry, metric), entry["reached_at"], entry["user_id"])
+
+
+class UserLeaderboardTotals:
+    """One user's totals; ``add_workout`` returns the leaderboard entries it changed."""
+
+    __slots__ = ("counted", "totals", "user_id")
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        # workout id -> its last event time, for the workouts already counted.
+        self.counted: dict[str, int] = {}
+        # entry_key -> [distance_mm, moving_ms, calories_millikcal, workouts, reached_at];
+        # integers, so totals are exact whatever order workouts are added in.
+        self.totals: dict[str, list[int]] = {}
+
+    def to_state(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "counted": self.counted, "totals": self.totals}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> UserLeaderboardTotals:
+        totals = cls(state["user_id"])
+        totals.counted = state["counted"]
+        totals.totals = state["totals"]
+        return totals
+
+    def add_workout(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
+        """Count a WorkoutSummary if it is completed and new; return the changed entries."""
+        workout_id = summary["workout_id"]
+        if summary["status"] != "completed" or workout_id in self.counted:
+            return []
+        reached_at = summary["end_time"]
+        self.counted[workout_id] = max(reached_at, summary["last_event_at"])
+        distance_mm = round(summary["distance_meters"] * 1000)
+        calories = round((summary["calories_burned"] or 0.0) * 1000)
+        changed = []
+        for window, period in periods_of(summary["start_time"]):
+            for sport in (summary["sport_type"], ALL_SPORTS):
+                key = entry_key(window, period, sport)
+                total = self.totals.setdefault(key, [0, 0, 0, 0, 0])
+                total[_DISTANCE] += distance_mm
+                total[_MOVING_MS] += summary["moving_duration_ms"]
+                total[_CALORIES] += calories
+                total[_WORKOUTS] += 1
+                # Order-independent: the latest completion among the counted workouts.
+                total[_REACHED_AT] = max(total[_REACHED_AT], reached_at)
+                changed.append(self.entry(window, period, sport))
+        return changed
+
+    def entry(self, window: str, period: str, sport: str) -> dict[str, Any]:
+        total = self.totals[entry_key(window, period, sport)]
+        return {
+            "window": window, "period": period, "sport": sport, "user_id": self.user_id,
+            "distance_meters": total[_DISTANCE] / 1000,
+            "moving_time_s": total[_MOVING_MS] / 1000,
+            "calories": total[_CALORIES] / 1000,
+            "workouts": total[_WORKOUTS],
+            "reached_at": total[_REACHED_AT],
+            # Totals only grow, so the count of workouts orders an entry's versions.
+            "version": total[_WORKOUTS],
+        }
+
+    def prune(self, watermark: int, allowed_lateness_ms: int) -> None:
+        """Forget periods and workouts that no in-lateness event can change any more."""
+        horizon = watermark - allowed_lateness_ms
+        for key in list(self.totals):
+            window, period, _ = key.split("|")
+            bounds = LeaderboardWindow(window).bounds(period)
+            if window in (LeaderboardWindow.DAY, LeaderboardWindow.WEEK,
+                          LeaderboardWindow.MONTH) and bounds and bounds[1] <= horizon:
+                del self.totals[key]
+        # Every event of a workout that ended before the horizon is now late, so it can
+        # never touch its session again; forgetting that it was counted is safe.
+        self.counted = {w: end for w, end in self.counted.items() if end >= horizon}
