@@ -11,6 +11,7 @@ from structlog.contextvars import bind_contextvars, clear_contextvars
 from api.errors import ApiError, install_error_handlers
 from api.event_publisher import EventPublisher
 from api.ingest import ingest_router
+from api.leaderboards import leaderboard_router
 from api.workout_views import workout_router
 from fitstream.contracts import AvroSerde
 from fitstream.settings import FitStreamSettings
@@ -52,6 +53,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
         app.include_router(ingest_router(settings, serde, publisher))
     if store is not None:
         app.include_router(workout_router(settings, store))
+        app.include_router(leaderboard_router(store))
 
     @app.get("/healthcheck", tags=["operations"])
     def healthcheck() -> dict[str, str]:

@@ -1,10 +1,10 @@
 """Run the API process. In the embedded default it also owns chdb, so it runs the
-ClickHouse sink on a thread beside the API; in production each role is its own
+ClickHouse sinks on threads beside the API; in production each role is its own
 deployment talking to a ClickHouse server.
 
-Lifecycle: the store opens and applies its DDL, the sink thread starts, uvicorn
-serves; on shutdown uvicorn stops first, then the sink commits its last batch,
-then the publisher flushes and the store closes.
+Lifecycle: the store opens and applies its DDL, one sink thread per view starts,
+uvicorn serves; on shutdown uvicorn stops first, then the sinks commit their last
+batches, then the publisher flushes and the store closes.
 """
 
 from __future__ import annotations
@@ -18,11 +18,32 @@ from api.app import create_app
 from api.event_publisher import EventPublisher
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.schema import apply_ddl
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.summary_sink import WorkoutSummarySink
+from sinks.clickhouse.store import ClickHouseStore, open_store
+from sinks.clickhouse.tables import apply_ddl, view_tables
+from sinks.clickhouse.topic_sink import ClickHouseTopicSink
 
 log = structlog.get_logger("api.serve")
+
+
+class ViewSinks:
+    """One sink thread per view table, started and stopped together."""
+
+    def __init__(self, settings: FitStreamSettings, store: ClickHouseStore,
+                 serde: AvroSerde) -> None:
+        self.sinks = [ClickHouseTopicSink(settings, store, serde, view)
+                      for view in view_tables(settings)]
+        self.threads = [threading.Thread(target=sink.run, name=f"sink-{view.name}", daemon=True)
+                        for sink, view in zip(self.sinks, view_tables(settings), strict=True)]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        for sink in self.sinks:
+            sink.stop()
+        for thread in self.threads:
+            thread.join(timeout=30)
 
 
 def serve(settings: FitStreamSettings, *, ingest: bool = True, reads: bool = True,
@@ -32,12 +53,9 @@ def serve(settings: FitStreamSettings, *, ingest: bool = True, reads: bool = Tru
     if store is not None:
         apply_ddl(store)
     publisher = EventPublisher(settings) if ingest else None
-    summary_sink = WorkoutSummarySink(settings, store, serde) if sink and store else None
-    sink_thread = None
-    if summary_sink is not None:
-        sink_thread = threading.Thread(target=summary_sink.run, name="clickhouse-sink",
-                                       daemon=True)
-        sink_thread.start()
+    sinks = ViewSinks(settings, store, serde) if sink and store else None
+    if sinks is not None:
+        sinks.start()
     if publisher is not None:
         publisher.start()
     app = create_app(settings, serde, store if reads else None, publisher)
@@ -47,24 +65,25 @@ def serve(settings: FitStreamSettings, *, ingest: bool = True, reads: bool = Tru
         uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_config=None,
                     access_log=False)
     finally:
-        if summary_sink is not None and sink_thread is not None:
-            summary_sink.stop()
-            sink_thread.join(timeout=30)
+        if sinks is not None:
+            sinks.stop()
         if publisher is not None:
             publisher.close()
         if store is not None:
             store.close()
 
 
-def run_sink(settings: FitStreamSettings) -> None:
-    """The ClickHouse sink alone (production: a separate deployment)."""
+def run_sinks(settings: FitStreamSettings) -> None:
+    """Every view's ClickHouse sink, without the API (production: its own deployment)."""
     serde = AvroSerde(registry_from_settings(settings.schema_registry))
     store = open_store(settings)
     apply_ddl(store)
-    summary_sink = WorkoutSummarySink(settings, store, serde)
+    sinks = ViewSinks(settings, store, serde)
+    sinks.start()
     try:
-        summary_sink.run()
+        threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
+        sinks.stop()
         store.close()

@@ -25,6 +25,7 @@ class KafkaSettings(BaseModel):
     events_partitions: int = Field(8, ge=1)
     dlq_topic: str = "workouts.events.dlq.v1"
     summaries_topic: str = "workouts.summaries.v1"
+    leaderboard_topic: str = "leaderboards.entries.v1"
     replication_factor: int = Field(1, ge=1)
     # The embedded broker answers empty fetches at once; idle consumers wait this
     # long before asking again (fitstream.kafka.long_poll_shim). 0 on real Kafka.

@@ -193,11 +193,11 @@ def serve(
 
 @app.command("sink")
 def sink_command() -> None:
-    """Run the ClickHouse sink alone (for deployments with a ClickHouse server)."""
-    from api.serve import run_sink
+    """Run the ClickHouse sinks alone (for deployments with a ClickHouse server)."""
+    from api.serve import run_sinks
 
     _configure_logs("sink")
-    run_sink(get_settings())
+    run_sinks(get_settings())
 
 
 @app.command()

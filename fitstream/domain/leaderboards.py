@@ -17,6 +17,7 @@ lateness can no longer change, so :meth:`UserLeaderboardTotals.prune` drops them
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -129,3 +130,35 @@ class UserLeaderboardTotals:
         # Every event of a workout that ended before the horizon is now late, so it can
         # never touch its session again; forgetting that it was counted is safe.
         self.counted = {w: end for w, end in self.counted.items() if end >= horizon}
+
+
+TotalsLoader = Callable[[str], "UserLeaderboardTotals | None"]
+"""Returns a user's stored totals, or None if there are none."""
+
+
+def count_completed_workouts(
+    summaries: Iterable[dict[str, Any]], load: TotalsLoader, watermark: int,
+    allowed_lateness_ms: int,
+) -> tuple[dict[str, UserLeaderboardTotals], list[dict[str, Any]]]:
+    """Add completed workouts to their users' totals.
+
+    Pass the summary of every session a batch touched, changed or not: a workout
+    is counted when its user's totals do not hold it yet, so a crash between
+    storing a session and storing the totals heals on the replayed batch.
+    Returns the totals to store and the changed entries, the latest per board.
+    """
+    users: dict[str, UserLeaderboardTotals] = {}
+    entries: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for summary in summaries:
+        if summary["status"] != "completed":
+            continue
+        user_id = summary["user_id"]
+        totals = users.get(user_id)
+        if totals is None:
+            totals = load(user_id) or UserLeaderboardTotals(user_id)
+        for entry in totals.add_workout(summary):
+            entries[(entry["window"], entry["period"], entry["sport"], user_id)] = entry
+            users[user_id] = totals
+    for totals in users.values():
+        totals.prune(watermark, allowed_lateness_ms)
+    return users, list(entries.values())

@@ -12,6 +12,8 @@ from fitstream.settings import FitStreamSettings, KafkaSettings
 # The processor's state tables; their changelogs are created here like every topic.
 SESSIONS_TABLE = "workout-sessions"
 CLOCKS_TABLE = "partition-clocks"
+USER_TOTALS_TABLE = "user-totals"
+STATE_TABLES = (SESSIONS_TABLE, CLOCKS_TABLE, USER_TOTALS_TABLE)
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,9 @@ def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
         TopicSpec(kafka.events_topic, p, "device events, key user_id: the system of record"),
         TopicSpec(kafka.dlq_topic, p, "records the processors refused, with the reason"),
         TopicSpec(kafka.summaries_topic, p, "WorkoutSummary view changes, key user_id"),
+        TopicSpec(kafka.leaderboard_topic, p, "LeaderboardEntry changes, key user_id"),
         *(TopicSpec(changelog_topic(settings, table), p, f"changelog of the {table} table",
-                    compacted=True) for table in (SESSIONS_TABLE, CLOCKS_TABLE)),
+                    compacted=True) for table in STATE_TABLES),
     ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import faust
 
-from fitstream.kafka.topics import CLOCKS_TABLE, SESSIONS_TABLE
+from fitstream.kafka.topics import CLOCKS_TABLE, SESSIONS_TABLE, USER_TOTALS_TABLE
 from fitstream.settings import FitStreamSettings
 
 
@@ -50,6 +50,8 @@ class WorkoutSessionsApp:
                                            value_serializer="raw")
         self.summaries = self.app.topic(kafka.summaries_topic, key_serializer="raw",
                                         value_serializer="raw")
+        self.leaderboard_entries = self.app.topic(kafka.leaderboard_topic, key_serializer="raw",
+                                                  value_serializer="raw")
         # State is bytes we encode ourselves (orjson): cheaper than Faust's codecs.
         table_options = {
             "partitions": kafka.events_partitions,
@@ -58,3 +60,4 @@ class WorkoutSessionsApp:
         }
         self.sessions = self.app.Table(SESSIONS_TABLE, **table_options)
         self.clocks = self.app.Table(CLOCKS_TABLE, **table_options)
+        self.user_totals = self.app.Table(USER_TOTALS_TABLE, **table_options)

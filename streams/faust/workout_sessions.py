@@ -1,9 +1,12 @@
-"""The workout-session agent: log records in, WorkoutSummary changes and dead letters out.
+"""The workout-session agent: log records in; WorkoutSummary changes, LeaderboardEntry
+changes and dead letters out.
 
 Each partition gets its own actor (``isolated_partitions``), so a batch never
 mixes partitions and every table write lands in its own partition's changelog.
 Per batch: decode, apply with the domain core, write each touched session once,
-then send summaries and dead letters. Sends go out at once (``force=True``):
+count newly completed workouts into their users' leaderboard totals (a table keyed
+by user, co-partitioned with the events), then send summaries, entries and dead
+letters. Sends go out at once (``force=True``):
 attached sends would wait for the next offset commit, seconds away. Faust flushes
 the producer before every offset commit, so nothing sent for a batch can be lost
 behind a committed offset (at least once).
@@ -21,8 +24,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import EventType
+from fitstream.domain.leaderboards import UserLeaderboardTotals, count_completed_workouts
 from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
-from fitstream.domain.workout_session import WorkoutSession
+from fitstream.domain.workout_session import WorkoutSession, WorkoutStatus
 from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
 from fitstream.kafka.long_poll_shim import install_aiokafka_long_poll
 from fitstream.observability import metrics
@@ -33,6 +37,7 @@ log = structlog.get_logger("streams.workout_sessions")
 
 WORKOUT_SUBJECTS = frozenset(t.subject for t in EventType)
 SUMMARY_SUBJECT = "fitstream.views.WorkoutSummary"
+LEADERBOARD_SUBJECT = "fitstream.views.LeaderboardEntry"
 
 
 def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
@@ -42,11 +47,15 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
     topic_name = settings.kafka.events_topic
     policy = EventTimePolicy(settings.processor.allowed_lateness_ms,
                              settings.processor.unknown_workout_timeout_ms)
-    sessions, clocks = wiring.sessions, wiring.clocks
+    sessions, clocks, user_totals = wiring.sessions, wiring.clocks, wiring.user_totals
 
     def load(workout_id: str) -> WorkoutSession | None:
         state = sessions.get(workout_id.encode())
         return WorkoutSession.from_state(orjson.loads(state)) if state is not None else None
+
+    def load_totals(user_id: str) -> UserLeaderboardTotals | None:
+        state = user_totals.get(user_id.encode())
+        return UserLeaderboardTotals.from_state(orjson.loads(state)) if state else None
 
     async def dead_letter(raw: bytes | None, key: bytes | None, reason: DeadLetterReason,
                           detail: str, source: SourceRef, reencoded: bool = False) -> None:
@@ -105,6 +114,17 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         for summary in result.summaries:
             await wiring.summaries.send(key=summary["user_id"].encode(),
                                         value=serde.encode(SUMMARY_SUBJECT, summary), force=True)
+        touched = (s.summary() for s in result.sessions.values()
+                   if s.status is WorkoutStatus.COMPLETED)
+        users, entries = count_completed_workouts(
+            (s for s in touched if s is not None), load_totals, clock.watermark,
+            policy.allowed_lateness_ms)
+        for user_id, totals in users.items():
+            user_totals[user_id.encode()] = orjson.dumps(totals.to_state())
+        for entry in entries:
+            await wiring.leaderboard_entries.send(
+                key=entry["user_id"].encode(), value=serde.encode(LEADERBOARD_SUBJECT, entry),
+                force=True)
         for rejection in result.rejections:
             part, offset = rejection.ref
             original = raw_by_offset.get(offset) if part == partition else None

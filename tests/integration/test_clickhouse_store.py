@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fitstream.settings import ClickHouseSettings, FitStreamSettings
-from sinks.clickhouse.schema import WORKOUT_SUMMARY, apply_ddl
 from sinks.clickhouse.store import open_store
-from sinks.clickhouse.summary_sink import summary_columns
+from sinks.clickhouse.tables import WORKOUT_SUMMARY, apply_ddl, summary_columns
 
 T0 = 1_793_606_400_000
 

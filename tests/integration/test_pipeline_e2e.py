@@ -137,6 +137,62 @@ def reference_summaries(events: list[dict]) -> dict[str, dict]:
     return summaries
 
 
+ILLEGAL_SUMMARY = {  # what the processor must make of ILLEGAL_WORKOUT (Resumed refused)
+    "workout_id": "wk-illegal-0001", "user_id": "user-00001", "sport_type": "rowing",
+    "status": "completed", "start_time": datetime.fromtimestamp(POISON_AT / 1000, UTC),
+    "end_time": datetime.fromtimestamp((POISON_AT + 600_000) / 1000, UTC),
+    "moving_duration_s": 600.0, "distance_meters": 2000.0, "calories_burned": 80.0}
+
+
+def reference_leaderboards(summaries: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
+    """Every board's ranked entries, from completed workouts (no shared code)."""
+    totals: dict[tuple[str, str, str], dict[str, dict]] = defaultdict(dict)
+    for s in summaries:
+        if s["status"] != "completed":
+            continue
+        start, iso = s["start_time"], s["start_time"].isocalendar()
+        periods = [("day", f"{start:%Y-%m-%d}"), ("week", f"{iso.year}-W{iso.week:02d}"),
+                   ("month", f"{start:%Y-%m}"), ("year", f"{start:%Y}"), ("all", "all")]
+        for window, period in periods:
+            for sport in (s["sport_type"], "all"):
+                t = totals[(window, period, sport)].setdefault(s["user_id"], {
+                    "user_id": s["user_id"], "mm": 0, "ms": 0, "mkcal": 0, "workouts": 0,
+                    "reached": 0})
+                t["mm"] += round(s["distance_meters"] * 1000)
+                t["ms"] += round(s["moving_duration_s"] * 1000)
+                t["mkcal"] += round((s["calories_burned"] or 0) * 1000)
+                t["workouts"] += 1
+                t["reached"] = max(t["reached"], int(s["end_time"].timestamp() * 1000))
+    boards = {}
+    for board, users in totals.items():
+        entries = [{"user_id": u["user_id"], "workouts": u["workouts"], "reached": u["reached"],
+                    "distance": u["mm"] / 1000, "moving_time": u["ms"] / 1000,
+                    "calories": u["mkcal"] / 1000} for u in users.values()]
+        boards[board] = entries
+    return boards
+
+
+def ranked(entries: list[dict], metric: str) -> list[dict]:
+    order = sorted(entries, key=lambda e: (-e[metric], e["reached"], e["user_id"]))
+    return [{"rank": i + 1, "user_id": e["user_id"], "value": float(e[metric]),
+             "workouts": e["workouts"]} for i, e in enumerate(order)]
+
+
+def wait_for_leaderboards(urls: list[str], all_time: list[dict], stack: LocalStack,
+                          timeout_s: float = 120) -> None:
+    want = sum(e["workouts"] for e in all_time)
+    deadline = time.monotonic() + timeout_s
+    for url in urls:
+        while True:
+            stack.check()
+            board = httpx.get(f"{url}/api/v1/leaderboards/workouts",
+                              params={"window": "all", "period": "all", "limit": 1000}).json()
+            if sum(e["workouts"] for e in board.get("entries", [])) == want:
+                break
+            assert time.monotonic() < deadline, f"leaderboards at {url} never caught up"
+            time.sleep(0.5)
+
+
 def api_summary(payload: dict) -> dict:
     parsed = dict(payload)
     for key in ("start_time", "end_time"):
@@ -197,6 +253,8 @@ def pipeline(broker, tmp_path_factory, request):
         expected = {w: s["status"] for w, s in built.reference.items()}
         expected["wk-illegal-0001"] = "completed"
         wait_for_statuses(built.api_urls, expected, stack)
+        built.boards = reference_leaderboards([*built.reference.values(), ILLEGAL_SUMMARY])
+        wait_for_leaderboards(built.api_urls, built.boards[("all", "all", "all")], stack)
         yield built
     finally:
         stack.stop()
@@ -292,8 +350,44 @@ def test_metrics_report_the_sink(pipeline):
     text = httpx.get(f"{pipeline.api_urls[0]}/metrics").text
     assert "fitstream_sink_batch_rows_count" in text
     rows = [line for line in text.splitlines()
-            if line.startswith('fitstream_sink_batch_rows_sum{sink="clickhouse"}')]
+            if line.startswith('fitstream_sink_batch_rows_sum{sink="workout-summary"}')]
     assert rows and float(rows[0].split()[-1]) > 0
+
+
+@pytest.mark.parametrize("metric", ["distance", "moving_time", "calories", "workouts"])
+def test_leaderboards_equal_the_reference_for_every_window_and_sport(pipeline, metric):
+    boards = pipeline.boards
+    assert ("week", "2026-W45", "all") in boards
+    chosen = [b for b in boards if b[0] != "day"] + sorted(b for b in boards if b[0] == "day")[:3]
+    with httpx.Client(timeout=10) as client:
+        for url in pipeline.api_urls:
+            for window, period, sport in chosen:
+                response = client.get(f"{url}/api/v1/leaderboards/{metric}", params={
+                    "window": window, "period": period, "sport": sport, "limit": 1000})
+                assert response.status_code == 200
+                assert response.json() == {
+                    "metric": metric, "window": window, "period": period, "sport": sport,
+                    "entries": ranked(boards[(window, period, sport)], metric)}, (url, period)
+
+
+def test_a_users_rank_comes_with_neighbours(pipeline):
+    expected = ranked(pipeline.boards[("all", "all", "all")], "distance")
+    middle = expected[len(expected) // 2]
+    for url in pipeline.api_urls:
+        board = httpx.get(f"{url}/api/v1/leaderboards/distance", params={
+            "window": "all", "period": "all", "around_user": middle["user_id"],
+            "neighbours": 1}).json()
+        assert board["entries"] == expected[middle["rank"] - 2:middle["rank"] + 1]
+        top = httpx.get(f"{url}/api/v1/leaderboards/distance", params={
+            "window": "all", "period": "all", "around_user": expected[0]["user_id"],
+            "neighbours": 2}).json()
+        assert top["entries"] == expected[:3]
+        missing = httpx.get(f"{url}/api/v1/leaderboards/distance",
+                            params={"around_user": "nobody"})
+        assert missing.status_code == 404
+        bad = httpx.get(f"{url}/api/v1/leaderboards/distance",
+                        params={"window": "week", "period": "2026-W54"})
+        assert (bad.status_code, bad.json()["error"]) == (400, "invalid_period")
 
 
 def test_the_processor_stops_cleanly_on_sigint(pipeline):
@@ -302,3 +396,4 @@ def test_the_processor_stops_cleanly_on_sigint(pipeline):
     assert processor.name == "processor"
     processor.signal(signal.SIGINT)
     assert processor.proc.wait(30) == 0, processor.log_tail()
+

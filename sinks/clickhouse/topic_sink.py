@@ -1,6 +1,6 @@
-"""WorkoutSummary changes from their topic into ``workout_summary``, batched and columnar.
+"""A view's changes from its topic into its ClickHouse table, batched and columnar.
 
-Lifecycle: :meth:`WorkoutSummarySink.run` polls until :meth:`stop`. Each batch is
+Lifecycle: :meth:`ClickHouseTopicSink.run` polls until :meth:`stop`. Each batch is
 decoded, inserted as one columnar insert, and only then are its offsets
 committed: if the insert or the commit fails, the consumer seeks back to the
 batch's first offsets and reads it again after a pause; the ReplacingMergeTree
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -22,39 +21,10 @@ from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.observability import metrics
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.schema import WORKOUT_SUMMARY
 from sinks.clickhouse.store import ClickHouseStore
+from sinks.clickhouse.tables import ViewTable
 
 log = structlog.get_logger("sinks.clickhouse")
-
-COLUMNS = (
-    "workout_id", "user_id", "device_id", "sport_type", "status", "start_time", "start_ms",
-    "end_ms", "moving_duration_ms", "distance_meters", "calories_burned", "avg_heart_rate",
-    "avg_speed_mps", "sample_count", "last_seq", "last_event_ms",
-)
-
-
-def summary_columns(summaries: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-    for s in summaries:
-        cols["workout_id"].append(s["workout_id"])
-        cols["user_id"].append(s["user_id"])
-        cols["device_id"].append(s["device_id"])
-        cols["sport_type"].append(s["sport_type"])
-        cols["status"].append(s["status"])
-        cols["start_time"].append(datetime.fromtimestamp(s["start_time"] // 1000, UTC))
-        cols["start_ms"].append(s["start_time"])
-        cols["end_ms"].append(s["end_time"])
-        cols["moving_duration_ms"].append(s["moving_duration_ms"])
-        cols["distance_meters"].append(s["distance_meters"])
-        cols["calories_burned"].append(s["calories_burned"])
-        cols["avg_heart_rate"].append(s["avg_heart_rate"])
-        cols["avg_speed_mps"].append(s["avg_speed_mps"])
-        cols["sample_count"].append(s["sample_count"])
-        cols["last_seq"].append(s["last_seq"])
-        cols["last_event_ms"].append(s["last_event_at"])
-    return cols
-
 
 RETRY_BACKOFF_S = 2.0
 
@@ -69,24 +39,25 @@ def _next_offsets(batch: list[Any]) -> list[TopicPartition]:
     return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
 
-class WorkoutSummarySink:
-    def __init__(self, settings: FitStreamSettings, store: ClickHouseStore,
-                 serde: AvroSerde) -> None:
+class ClickHouseTopicSink:
+    def __init__(self, settings: FitStreamSettings, store: ClickHouseStore, serde: AvroSerde,
+                 view: ViewTable) -> None:
         self._settings = settings
+        self._view = view
+        self._group_id = f"{settings.sink.group_id}-{view.name}"
         self._store = store
         self._serde = serde
         self._stop = threading.Event()
         self.rows_written = 0
         self._consumer = Consumer(consumer_config(
-            settings.kafka, settings.sink.group_id,
+            settings.kafka, self._group_id,
             **{"fetch.wait.max.ms": 200, "queued.max.messages.kbytes": 65536}))
 
     def stop(self) -> None:
         self._stop.set()
 
     def run(self) -> None:
-        topic = self._settings.kafka.summaries_topic
-        self._consumer.subscribe([topic])
+        self._consumer.subscribe([self._view.topic])
         last_lag_check = 0.0
         idle_ms = self._settings.kafka.emulate_long_poll_ms
         wait_s = self._settings.sink.batch_max_wait_s
@@ -116,25 +87,27 @@ class WorkoutSummarySink:
             self._consumer.close()
 
     def _write(self, batch: list[Any]) -> None:
-        summaries = []
+        records = []
         for message in batch:
             if message.error():
                 if message.error().code() != KafkaError._PARTITION_EOF:
                     log.warning("consume_error", error=str(message.error()))
                 continue
             try:
-                _, summary = self._serde.decode(message.value())
+                _, record = self._serde.decode(message.value())
             except SerdeError as exc:
                 # The processor wrote this topic; an undecodable record is a bug upstream.
-                log.error("undecodable_summary", reason=exc.reason, detail=str(exc),
+                log.error("undecodable_view_record", view=self._view.name, reason=exc.reason,
+                          detail=str(exc),
                           partition=message.partition(), offset=message.offset())
-                metrics.SINK_REJECTED.labels(sink="clickhouse").inc()
+                metrics.SINK_REJECTED.labels(sink=self._view.name).inc()
                 continue
-            summaries.append(summary)
+            records.append(record)
         started = time.perf_counter()
-        rows = self._store.insert(WORKOUT_SUMMARY, summary_columns(summaries))
-        metrics.SINK_BATCH_ROWS.labels(sink="clickhouse").observe(rows)
-        metrics.SINK_BATCH_SECONDS.labels(sink="clickhouse").observe(time.perf_counter() - started)
+        rows = self._store.insert(self._view.table, self._view.columns(records))
+        metrics.SINK_BATCH_ROWS.labels(sink=self._view.name).observe(rows)
+        metrics.SINK_BATCH_SECONDS.labels(sink=self._view.name).observe(
+            time.perf_counter() - started)
         offsets = _next_offsets(batch)
         if offsets:
             self._consumer.commit(offsets=offsets, asynchronous=False)
@@ -157,5 +130,5 @@ class WorkoutSummarySink:
             _, high = self._consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
                                                            timeout=2)
             lag = high - tp.offset if tp.offset >= 0 else high
-            metrics.CONSUMER_LAG.labels(group=self._settings.sink.group_id, topic=tp.topic,
+            metrics.CONSUMER_LAG.labels(group=self._group_id, topic=tp.topic,
                                         partition=str(tp.partition)).set(max(lag, 0))

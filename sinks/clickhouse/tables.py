@@ -1,0 +1,124 @@
+"""The view tables: their idempotent DDL, their row shapes, and the topic each is fed from.
+
+ReplacingMergeTree versions carry idempotency: a replay or a retried batch writes
+rows with versions already present, and reads use FINAL (or argMax) so they see
+one row per key. Times are stored twice where analysts filter on them:
+``DateTime`` for partitioning and SQL, and epoch milliseconds for exact values
+(18.16 has no DateTime64).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fitstream.settings import FitStreamSettings
+from sinks.clickhouse.store import ClickHouseStore
+
+Columns = dict[str, list[Any]]
+ColumnsBuilder = Callable[[list[dict[str, Any]]], Columns]
+"""Turns decoded records into one columnar insert."""
+
+WORKOUT_SUMMARY = "workout_summary"
+LEADERBOARD_ENTRIES = "leaderboard_entries"
+
+DDL = [
+    """
+    CREATE TABLE IF NOT EXISTS {db}.workout_summary (
+        workout_id String,
+        user_id String,
+        device_id String,
+        sport_type String,
+        status String,
+        start_time DateTime,
+        start_ms Int64,
+        end_ms Nullable(Int64),
+        moving_duration_ms Int64,
+        distance_meters Float64,
+        calories_burned Nullable(Float64),
+        avg_heart_rate Nullable(Float64),
+        avg_speed_mps Nullable(Float64),
+        sample_count Int64,
+        last_seq UInt32,
+        last_event_ms Int64
+    ) ENGINE = ReplacingMergeTree(last_seq)
+    PARTITION BY toYYYYMM(start_time)
+    ORDER BY (user_id, workout_id)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.leaderboard_entries (
+        time_window String,
+        period String,
+        sport String,
+        user_id String,
+        distance_meters Float64,
+        moving_time_s Float64,
+        calories Float64,
+        workouts UInt32,
+        reached_at_ms Int64,
+        version UInt32
+    ) ENGINE = ReplacingMergeTree(version)
+    ORDER BY (time_window, period, sport, user_id)
+    """,
+]
+
+
+def apply_ddl(store: ClickHouseStore) -> None:
+    for statement in DDL:
+        store.execute(statement.format(db=store.database))
+
+
+def _columns(records: list[dict[str, Any]], mapping: dict[str, Callable[[dict], Any]]) -> Columns:
+    return {column: [get(r) for r in records] for column, get in mapping.items()}
+
+
+def _field(name: str) -> Callable[[dict], Any]:
+    return lambda record: record[name]
+
+
+SUMMARY_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    **{c: _field(c) for c in ("workout_id", "user_id", "device_id", "sport_type", "status")},
+    "start_time": lambda r: datetime.fromtimestamp(r["start_time"] // 1000, UTC),
+    "start_ms": _field("start_time"),
+    "end_ms": _field("end_time"),
+    **{c: _field(c) for c in ("moving_duration_ms", "distance_meters", "calories_burned",
+                              "avg_heart_rate", "avg_speed_mps", "sample_count", "last_seq")},
+    "last_event_ms": _field("last_event_at"),
+}
+
+LEADERBOARD_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    "time_window": _field("window"),
+    **{c: _field(c) for c in ("period", "sport", "user_id", "distance_meters", "moving_time_s",
+                              "calories", "workouts")},
+    "reached_at_ms": _field("reached_at"),
+    "version": _field("version"),
+}
+
+
+def summary_columns(summaries: list[dict[str, Any]]) -> Columns:
+    return _columns(summaries, SUMMARY_COLUMNS)
+
+
+def leaderboard_columns(entries: list[dict[str, Any]]) -> Columns:
+    return _columns(entries, LEADERBOARD_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ViewTable:
+    """One view: the topic that carries its changes and the table that holds them."""
+
+    name: str
+    topic: str
+    table: str
+    columns: ColumnsBuilder
+
+
+def view_tables(settings: FitStreamSettings) -> list[ViewTable]:
+    kafka = settings.kafka
+    return [
+        ViewTable("workout-summary", kafka.summaries_topic, WORKOUT_SUMMARY, summary_columns),
+        ViewTable("leaderboards", kafka.leaderboard_topic, LEADERBOARD_ENTRIES,
+                  leaderboard_columns),
+    ]
