@@ -14,7 +14,16 @@ from sinks.clickhouse.store import ClickHouseStore
 
 SUMMARY_COLUMNS = (
     "workout_id, user_id, device_id, sport_type, status, start_ms, end_ms, moving_duration_ms,"
-    " distance_meters, calories_burned, avg_heart_rate, avg_speed_mps, sample_count, last_seq")
+    " distance_meters, calories_burned, avg_heart_rate, avg_speed_mps, sample_count, last_seq,"
+    " best_1k_ms, best_5k_ms, best_10k_ms")
+
+
+class BestEfforts(BaseModel):
+    """Fastest elapsed seconds over each distance inside the workout (10 m resolution)."""
+
+    one_km_s: float | None
+    five_km_s: float | None
+    ten_km_s: float | None
 
 
 class WorkoutSummary(BaseModel):
@@ -31,6 +40,7 @@ class WorkoutSummary(BaseModel):
     avg_heart_rate: float | None
     avg_speed_mps: float | None
     sample_count: int
+    best_efforts: BestEfforts
     version: int
 
 
@@ -51,7 +61,14 @@ def to_summary(row: dict[str, Any]) -> WorkoutSummary:
         moving_duration_s=row["moving_duration_ms"] / 1000,
         distance_meters=row["distance_meters"], calories_burned=row["calories_burned"],
         avg_heart_rate=row["avg_heart_rate"], avg_speed_mps=row["avg_speed_mps"],
-        sample_count=row["sample_count"], version=row["last_seq"])
+        sample_count=row["sample_count"], version=row["last_seq"],
+        best_efforts=BestEfforts(one_km_s=_seconds(row["best_1k_ms"]),
+                                 five_km_s=_seconds(row["best_5k_ms"]),
+                                 ten_km_s=_seconds(row["best_10k_ms"])))
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000
 
 
 def encode_cursor(start_ms: int, workout_id: str) -> str:

@@ -10,7 +10,8 @@ comes back as a :class:`Rejection` for the dead-letter topic, and ``seq`` moves 
 so one bad event never blocks its workout.
 
 Moving time is the sum of the active intervals in event time; paused time is not
-moving time. The session is a plain object whose :meth:`to_state` is JSON-ready,
+moving time. Best efforts (fastest 1/5/10 km inside the workout) are tracked from
+the samples as they are applied. The session is a plain object whose :meth:`to_state` is JSON-ready,
 so any engine can keep it in its own state store.
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from fitstream.domain.best_efforts import BestEfforts
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import EventType, WorkoutEvent
 
@@ -61,6 +63,7 @@ class WorkoutSession:
         "calories",
         "device_id",
         "distance_m",
+        "efforts",
         "end_ms",
         "expired",
         "hr_count",
@@ -99,12 +102,14 @@ class WorkoutSession:
         self.hr_count = 0
         self.sample_count = 0
         self.last_event_at = 0
+        self.efforts = BestEfforts()
 
     # -- state (de)serialisation -------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__slots__}
         state["pending"] = [[seq, *item] for seq, item in self.pending.items()]
+        state["efforts"] = self.efforts.to_state()
         return state
 
     @classmethod
@@ -114,6 +119,7 @@ class WorkoutSession:
             setattr(session, name, state[name])
         session.status = WorkoutStatus(state["status"])
         session.pending = {seq: [event, ref] for seq, event, ref in state["pending"]}
+        session.efforts = BestEfforts.from_state(state["efforts"])
         return session
 
     # -- the state machine ---------------------------------------------------------
@@ -190,6 +196,7 @@ class WorkoutSession:
             self.sport_type = event["sport_type"]
             self.start_ms = event["start_time"]
             self.running_since = event["start_time"]
+            self.efforts.add(0.0, 0)
         elif kind == EventType.PAUSED and status is WorkoutStatus.ACTIVE:
             self._stop_clock(at)
             self.status = WorkoutStatus.PAUSED
@@ -224,11 +231,13 @@ class WorkoutSession:
         samples = event.get("samples") or []
         if samples:
             self.sample_count += len(samples)
+            add_effort = self.efforts.add
             for sample in samples:
                 heart_rate = sample["heart_rate"]
                 if heart_rate is not None:
                     self.hr_sum += heart_rate
                     self.hr_count += 1
+                add_effort(sample["distance_meters"], sample["offset_ms"])
         elif event.get("heart_rate") is not None:
             # A v1 update has no samples: its latest reading is the one sample.
             self.sample_count += 1
@@ -260,4 +269,7 @@ class WorkoutSession:
             "sample_count": self.sample_count,
             "last_seq": self.version,
             "last_event_at": self.last_event_at,
+            "best_1k_ms": self.efforts.best_ms(1000),
+            "best_5k_ms": self.efforts.best_ms(5000),
+            "best_10k_ms": self.efforts.best_ms(10_000),
         }

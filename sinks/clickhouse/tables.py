@@ -42,7 +42,10 @@ DDL = [
         avg_speed_mps Nullable(Float64),
         sample_count Int64,
         last_seq UInt32,
-        last_event_ms Int64
+        last_event_ms Int64,
+        best_1k_ms Nullable(Int64),
+        best_5k_ms Nullable(Int64),
+        best_10k_ms Nullable(Int64)
     ) ENGINE = ReplacingMergeTree(last_seq)
     PARTITION BY toYYYYMM(start_time)
     ORDER BY (user_id, workout_id)
@@ -86,6 +89,7 @@ SUMMARY_COLUMNS: dict[str, Callable[[dict], Any]] = {
     **{c: _field(c) for c in ("moving_duration_ms", "distance_meters", "calories_burned",
                               "avg_heart_rate", "avg_speed_mps", "sample_count", "last_seq")},
     "last_event_ms": _field("last_event_at"),
+    **{c: _field(c) for c in ("best_1k_ms", "best_5k_ms", "best_10k_ms")},
 }
 
 LEADERBOARD_COLUMNS: dict[str, Callable[[dict], Any]] = {

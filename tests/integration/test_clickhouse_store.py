@@ -18,7 +18,8 @@ def summary(workout_id: str, seq: int, distance: float, status: str = "active") 
             "moving_duration_ms": 1000 * seq, "distance_meters": distance,
             "calories_burned": None, "avg_heart_rate": 140.5 if seq else None,
             "avg_speed_mps": None, "sample_count": seq * 10, "last_seq": seq,
-            "last_event_at": T0 + seq}
+            "last_event_at": T0 + seq, "best_1k_ms": 240_000 if seq > 2 else None,
+            "best_5k_ms": None, "best_10k_ms": None}
 
 
 @pytest.fixture(params=["chdb", "server"])

@@ -8,6 +8,7 @@ land in the dead-letter topic with their reason while processing goes on.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import time
 from collections import defaultdict
@@ -93,6 +94,31 @@ def read_topic(settings: FitStreamSettings, topic: str) -> list[Any]:
     return records
 
 
+def exact_best_efforts(track: list[tuple[float, int]]) -> dict[str, tuple[float, float] | None]:
+    """Per distance: (fastest elapsed seconds at full resolution, slowest s/m on the track)."""
+    points = [track[0]]
+    for distance, offset in track[1:]:
+        if distance > points[-1][0]:
+            points.append((distance, offset))
+    slowest = max(((t1 - t0) / (d1 - d0) / 1000
+                   for (d0, t0), (d1, t1) in itertools.pairwise(points)),
+                  default=0.0)
+    result = {}
+    for name, target in (("one_km_s", 1000), ("five_km_s", 5000), ("ten_km_s", 10_000)):
+        best, i = None, 0
+        for distance, offset in points:
+            start = distance - target
+            if start < 0:
+                continue
+            while points[i + 1][0] <= start:
+                i += 1
+            (d0, t0), (d1, t1) = points[i], points[i + 1]
+            elapsed = offset - (t0 + (t1 - t0) * (start - d0) / (d1 - d0))
+            best = elapsed if best is None else min(best, elapsed)
+        result[name] = None if best is None else (best / 1000, slowest)
+    return result
+
+
 def reference_summaries(events: list[dict]) -> dict[str, dict]:
     """Each workout's summary computed straight from its events (no shared code)."""
     by_workout: dict[str, dict[str, dict]] = defaultdict(dict)
@@ -104,13 +130,14 @@ def reference_summaries(events: list[dict]) -> dict[str, dict]:
         start = ordered[0]
         assert start["type"] == "WorkoutStarted"
         moving, running_since, last = 0, start["start_time"], ordered[-1]
-        heart_rates, samples, distance = [], 0, 0.0
+        heart_rates, samples, distance, track = [], 0, 0.0, [(0.0, 0)]
         for event in ordered[1:]:
             if event["type"] == "WorkoutUpdated":
                 distance = event["current_distance_meters"]
                 samples += len(event["samples"])
                 heart_rates += [s["heart_rate"] for s in event["samples"]
                                 if s["heart_rate"] is not None]
+                track += [(s["distance_meters"], s["offset_ms"]) for s in event["samples"]]
             elif event["type"] == "WorkoutPaused":
                 moving += event["occurred_at"] - running_since
                 running_since = None
@@ -133,6 +160,7 @@ def reference_summaries(events: list[dict]) -> dict[str, dict]:
             "avg_heart_rate": sum(heart_rates) / len(heart_rates) if heart_rates else None,
             "avg_speed_mps": distance * 1000.0 / moving if moving else None,
             "sample_count": samples, "version": last["seq"],
+            "best_efforts": exact_best_efforts(track),
         }
     return summaries
 
@@ -272,10 +300,22 @@ def test_every_summary_equals_the_reference_on_both_backends(pipeline):
     assert len(pipeline.reference) == pipeline.tally.workouts > 20
     with httpx.Client(timeout=10) as client:
         for url in pipeline.api_urls:
-            for workout_id, expected in pipeline.reference.items():
+            for workout_id, reference in pipeline.reference.items():
                 response = client.get(f"{url}/api/v1/workouts/{workout_id}")
                 assert response.status_code == 200
-                assert api_summary(response.json()) == expected, (url, workout_id)
+                served = api_summary(response.json())
+                efforts = served.pop("best_efforts")
+                expected = dict(reference)
+                exact = expected.pop("best_efforts")
+                assert served == expected, (url, workout_id)
+                for name, bound in exact.items():
+                    if bound is None:
+                        assert efforts[name] is None, (workout_id, name)
+                    else:
+                        # Start points are kept every 10 m: the error is at most the time
+                        # of 10 m at the slowest pace of the workout.
+                        best_s, slowest_s_per_m = bound
+                        assert abs(efforts[name] - best_s) <= 10 * slowest_s_per_m + 0.002
 
 
 def test_a_refused_event_does_not_stop_its_workout(pipeline):

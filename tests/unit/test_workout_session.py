@@ -83,7 +83,8 @@ def test_moving_time_excludes_pauses_and_summary_fields():
         "moving_duration_ms": 60_000 + 30_000, "distance_meters": 100.0,
         "calories_burned": 12.5, "avg_heart_rate": (120 + 130 + 140) / 3,
         "avg_speed_mps": 100.0 * 1000 / 90_000, "sample_count": 4, "last_seq": 5,
-        "last_event_at": T0 + 120_000,
+        "last_event_at": T0 + 120_000, "best_1k_ms": None, "best_5k_ms": None,
+        "best_10k_ms": None,
     }
 
 
