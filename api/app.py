@@ -8,6 +8,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
+from api.achievements import achievement_router
 from api.errors import ApiError, install_error_handlers
 from api.event_publisher import EventPublisher
 from api.ingest import ingest_router
@@ -54,6 +55,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
     if store is not None:
         app.include_router(workout_router(settings, store))
         app.include_router(leaderboard_router(store))
+        app.include_router(achievement_router(store))
 
     @app.get("/healthcheck", tags=["operations"])
     def healthcheck() -> dict[str, str]:

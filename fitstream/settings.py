@@ -26,6 +26,8 @@ class KafkaSettings(BaseModel):
     dlq_topic: str = "workouts.events.dlq.v1"
     summaries_topic: str = "workouts.summaries.v1"
     leaderboard_topic: str = "leaderboards.entries.v1"
+    achievements_topic: str = "achievements.v1"
+    achievement_progress_topic: str = "achievements.progress.v1"
     replication_factor: int = Field(1, ge=1)
     # The embedded broker answers empty fetches at once; idle consumers wait this
     # long before asking again (fitstream.kafka.long_poll_shim). 0 on real Kafka.

@@ -83,10 +83,19 @@ class UserLeaderboardTotals:
         return totals
 
     def add_workout(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
-        """Count a WorkoutSummary if it is completed and new; return the changed entries."""
+        """Count a completed WorkoutSummary once; return the entries of its boards.
+
+        A workout already counted changes nothing, but its boards' current entries
+        come back again, so a caller re-sends them (see count_completed_workouts).
+        """
         workout_id = summary["workout_id"]
-        if summary["status"] != "completed" or workout_id in self.counted:
+        if summary["status"] != "completed":
             return []
+        if workout_id in self.counted:
+            return [self.entry(window, period, sport)
+                    for window, period in periods_of(summary["start_time"])
+                    for sport in (summary["sport_type"], ALL_SPORTS)
+                    if entry_key(window, period, sport) in self.totals]
         reached_at = summary["end_time"]
         self.counted[workout_id] = max(reached_at, summary["last_event_at"])
         distance_mm = round(summary["distance_meters"] * 1000)
@@ -143,9 +152,10 @@ def count_completed_workouts(
     """Add completed workouts to their users' totals.
 
     Pass the summary of every session a batch touched, changed or not: a workout
-    is counted when its user's totals do not hold it yet, so a crash between
-    storing a session and storing the totals heals on the replayed batch.
-    Returns the totals to store and the changed entries, the latest per board.
+    is counted when its user's totals do not hold it yet, and a workout already
+    counted returns its boards' entries again. Either way a crash between storing
+    state and sending entries heals when the batch is replayed.
+    Returns the totals to store and the entries to send, the latest per board.
     """
     users: dict[str, UserLeaderboardTotals] = {}
     entries: dict[tuple[str, str, str, str], dict[str, Any]] = {}

@@ -21,7 +21,7 @@ from typing import Any
 
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import WorkoutEvent
-from fitstream.domain.workout_session import Rejection, WorkoutSession
+from fitstream.domain.workout_session import Rejection, WorkoutSession, WorkoutStatus
 
 SessionLoader = Callable[[str], WorkoutSession | None]
 """Returns the stored session for a workout id, or None if there is none."""
@@ -62,12 +62,21 @@ class PartitionClock:
 
 @dataclass
 class BatchResult:
-    """What a batch changed: sessions to store, summaries to emit, events to dead-letter."""
+    """What a batch touched: sessions to store, summaries to emit, events to dead-letter."""
 
     sessions: dict[str, WorkoutSession] = field(default_factory=dict)
     summaries: list[dict[str, Any]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: int = 0
+    # Workouts that completed in this batch, in the order they completed.
+    completed_now: list[str] = field(default_factory=list)
+
+    def completed_summaries(self) -> list[dict[str, Any]]:
+        """Completed workouts touched by the batch: the ones that completed in it first,
+        in completion order (which decides what unlocks what), then the rest."""
+        completed = {s["workout_id"]: s for s in self.summaries if s["status"] == "completed"}
+        first = [completed.pop(w) for w in self.completed_now]
+        return first + list(completed.values())
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,6 @@ def apply_batch(
     """Apply ``(event, ref)`` pairs in log order; ``clock`` is updated in place."""
     result = BatchResult()
     sessions = result.sessions
-    versions: dict[str, int] = {}
     for event, ref in events:
         lag = clock.watermark - event["occurred_at"]
         if lag > policy.allowed_lateness_ms:
@@ -107,9 +115,11 @@ def apply_batch(
             session = load(workout_id) or WorkoutSession(
                 workout_id, event["user_id"], event["device_id"])
             sessions[workout_id] = session
-            versions[workout_id] = session.version
         before = (session.version, len(session.pending))
+        was_completed = session.status is WorkoutStatus.COMPLETED
         rejected = session.offer(event, ref)
+        if not was_completed and session.status is WorkoutStatus.COMPLETED:
+            result.completed_now.append(workout_id)
         if rejected:
             result.rejections += rejected
         elif (session.version, len(session.pending)) == before:
@@ -122,11 +132,13 @@ def apply_batch(
         if session is None:
             continue
         sessions[workout_id] = session
-        versions.setdefault(workout_id, session.version)
         result.rejections += session.expire_unknown()
-    for workout_id, session in sessions.items():
-        if session.version != versions[workout_id]:
-            summary = session.summary()
-            if summary is not None:
-                result.summaries.append(summary)
+    # Every touched session re-emits its summary, changed or not. Outputs and state
+    # changelogs are separate writes: after a crash the state may be ahead of what
+    # was sent. Replayed events touch the same sessions again, and this heals it;
+    # the cost is one idempotent row per duplicate.
+    for session in sessions.values():
+        summary = session.summary()
+        if summary is not None:
+            result.summaries.append(summary)
     return result

@@ -13,7 +13,8 @@ from fitstream.settings import FitStreamSettings, KafkaSettings
 SESSIONS_TABLE = "workout-sessions"
 CLOCKS_TABLE = "partition-clocks"
 USER_TOTALS_TABLE = "user-totals"
-STATE_TABLES = (SESSIONS_TABLE, CLOCKS_TABLE, USER_TOTALS_TABLE)
+USER_ACHIEVEMENTS_TABLE = "user-achievements"
+STATE_TABLES = (SESSIONS_TABLE, CLOCKS_TABLE, USER_TOTALS_TABLE, USER_ACHIEVEMENTS_TABLE)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
         TopicSpec(kafka.dlq_topic, p, "records the processors refused, with the reason"),
         TopicSpec(kafka.summaries_topic, p, "WorkoutSummary view changes, key user_id"),
         TopicSpec(kafka.leaderboard_topic, p, "LeaderboardEntry changes, key user_id"),
+        TopicSpec(kafka.achievements_topic, p,
+                  "AchievementUnlocked and PersonalRecord events, key user_id"),
+        TopicSpec(kafka.achievement_progress_topic, p,
+                  "AchievementProgress view changes, key user_id"),
         *(TopicSpec(changelog_topic(settings, table), p, f"changelog of the {table} table",
                     compacted=True) for table in STATE_TABLES),
     ]

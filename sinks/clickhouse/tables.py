@@ -23,6 +23,7 @@ ColumnsBuilder = Callable[[list[dict[str, Any]]], Columns]
 
 WORKOUT_SUMMARY = "workout_summary"
 LEADERBOARD_ENTRIES = "leaderboard_entries"
+ACHIEVEMENT_PROGRESS = "achievement_progress"
 
 DDL = [
     """
@@ -65,6 +66,18 @@ DDL = [
     ) ENGINE = ReplacingMergeTree(version)
     ORDER BY (time_window, period, sport, user_id)
     """,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.achievement_progress (
+        user_id String,
+        rule_id String,
+        kind String,
+        title String,
+        progress Float64,
+        achieved_at_ms Nullable(Int64),
+        version UInt32
+    ) ENGINE = ReplacingMergeTree(version)
+    ORDER BY (user_id, rule_id)
+    """,
 ]
 
 
@@ -101,12 +114,22 @@ LEADERBOARD_COLUMNS: dict[str, Callable[[dict], Any]] = {
 }
 
 
+PROGRESS_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    **{c: _field(c) for c in ("user_id", "rule_id", "kind", "title", "progress", "version")},
+    "achieved_at_ms": _field("achieved_at"),
+}
+
+
 def summary_columns(summaries: list[dict[str, Any]]) -> Columns:
     return _columns(summaries, SUMMARY_COLUMNS)
 
 
 def leaderboard_columns(entries: list[dict[str, Any]]) -> Columns:
     return _columns(entries, LEADERBOARD_COLUMNS)
+
+
+def progress_columns(rows: list[dict[str, Any]]) -> Columns:
+    return _columns(rows, PROGRESS_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -125,4 +148,6 @@ def view_tables(settings: FitStreamSettings) -> list[ViewTable]:
         ViewTable("workout-summary", kafka.summaries_topic, WORKOUT_SUMMARY, summary_columns),
         ViewTable("leaderboards", kafka.leaderboard_topic, LEADERBOARD_ENTRIES,
                   leaderboard_columns),
+        ViewTable("achievements", kafka.achievement_progress_topic, ACHIEVEMENT_PROGRESS,
+                  progress_columns),
     ]

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import faust
 
-from fitstream.kafka.topics import CLOCKS_TABLE, SESSIONS_TABLE, USER_TOTALS_TABLE
+from fitstream.kafka.topics import (
+    CLOCKS_TABLE,
+    SESSIONS_TABLE,
+    USER_ACHIEVEMENTS_TABLE,
+    USER_TOTALS_TABLE,
+)
 from fitstream.settings import FitStreamSettings
 
 
@@ -52,6 +57,10 @@ class WorkoutSessionsApp:
                                         value_serializer="raw")
         self.leaderboard_entries = self.app.topic(kafka.leaderboard_topic, key_serializer="raw",
                                                   value_serializer="raw")
+        self.achievements = self.app.topic(kafka.achievements_topic, key_serializer="raw",
+                                           value_serializer="raw")
+        self.achievement_progress = self.app.topic(kafka.achievement_progress_topic,
+                                                   key_serializer="raw", value_serializer="raw")
         # State is bytes we encode ourselves (orjson): cheaper than Faust's codecs.
         table_options = {
             "partitions": kafka.events_partitions,
@@ -61,3 +70,4 @@ class WorkoutSessionsApp:
         self.sessions = self.app.Table(SESSIONS_TABLE, **table_options)
         self.clocks = self.app.Table(CLOCKS_TABLE, **table_options)
         self.user_totals = self.app.Table(USER_TOTALS_TABLE, **table_options)
+        self.user_achievements = self.app.Table(USER_ACHIEVEMENTS_TABLE, **table_options)

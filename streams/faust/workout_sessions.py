@@ -1,32 +1,41 @@
-"""The workout-session agent: log records in; WorkoutSummary changes, LeaderboardEntry
-changes and dead letters out.
+"""The workout-session agent: log records in; view changes, achievement events and dead
+letters out.
 
 Each partition gets its own actor (``isolated_partitions``), so a batch never
 mixes partitions and every table write lands in its own partition's changelog.
-Per batch: decode, apply with the domain core, write each touched session once,
-count newly completed workouts into their users' leaderboard totals (a table keyed
-by user, co-partitioned with the events), then send summaries, entries and dead
-letters. Sends go out at once (``force=True``):
-attached sends would wait for the next offset commit, seconds away. Faust flushes
-the producer before every offset commit, so nothing sent for a batch can be lost
-behind a committed offset (at least once).
+Per batch:
+
+1. decode, and apply the events with the domain core (workout sessions);
+2. feed every touched completed workout to its user's leaderboard totals and
+   achievements (tables keyed by user, co-partitioned with the events);
+3. write each touched table key once;
+4. send WorkoutSummary, LeaderboardEntry, AchievementProgress changes,
+   AchievementUnlocked and PersonalRecord events, and dead letters.
+
+Sends go out at once (``force=True``): attached sends would wait for the next
+offset commit, seconds away. Faust flushes the producer before every offset
+commit, so nothing sent for a batch is lost behind a committed offset; and every
+touched entity re-sends its current outputs, so a crash between a state write
+and a send heals when the batch is replayed (all consumers are idempotent).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import orjson
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
+from fitstream.domain.achievements import UserAchievements, apply_completed_workouts
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import EventType
 from fitstream.domain.leaderboards import UserLeaderboardTotals, count_completed_workouts
 from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
-from fitstream.domain.workout_session import WorkoutSession, WorkoutStatus
+from fitstream.domain.workout_session import WorkoutSession
 from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
 from fitstream.kafka.long_poll_shim import install_aiokafka_long_poll
 from fitstream.observability import metrics
@@ -38,6 +47,24 @@ log = structlog.get_logger("streams.workout_sessions")
 WORKOUT_SUBJECTS = frozenset(t.subject for t in EventType)
 SUMMARY_SUBJECT = "fitstream.views.WorkoutSummary"
 LEADERBOARD_SUBJECT = "fitstream.views.LeaderboardEntry"
+PROGRESS_SUBJECT = "fitstream.views.AchievementProgress"
+UNLOCKED_SUBJECT = "fitstream.achievements.AchievementUnlocked"
+RECORD_SUBJECT = "fitstream.achievements.PersonalRecord"
+
+State = TypeVar("State")
+
+
+def table_loader(table: Any, from_state: Callable[[dict], State]) -> Callable[[str], State | None]:
+    """A domain loader over a Faust table of orjson-encoded state, keyed by UTF-8 ids."""
+    def load(key: str) -> State | None:
+        stored = table.get(key.encode())
+        return from_state(orjson.loads(stored)) if stored is not None else None
+    return load
+
+
+def store_states(table: Any, states: dict[str, Any]) -> None:
+    for key, state in states.items():
+        table[key.encode()] = orjson.dumps(state.to_state())
 
 
 def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
@@ -47,15 +74,14 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
     topic_name = settings.kafka.events_topic
     policy = EventTimePolicy(settings.processor.allowed_lateness_ms,
                              settings.processor.unknown_workout_timeout_ms)
-    sessions, clocks, user_totals = wiring.sessions, wiring.clocks, wiring.user_totals
+    load_session = table_loader(wiring.sessions, WorkoutSession.from_state)
+    load_totals = table_loader(wiring.user_totals, UserLeaderboardTotals.from_state)
+    load_achievements = table_loader(wiring.user_achievements, UserAchievements.from_state)
 
-    def load(workout_id: str) -> WorkoutSession | None:
-        state = sessions.get(workout_id.encode())
-        return WorkoutSession.from_state(orjson.loads(state)) if state is not None else None
-
-    def load_totals(user_id: str) -> UserLeaderboardTotals | None:
-        state = user_totals.get(user_id.encode())
-        return UserLeaderboardTotals.from_state(orjson.loads(state)) if state else None
+    async def send_all(topic: Any, subject: str, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            await topic.send(key=record["user_id"].encode(),
+                             value=serde.encode(subject, record), force=True)
 
     async def dead_letter(raw: bytes | None, key: bytes | None, reason: DeadLetterReason,
                           detail: str, source: SourceRef, reencoded: bool = False) -> None:
@@ -104,27 +130,27 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
             samples += len(record.get("samples") or ())
             raw_by_offset[message.offset] = event
             decoded.append((record, [message.partition, message.offset]))
-        clock_key = str(partition).encode()
-        clock_state = clocks.get(clock_key)
-        clock = PartitionClock.from_state(orjson.loads(clock_state) if clock_state else None)
-        result = apply_batch(decoded, load, clock, policy)
-        for workout_id, session in result.sessions.items():
-            sessions[workout_id.encode()] = orjson.dumps(session.to_state())
-        clocks[clock_key] = orjson.dumps(clock.to_state())
-        for summary in result.summaries:
-            await wiring.summaries.send(key=summary["user_id"].encode(),
-                                        value=serde.encode(SUMMARY_SUBJECT, summary), force=True)
-        touched = (s.summary() for s in result.sessions.values()
-                   if s.status is WorkoutStatus.COMPLETED)
-        users, entries = count_completed_workouts(
-            (s for s in touched if s is not None), load_totals, clock.watermark,
-            policy.allowed_lateness_ms)
-        for user_id, totals in users.items():
-            user_totals[user_id.encode()] = orjson.dumps(totals.to_state())
-        for entry in entries:
-            await wiring.leaderboard_entries.send(
-                key=entry["user_id"].encode(), value=serde.encode(LEADERBOARD_SUBJECT, entry),
-                force=True)
+
+        clock_key = str(partition)
+        clock = table_loader(wiring.clocks, PartitionClock.from_state)(clock_key) \
+            or PartitionClock()
+        result = apply_batch(decoded, load_session, clock, policy)
+        completed = result.completed_summaries()
+        totals, entries = count_completed_workouts(
+            completed, load_totals, clock.watermark, policy.allowed_lateness_ms)
+        achievements, changes = apply_completed_workouts(
+            completed, load_achievements, clock.watermark, policy.allowed_lateness_ms)
+
+        store_states(wiring.sessions, result.sessions)
+        store_states(wiring.clocks, {clock_key: clock})
+        store_states(wiring.user_totals, totals)
+        store_states(wiring.user_achievements, achievements)
+
+        await send_all(wiring.summaries, SUMMARY_SUBJECT, result.summaries)
+        await send_all(wiring.leaderboard_entries, LEADERBOARD_SUBJECT, entries)
+        await send_all(wiring.achievement_progress, PROGRESS_SUBJECT, changes.progress)
+        await send_all(wiring.achievements, UNLOCKED_SUBJECT, changes.unlocked)
+        await send_all(wiring.achievements, RECORD_SUBJECT, changes.records)
         for rejection in result.rejections:
             part, offset = rejection.ref
             original = raw_by_offset.get(offset) if part == partition else None
@@ -134,6 +160,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
                     EventType(event["type"]).subject, event),
                 event["user_id"].encode(), rejection.reason, rejection.detail,
                 SourceRef(topic_name, part, offset), reencoded=original is None)
+
         last = batch[-1].message
         highwater = wiring.app.consumer.highwater(last.tp)
         if highwater is not None:

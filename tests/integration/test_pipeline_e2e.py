@@ -12,7 +12,7 @@ import itertools
 import signal
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -221,6 +221,87 @@ def wait_for_leaderboards(urls: list[str], all_time: list[dict], stack: LocalSta
             time.sleep(0.5)
 
 
+def completion_offsets(log: list[tuple[int, dict | None]]) -> dict[str, int]:
+    """Per workout, the log offset at which all its events up to completion had arrived."""
+    first_seen: dict[str, dict[int, int]] = defaultdict(dict)
+    ends: dict[str, int] = {}
+    for offset, event in log:
+        if event is None:
+            continue
+        first_seen[event["workout_id"]].setdefault(event["seq"], offset)
+        if event["type"] == "WorkoutCompleted":
+            ends[event["workout_id"]] = event["seq"]
+    return {w: max(first_seen[w][seq] for seq in range(end + 1)) for w, end in ends.items()}
+
+
+# The achievement catalogue, restated from the product's documentation.
+DISTANCE_RULES = [("run-5k", 5000), ("run-10k", 10_000), ("run-half-marathon", 21_097.5),
+                  ("run-marathon", 42_195)]
+TOTAL_RULES = [("total-100km", 100_000), ("total-1000km", 1_000_000),
+               ("total-10000km", 10_000_000)]
+RECORD_RULES = [("pr-1k", 1000), ("pr-5k", 5000), ("pr-10k", 10_000)]
+STREAK_RULES = [("streak-3", 3), ("streak-7", 7), ("streak-30", 30)]
+
+
+def reference_achievements(summaries: list[dict], reached: dict[str, float],
+                           completed_at: dict[str, int]) -> dict[str, dict[str, tuple]]:
+    """Per user, rule -> (progress, achieved_at ms or None), from completions in log order.
+
+    ``reached`` is the furthest sample distance of each workout: a record needs one.
+    """
+    by_user: dict[str, list[dict]] = defaultdict(list)
+    for s in summaries:
+        if s["status"] == "completed":
+            by_user[s["user_id"]].append(s)
+    result = {}
+    for user, workouts in by_user.items():
+        workouts.sort(key=lambda s: completed_at[s["workout_id"]])
+        unlocked: dict[str, int] = {}
+        total, best_run, days, weeks, timed = 0.0, 0.0, set(), defaultdict(int), set()
+        progress: dict[str, float] = {}
+        for count, s in enumerate(workouts, 1):
+            end = int(s["end_time"].timestamp() * 1000)
+            total += s["distance_meters"]
+            days.add(s["start_time"].date())
+            iso = s["start_time"].isocalendar()
+            weeks[(iso.year, iso.week)] += 1
+            if s["sport_type"] == "running":
+                best_run = max(best_run, s["distance_meters"])
+                timed |= {d for _, d in RECORD_RULES if reached[s["workout_id"]] >= d}
+            streak = max(_run_length(days, d) for d in days)
+            values = {"first-workout": count / 1, "weekly-goal": max(weeks.values()) / 3}
+            values |= {r: best_run / d for r, d in DISTANCE_RULES}
+            values |= {r: total / d for r, d in TOTAL_RULES}
+            values |= {r: streak / n for r, n in STREAK_RULES}
+            for rule, value in values.items():
+                progress[rule] = 1.0 if rule in unlocked else min(1.0, round(value, 4))
+            for rule, d in RECORD_RULES:
+                progress[rule] = 1.0 if d in timed else min(0.9999, round(best_run / d, 4))
+            for rule, value in progress.items():
+                if value >= 1.0 and rule not in unlocked:
+                    unlocked[rule] = end
+        result[user] = {rule: (value, unlocked.get(rule)) for rule, value in progress.items()}
+    return result
+
+
+def reached_distances(events: list[dict]) -> dict[str, float]:
+    """Per workout, the furthest distance any of its samples reached."""
+    reached: dict[str, float] = defaultdict(float)
+    for event in events:
+        for sample in event.get("samples", ()):
+            reached[event["workout_id"]] = max(reached[event["workout_id"]],
+                                               sample["distance_meters"])
+    return reached
+
+
+def _run_length(days: set, last) -> int:
+    """Consecutive days ending at ``last``."""
+    n = 0
+    while last - timedelta(days=n) in days:
+        n += 1
+    return n
+
+
 def api_summary(payload: dict) -> dict:
     parsed = dict(payload)
     for key in ("start_time", "end_time"):
@@ -274,14 +355,18 @@ def pipeline(broker, tmp_path_factory, request):
         tally = produce_fleet(settings, SPEC, serde)
         built = Pipeline(settings, server_settings, tally)
         built.stack = stack
-        decoded = (_decode(serde, m.value()) for m in read_topic(settings, topic))
-        events = [event for event in decoded if event is not None]
+        log = [(m.offset(), _decode(serde, m.value())) for m in read_topic(settings, topic)]
+        events = [event for _, event in log if event is not None]
+        built.completed_at = completion_offsets(log)
         built.reference = reference_summaries(
             [e for e in events if e["workout_id"] not in ("wk-illegal-0001", "wk-ghost-0002")])
         expected = {w: s["status"] for w, s in built.reference.items()}
         expected["wk-illegal-0001"] = "completed"
         wait_for_statuses(built.api_urls, expected, stack)
         built.boards = reference_leaderboards([*built.reference.values(), ILLEGAL_SUMMARY])
+        built.achievements = reference_achievements(
+            [*built.reference.values(), ILLEGAL_SUMMARY], reached_distances(events),
+            built.completed_at)
         wait_for_leaderboards(built.api_urls, built.boards[("all", "all", "all")], stack)
         yield built
     finally:
@@ -428,6 +513,36 @@ def test_a_users_rank_comes_with_neighbours(pipeline):
         bad = httpx.get(f"{url}/api/v1/leaderboards/distance",
                         params={"window": "week", "period": "2026-W54"})
         assert (bad.status_code, bad.json()["error"]) == (400, "invalid_period")
+
+
+def test_achievements_equal_the_reference_for_every_user(pipeline):
+    assert len(pipeline.achievements) == SPEC.users
+    unlocked_somewhere = set()
+    with httpx.Client(timeout=10) as client:
+        for url in pipeline.api_urls:
+            for user, rules in pipeline.achievements.items():
+                served = client.get(f"{url}/api/v1/users/{user}/achievements").json()
+                got = {a["rule_id"]: (a["progress"], a["achieved_at"])
+                       for a in served["achievements"]}
+                want = {rule: (value, None if at is None else datetime.fromtimestamp(
+                    at / 1000, UTC).isoformat().replace("+00:00", "Z"))
+                    for rule, (value, at) in rules.items()}
+                assert got == want, (url, user)
+                assert served["unlocked"] == sum(at is not None for _, at in rules.values())
+                unlocked_somewhere |= {r for r, (_, at) in rules.items() if at is not None}
+    assert {"first-workout", "run-5k", "streak-3", "pr-1k"} <= unlocked_somewhere
+
+
+def test_achievement_events_are_unique_and_match_the_view(pipeline):
+    settings = pipeline.settings
+    unlocks = [pipeline.serde.decode(m.value()) for m in
+               read_topic(settings, settings.kafka.achievements_topic)]
+    ids = [r["achievement_id"] for subject, r in unlocks
+           if subject == "fitstream.achievements.AchievementUnlocked"]
+    expected = {f"{u}:{rule}" for u, rules in pipeline.achievements.items()
+                for rule, (_, at) in rules.items() if at is not None}
+    # Re-sends after duplicates are allowed (consumers dedupe by id); the set is exact.
+    assert set(ids) == expected
 
 
 def test_the_processor_stops_cleanly_on_sigint(pipeline):

@@ -230,7 +230,7 @@ def test_batches_and_restarts_between_them_change_nothing(events, split, data):
         summaries += result.summaries
     expected, _ = feed(events)
     assert summaries[-1] == expected.summary()
-    assert [s["last_seq"] for s in summaries] == sorted({s["last_seq"] for s in summaries})
+    assert [s["last_seq"] for s in summaries] == sorted(s["last_seq"] for s in summaries)
 
 
 def test_unknown_workout_is_dead_lettered_once_the_watermark_passes_the_timeout():
@@ -268,13 +268,14 @@ def test_a_workout_synced_late_is_not_given_up_between_batches():
     assert second.summaries[0]["last_seq"] == 1
 
 
-def test_duplicates_are_counted_and_emit_no_summary():
+def test_duplicates_are_counted_and_re_emit_the_unchanged_summary():
     events = WorkoutScript().started().updated(T0 + 1000, 5.0, [90]).events
     sessions: dict[str, WorkoutSession] = {}
     first = apply_batch(((e, 0) for e in events), sessions.get, PartitionClock(), FIVE_MIN)
     sessions.update(first.sessions)
     again = apply_batch(((e, 0) for e in events), sessions.get, PartitionClock(), FIVE_MIN)
-    assert (again.duplicates, again.summaries, again.rejections) == (2, [], [])
+    assert (again.duplicates, again.rejections) == (2, [])
+    assert again.summaries == first.summaries
 
 
 @settings(max_examples=200, deadline=None)
@@ -295,3 +296,13 @@ def test_an_event_is_late_exactly_when_it_lags_the_watermark_by_more_than_the_la
         assert result.rejections == []
         assert result.summaries[0]["workout_id"] == "w-late"
     assert clock.watermark == watermark
+
+
+def test_completions_are_reported_in_the_order_they_happen():
+    a = WorkoutScript("w-a").started().completed(T0 + 50_000, 10.0).events
+    b = WorkoutScript("w-b").started(T0 + 1000).completed(T0 + 20_000, 20.0).events
+    result = apply_batch([(a[0], 0), (b[0], 1), (b[1], 2), (a[1], 3)], lambda _: None,
+                         PartitionClock(), FIVE_MIN)
+    assert result.completed_now == ["w-b", "w-a"]
+    assert [s["workout_id"] for s in result.completed_summaries()] == ["w-b", "w-a"]
+    assert [s["workout_id"] for s in result.summaries] == ["w-a", "w-b"]

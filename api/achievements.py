@@ -1,0 +1,51 @@
+"""A user's achievements: every rule of the catalogue with the user's progress (public)."""
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from fitstream.domain.achievements import CATALOGUE, achievement_id
+from sinks.clickhouse.store import ClickHouseStore
+
+
+class Achievement(BaseModel):
+    id: str
+    rule_id: str
+    type: str
+    title: str
+    user_id: str
+    progress: float
+    achieved_at: datetime | None
+
+
+class UserAchievementList(BaseModel):
+    user_id: str
+    unlocked: int
+    achievements: list[Achievement]
+
+
+def achievement_router(store: ClickHouseStore) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["achievements"])
+    db = store.database
+
+    @router.get("/users/{user_id}/achievements", response_model=UserAchievementList)
+    def get_user_achievements(user_id: str) -> UserAchievementList:
+        """Every rule in catalogue order; a rule never approached shows progress 0."""
+        rows = {r["rule_id"]: r for r in store.query(
+            f"SELECT rule_id, progress, achieved_at_ms FROM {db}.achievement_progress FINAL"
+            " WHERE user_id = %(user)s", {"user": user_id})}
+        items = []
+        for rule in CATALOGUE:
+            row = rows.get(rule.rule_id, {})
+            achieved = row.get("achieved_at_ms")
+            items.append(Achievement(
+                id=achievement_id(user_id, rule.rule_id), rule_id=rule.rule_id,
+                type=rule.kind.value, title=rule.title, user_id=user_id,
+                progress=row.get("progress", 0.0),
+                achieved_at=None if achieved is None else datetime.fromtimestamp(
+                    achieved / 1000, UTC)))
+        return UserAchievementList(user_id=user_id, achievements=items,
+                                   unlocked=sum(a.achieved_at is not None for a in items))
+
+    return router
