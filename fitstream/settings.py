@@ -74,14 +74,29 @@ class ProcessorSettings(BaseModel):
     unknown_workout_timeout_ms: int = Field(15 * 60 * 1000, ge=0)
     # Events further behind their partition's watermark go to the DLQ as `late`.
     allowed_lateness_ms: int = Field(48 * 3600 * 1000, ge=0)
+    # The worker's web server serves /metrics; a replay runs without it.
+    web_enabled: bool = True
     web_port: int = 6066
     web_bind: str = "127.0.0.1"
+    # How often offsets are committed. Each commit rewrites the embedded broker's
+    # storage, so keep it in seconds; sends do not wait for it.
+    commit_interval_s: float = Field(10.0, gt=0)
+    # A crashed worker's partitions move to the others after this long. The embedded
+    # broker waits the whole rebalance timeout for a dead member, so it is short too.
+    session_timeout_s: float = Field(10.0, gt=0)
+    rebalance_timeout_s: float = Field(20.0, gt=0)
+    # Static group membership (KIP-345): a restarted worker with the same id takes its
+    # partitions back at once. The embedded broker never evicts a crashed member, so
+    # without it a killed worker's partitions would stay stuck. One id per worker;
+    # empty for dynamic membership (docker-compose's scaled replicas).
+    group_instance_id: str = "workout-sessions-0"
 
 
 class SinkSettings(BaseModel):
     group_id: str = "fitstream-clickhouse-sink"
     batch_max_rows: int = Field(10000, ge=1)
     batch_max_wait_s: float = Field(0.5, gt=0)
+    commit_interval_s: float = Field(5.0, ge=0)
 
 
 class ApiSettings(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,18 +20,35 @@ from fitstream.settings import (
 from tests.harness import REQUIRE_CLICKHOUSE_SERVER, ClickHouseServer, free_port
 
 
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FitStreamSettings]:
-    """The embedded broker on a free port; yields settings that point at it."""
+@contextmanager
+def running_broker(state_dir: Path) -> Iterator[FitStreamSettings]:
+    """An embedded broker on a free port; yields settings that point at it."""
     port = free_port()
     settings = FitStreamSettings(
-        state_dir=tmp_path_factory.mktemp("state"),
+        state_dir=state_dir,
         broker=BrokerSettings(port=port),
         kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}"),
     )
     embedded_broker.start(settings)
-    yield settings
-    embedded_broker.stop(settings)
+    try:
+        yield settings
+    finally:
+        embedded_broker.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FitStreamSettings]:
+    """The broker most integration tests share (each module with its own topics)."""
+    with running_broker(tmp_path_factory.mktemp("state")) as settings:
+        yield settings
+
+
+@pytest.fixture
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FitStreamSettings]:
+    """A broker for one test that writes a lot: the embedded broker rewrites its whole
+    storage on every change, so a big log would slow every later test down."""
+    with running_broker(tmp_path_factory.mktemp("own-broker")) as settings:
+        yield settings
 
 
 def isolated(settings: FitStreamSettings, tmp: Path, name: str) -> FitStreamSettings:

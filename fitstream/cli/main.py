@@ -201,6 +201,20 @@ def sink_command() -> None:
 
 
 @app.command()
+def replay(
+    name: Annotated[str, typer.Option(help="Names the replay's state, topics and store.")]
+    = "",
+) -> None:
+    """Rebuild every view from offset 0 of the log into a fresh store, and count its rows."""
+    import time
+
+    from fitstream.cli.replay import run_replay
+
+    _configure_logs("replay")
+    run_replay(get_settings(), name or time.strftime("%Y%m%dT%H%M%S"), console)
+
+
+@app.command()
 def demo(
     once: Annotated[bool, typer.Option("--once", envvar="DEMO_ONCE",
                                        help="Exit after the summary instead of serving.")]

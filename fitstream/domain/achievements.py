@@ -169,11 +169,6 @@ class UserAchievements:
         records = [r for r in records if r["previous_ms"] is not None]
         return AchievementChanges(unlocked, records, self.progress_rows())
 
-    def prune(self, watermark: int, allowed_lateness_ms: int) -> None:
-        """Forget counted workouts that only late (dead-lettered) events could touch."""
-        horizon = watermark - allowed_lateness_ms
-        self.counted = {w: last for w, last in self.counted.items() if last >= horizon}
-
     def _progress(self, rule: AchievementRule) -> float:
         if rule.rule_id in self.unlocked:
             return 1.0
@@ -238,7 +233,5 @@ def apply_completed_workouts(
         total.records += changes.records
         for row in changes.progress:
             progress[(row["user_id"], row["rule_id"])] = row
-    for achievements in users.values():
-        achievements.prune(watermark, allowed_lateness_ms)
     total.progress = list(progress.values())
     return users, total

@@ -10,9 +10,10 @@ Ranking happens where the entries of all users meet (the store): value
 descending, then the user whose total reached that value earlier, then user id.
 :func:`ranking_key` is that order, for any reader that ranks in memory.
 
-State is bounded: periods that ended before the watermark minus the allowed
-lateness can no longer change, so :meth:`UserLeaderboardTotals.prune` drops them
-(their entries are already in the store); year and all-time totals stay.
+Periods that ended before the watermark minus the allowed lateness can no longer
+change, so :meth:`UserLeaderboardTotals.prune` drops them (their entries are already
+in the store); year and all-time totals stay, and so do the ids of counted workouts
+(about 50 bytes each), because a replay after a crash can deliver any of them again.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class UserLeaderboardTotals:
         }
 
     def prune(self, watermark: int, allowed_lateness_ms: int) -> None:
-        """Forget periods and workouts that no in-lateness event can change any more."""
+        """Forget day, week and month totals that no in-lateness event can change any more."""
         horizon = watermark - allowed_lateness_ms
         for key in list(self.totals):
             window, period, _ = key.split("|")
@@ -136,9 +137,8 @@ class UserLeaderboardTotals:
             if window in (LeaderboardWindow.DAY, LeaderboardWindow.WEEK,
                           LeaderboardWindow.MONTH) and bounds and bounds[1] <= horizon:
                 del self.totals[key]
-        # Every event of a workout that ended before the horizon is now late, so it can
-        # never touch its session again; forgetting that it was counted is safe.
-        self.counted = {w: end for w, end in self.counted.items() if end >= horizon}
+        # ``counted`` is kept whole: after a crash, a replay can re-deliver a workout
+        # that a pruned set would count twice.
 
 
 TotalsLoader = Callable[[str], "UserLeaderboardTotals | None"]

@@ -27,24 +27,54 @@ SessionLoader = Callable[[str], WorkoutSession | None]
 """Returns the stored session for a workout id, or None if there is none."""
 
 
+CHECKPOINTS_KEPT = 500
+
+
 class PartitionClock:
-    """One partition's event-time watermark and its workouts still awaiting a start."""
+    """One partition's event-time watermark and its workouts still awaiting a start.
 
-    __slots__ = ("awaiting_start", "watermark")
+    After a crash the stored clock can be ahead of the log position processing
+    resumes from (state is saved before offsets are committed). ``checkpoints``
+    remember the watermark after each batch's last log position, so a replayed
+    batch is judged against the watermark it was first judged against, and an
+    event is never called late on replay that was not late the first time.
+    """
 
-    def __init__(self, watermark: int = 0,
-                 awaiting_start: dict[str, int] | None = None) -> None:
+    __slots__ = ("awaiting_start", "checkpoints", "watermark")
+
+    def __init__(self, watermark: int = 0, awaiting_start: dict[str, int] | None = None,
+                 checkpoints: list[list[int]] | None = None) -> None:
         self.watermark = watermark
         self.awaiting_start: dict[str, int] = dict(awaiting_start or {})
+        self.checkpoints: list[list[int]] = list(checkpoints or [])
 
     def to_state(self) -> dict[str, Any]:
-        return {"watermark": self.watermark, "awaiting_start": self.awaiting_start}
+        return {"watermark": self.watermark, "awaiting_start": self.awaiting_start,
+                "checkpoints": self.checkpoints}
 
     @classmethod
     def from_state(cls, state: dict[str, Any] | None) -> PartitionClock:
         if not state:
             return cls()
-        return cls(state["watermark"], state["awaiting_start"])
+        return cls(state["watermark"], state["awaiting_start"], state.get("checkpoints"))
+
+    def rewind(self, first_position: int) -> None:
+        """Before a batch: if its positions were seen already, restore the watermark that
+        stood before them (0, accepting rather than refusing, if that is too old)."""
+        if self.checkpoints and first_position <= self.checkpoints[-1][0]:
+            before = [wm for position, wm in self.checkpoints if position < first_position]
+            self.watermark = before[-1] if before else 0
+            self.checkpoints = [c for c in self.checkpoints if c[0] < first_position]
+
+    @property
+    def settled_watermark(self) -> int:
+        """The lowest watermark a replay can rewind to: what prunes state must use, or a
+        replayed event would find its workout forgotten and count it twice."""
+        return self.checkpoints[0][1] if self.checkpoints else self.watermark
+
+    def checkpoint(self, last_position: int) -> None:
+        self.checkpoints.append([last_position, self.watermark])
+        del self.checkpoints[:-CHECKPOINTS_KEPT]
 
     def track(self, session: WorkoutSession) -> None:
         # The wait is counted from the watermark when the workout was first seen, not
@@ -97,8 +127,15 @@ def apply_batch(
     load: SessionLoader,
     clock: PartitionClock,
     policy: EventTimePolicy,
+    positions: tuple[int, int] | None = None,
 ) -> BatchResult:
-    """Apply ``(event, ref)`` pairs in log order; ``clock`` is updated in place."""
+    """Apply ``(event, ref)`` pairs in log order; ``clock`` is updated in place.
+
+    ``positions`` are the first and last log positions (offsets) of the batch in its
+    partition; with them a replayed batch sees the watermark it saw the first time.
+    """
+    if positions is not None:
+        clock.rewind(positions[0])
     result = BatchResult()
     sessions = result.sessions
     for event, ref in events:
@@ -133,6 +170,8 @@ def apply_batch(
             continue
         sessions[workout_id] = session
         result.rejections += session.expire_unknown()
+    if positions is not None:
+        clock.checkpoint(positions[1])
     # Every touched session re-emits its summary, changed or not. Outputs and state
     # changelogs are separate writes: after a crash the state may be ahead of what
     # was sent. Replayed events touch the same sessions again, and this heals it;

@@ -151,3 +151,9 @@ def view_tables(settings: FitStreamSettings) -> list[ViewTable]:
         ViewTable("achievements", kafka.achievement_progress_topic, ACHIEVEMENT_PROGRESS,
                   progress_columns),
     ]
+
+
+def sink_groups(settings: FitStreamSettings) -> list[tuple[str, str]]:
+    """(topic, consumer group) of every view sink."""
+    return [(view.topic, f"{settings.sink.group_id}-{view.name}")
+            for view in view_tables(settings)]

@@ -1,10 +1,11 @@
 """A view's changes from its topic into its ClickHouse table, batched and columnar.
 
 Lifecycle: :meth:`ClickHouseTopicSink.run` polls until :meth:`stop`. Each batch is
-decoded, inserted as one columnar insert, and only then are its offsets
-committed: if the insert or the commit fails, the consumer seeks back to the
-batch's first offsets and reads it again after a pause; the ReplacingMergeTree
-version (``last_seq``) makes the retry harmless.
+decoded and inserted as one columnar insert; offsets of inserted batches are
+committed every ``sink.commit_interval_s`` and at stop, never before the insert.
+If an insert fails, the consumer seeks back to the batch's first offsets and reads
+it again after a pause; the table's ReplacingMergeTree version makes every retry
+and re-read harmless.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.kafka.clients import consumer_config
@@ -22,7 +23,7 @@ from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.observability import metrics
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
-from sinks.clickhouse.tables import ViewTable
+from sinks.clickhouse.tables import ViewTable, sink_groups
 
 log = structlog.get_logger("sinks.clickhouse")
 
@@ -44,11 +45,13 @@ class ClickHouseTopicSink:
                  view: ViewTable) -> None:
         self._settings = settings
         self._view = view
-        self._group_id = f"{settings.sink.group_id}-{view.name}"
+        self._group_id = dict(sink_groups(settings))[view.topic]
         self._store = store
         self._serde = serde
         self._stop = threading.Event()
         self.rows_written = 0
+        self._uncommitted: dict[tuple[str, int], int] = {}
+        self._committed_at = time.monotonic()
         self._consumer = Consumer(consumer_config(
             settings.kafka, self._group_id,
             **{"fetch.wait.max.ms": 200, "queued.max.messages.kbytes": 65536}))
@@ -80,11 +83,17 @@ class ClickHouseTopicSink:
                     # While idle, poll briefly between pauses: each poll spins on the
                     # embedded broker.
                     wait_s = 0.02 if idle_ms else self._settings.sink.batch_max_wait_s
+                if self._uncommitted and (time.monotonic() - self._committed_at
+                                          >= self._settings.sink.commit_interval_s):
+                    self._commit()  # an idle sink still commits what it inserted
                 if time.monotonic() - last_lag_check > 5:
                     last_lag_check = time.monotonic()
                     self._report_lag()
         finally:
-            self._consumer.close()
+            try:
+                self._commit()
+            finally:
+                self._consumer.close()
 
     def _write(self, batch: list[Any]) -> None:
         records = []
@@ -108,10 +117,25 @@ class ClickHouseTopicSink:
         metrics.SINK_BATCH_ROWS.labels(sink=self._view.name).observe(rows)
         metrics.SINK_BATCH_SECONDS.labels(sink=self._view.name).observe(
             time.perf_counter() - started)
-        offsets = _next_offsets(batch)
-        if offsets:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
+        for tp in _next_offsets(batch):
+            self._uncommitted[(tp.topic, tp.partition)] = tp.offset
         self.rows_written += rows
+
+    def _commit(self) -> None:
+        """Commit what has been inserted. Seconds apart: every commit rewrites the
+        embedded broker's whole storage; a crash re-inserts at most an interval's rows,
+        which the table versions make harmless."""
+        if self._uncommitted:
+            try:
+                self._consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o
+                                               in self._uncommitted.items()],
+                                      asynchronous=False)
+            except KafkaException as exc:
+                # Kept for the next attempt; until then a restart re-inserts these rows.
+                log.warning("sink_commit_failed", view=self._view.name, error=str(exc))
+                return
+            self._uncommitted.clear()
+        self._committed_at = time.monotonic()
 
     def _rewind(self, batch: list[Any]) -> None:
         first: dict[tuple[str, int], int] = {}

@@ -14,6 +14,7 @@ from fitstream.kafka.topics import (
     SESSIONS_TABLE,
     USER_ACHIEVEMENTS_TABLE,
     USER_TOTALS_TABLE,
+    changelog_topic,
 )
 from fitstream.settings import FitStreamSettings
 
@@ -40,10 +41,15 @@ class WorkoutSessionsApp:
             consumer_auto_offset_reset="earliest",
             broker_max_poll_records=settings.processor.batch_max_records,
             stream_buffer_maxsize=65536,
-            broker_commit_interval=10,
+            broker_commit_interval=settings.processor.commit_interval_s,
+            broker_session_timeout=settings.processor.session_timeout_s,
+            broker_rebalance_timeout=settings.processor.rebalance_timeout_s,
+            consumer_group_instance_id=settings.processor.group_instance_id or None,
+            broker_heartbeat_interval=min(3.0, settings.processor.session_timeout_s / 3),
             producer_linger=0.05,
             producer_max_batch_size=1_000_000,
             producer_acks=-1,
+            web_enabled=settings.processor.web_enabled,
             web_port=settings.processor.web_port,
             web_host="127.0.0.1",
             web_bind=settings.processor.web_bind,
@@ -61,13 +67,22 @@ class WorkoutSessionsApp:
                                            value_serializer="raw")
         self.achievement_progress = self.app.topic(kafka.achievement_progress_topic,
                                                    key_serializer="raw", value_serializer="raw")
-        # State is bytes we encode ourselves (orjson): cheaper than Faust's codecs.
-        table_options = {
-            "partitions": kafka.events_partitions,
-            "schema": faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
-                                   value_serializer="raw"),
-        }
-        self.sessions = self.app.Table(SESSIONS_TABLE, **table_options)
-        self.clocks = self.app.Table(CLOCKS_TABLE, **table_options)
-        self.user_totals = self.app.Table(USER_TOTALS_TABLE, **table_options)
-        self.user_achievements = self.app.Table(USER_ACHIEVEMENTS_TABLE, **table_options)
+        self.sessions = self._bytes_table(SESSIONS_TABLE)
+        self.clocks = self._bytes_table(CLOCKS_TABLE)
+        self.user_totals = self._bytes_table(USER_TOTALS_TABLE)
+        self.user_achievements = self._bytes_table(USER_ACHIEVEMENTS_TABLE)
+
+    def _bytes_table(self, name: str) -> faust.Table:
+        """A table of bytes we encode ourselves (orjson is cheaper than Faust's codecs).
+
+        The changelog topic is passed explicitly: a raw schema on the table alone does
+        not reach recovery, which then decodes the changelog as JSON, fails on every
+        record and never finishes.
+        """
+        partitions = self.settings.kafka.events_partitions
+        raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+               "value_serializer": "raw"}
+        changelog = self.app.topic(changelog_topic(self.settings, name),
+                                   partitions=partitions, **raw)
+        return self.app.Table(name, partitions=partitions, changelog_topic=changelog,
+                              schema=faust.Schema(**raw))

@@ -134,12 +134,13 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         clock_key = str(partition)
         clock = table_loader(wiring.clocks, PartitionClock.from_state)(clock_key) \
             or PartitionClock()
-        result = apply_batch(decoded, load_session, clock, policy)
+        result = apply_batch(decoded, load_session, clock, policy,
+                             (batch[0].message.offset, batch[-1].message.offset))
         completed = result.completed_summaries()
         totals, entries = count_completed_workouts(
-            completed, load_totals, clock.watermark, policy.allowed_lateness_ms)
+            completed, load_totals, clock.settled_watermark, policy.allowed_lateness_ms)
         achievements, changes = apply_completed_workouts(
-            completed, load_achievements, clock.watermark, policy.allowed_lateness_ms)
+            completed, load_achievements, clock.settled_watermark, policy.allowed_lateness_ms)
 
         store_states(wiring.sessions, result.sessions)
         store_states(wiring.clocks, {clock_key: clock})

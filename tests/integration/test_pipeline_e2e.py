@@ -9,7 +9,10 @@ land in the dead-letter topic with their reason while processing goes on.
 from __future__ import annotations
 
 import itertools
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -19,6 +22,7 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from fitstream.cli.replay import replay_settings
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import consumer_config, producer_config
 from fitstream.kafka.dead_letter import read_headers
@@ -26,6 +30,8 @@ from fitstream.local_stack import LocalStack, wait_for_api
 from fitstream.settings import ApiSettings, ClickHouseSettings, FitStreamSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally
 from fitstream.simulator.producer import produce_fleet
+from sinks.clickhouse.store import ClickHouseStore, open_store
+from sinks.clickhouse.tables import view_tables
 from tests.conftest import isolated
 from tests.harness import free_port
 
@@ -543,6 +549,31 @@ def test_achievement_events_are_unique_and_match_the_view(pipeline):
                 for rule, (_, at) in rules.items() if at is not None}
     # Re-sends after duplicates are allowed (consumers dedupe by id); the set is exact.
     assert set(ids) == expected
+
+
+def table_rows(store: ClickHouseStore, table: str) -> list[tuple]:
+    rows = store.query(f"SELECT * FROM {store.database}.{table} FINAL")
+    return sorted(tuple(row.values()) for row in rows)
+
+
+def test_a_replay_from_offset_zero_equals_the_live_views_row_for_row(pipeline, tmp_path):
+    settings = pipeline.server_settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "fitstream.cli.main", "replay", "--name", "e2e"],
+        env={**env, **settings.to_env()}, capture_output=True, text=True, timeout=600,
+        check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    live = open_store(settings)
+    replayed = open_store(replay_settings(settings, "e2e"))
+    try:
+        for view in view_tables(settings):
+            rows = table_rows(live, view.table)
+            assert rows, view.table
+            assert table_rows(replayed, view.table) == rows, view.table
+    finally:
+        live.close()
+        replayed.close()
 
 
 def test_the_processor_stops_cleanly_on_sigint(pipeline):

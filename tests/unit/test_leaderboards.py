@@ -138,5 +138,5 @@ def test_prune_keeps_what_a_late_event_can_still_change():
     assert ("month", "2026-10") not in kept
     assert {("day", "2026-11-25"), ("week", "2026-W48"), ("month", "2026-11"),
             ("year", "2026"), ("all", "all")} <= kept
-    assert set(totals.counted) == {"recent"}
+    assert set(totals.counted) == {"old", "recent"}  # kept whole: replays must not recount
     assert totals.entry("year", "2026", "all")["workouts"] == 2

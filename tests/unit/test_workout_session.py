@@ -306,3 +306,40 @@ def test_completions_are_reported_in_the_order_they_happen():
     assert result.completed_now == ["w-b", "w-a"]
     assert [s["workout_id"] for s in result.completed_summaries()] == ["w-b", "w-a"]
     assert [s["workout_id"] for s in result.summaries] == ["w-a", "w-b"]
+
+
+def test_a_replayed_batch_sees_the_watermark_it_saw_the_first_time():
+    """After a crash the stored clock is ahead of the resumed position; the replay must
+    make the same lateness decisions as the first pass, not call old events late."""
+    day = 24 * 3_600_000
+    early = WorkoutScript("w-early").started(T0).updated(T0 + 1000, 5.0, [90]).events
+    later = WorkoutScript("w-later").started(T0 + 5 * day).events
+    sessions: dict[str, WorkoutSession] = {}
+    clock = PartitionClock()
+    first = apply_batch([(early[0], 0)], sessions.get, clock, FIVE_MIN, (0, 0))
+    sessions.update(first.sessions)
+    second = apply_batch([(early[1], 1), (later[0], 2)], sessions.get, clock, FIVE_MIN, (1, 2))
+    sessions.update(second.sessions)
+    assert second.rejections == []
+    assert clock.watermark == T0 + 5 * day
+    # The state of both batches was saved, but only the first batch's offset committed.
+    stored = PartitionClock.from_state(clock.to_state())
+    replay = apply_batch([(early[1], 1), (later[0], 2)], sessions.get, stored, FIVE_MIN, (1, 2))
+    assert replay.rejections == []
+    assert replay.duplicates == 2
+    assert stored.to_state() == clock.to_state()
+    # Without positions the same replay would refuse the early event as late.
+    blind = apply_batch([(early[1], 1)], sessions.get, PartitionClock.from_state(
+        clock.to_state()), FIVE_MIN)
+    assert [r.reason for r in blind.rejections] == [DeadLetterReason.LATE]
+
+
+def test_state_is_pruned_only_behind_the_oldest_watermark_a_replay_can_return_to():
+    clock = PartitionClock()
+    for position, watermark in enumerate([T0, T0 + 3_600_000, T0 + 7_200_000]):
+        clock.watermark = watermark
+        clock.checkpoint(position)
+    assert clock.settled_watermark == T0
+    clock.rewind(1)
+    assert (clock.watermark, clock.settled_watermark) == (T0, T0)
+    assert PartitionClock().settled_watermark == 0
