@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fitstream.contracts import AvroSerde, registry_from_settings
+from fitstream.domain.windows import LeaderboardWindow
 from fitstream.kafka import embedded_broker
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.topics import create_topics, partition_count
@@ -68,6 +69,30 @@ def wait_until_visible(url: str, workout_ids: list[str], console: Console,
     return len(workout_ids)
 
 
+def print_views(url: str, spec: FleetSpec, console: Console) -> None:
+    """The weekly distance top 5 of the fleet's last full week, and achievements unlocked."""
+    last_week = LeaderboardWindow.WEEK.period_of(spec.start_ms + (spec.days - 1) * 86_400_000)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        board = client.get("/api/v1/leaderboards/distance",
+                           params={"window": "week", "period": last_week, "limit": 5}).json()
+        top = Table("rank", "user", "km", "workouts",
+                    title=f"leaderboard: distance, week {last_week}, all sports")
+        for row in board["entries"]:
+            top.add_row(str(row["rank"]), row["user_id"], f"{row['value'] / 1000:,.1f}",
+                        str(row["workouts"]))
+        console.print(top)
+        unlocked: dict[str, int] = {}
+        for user in range(spec.users):
+            listing = client.get(f"/api/v1/users/user-{user:05d}/achievements").json()
+            for achievement in listing["achievements"]:
+                if achievement["achieved_at"]:
+                    unlocked[achievement["title"]] = unlocked.get(achievement["title"], 0) + 1
+        achievements = Table("achievement", "users", title="achievements unlocked")
+        for title, users in sorted(unlocked.items(), key=lambda kv: -kv[1]):
+            achievements.add_row(title, str(users))
+        console.print(achievements)
+
+
 def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int, seed: int,
              once: bool) -> int:
     from fitstream.cli.main import run_simulation
@@ -113,6 +138,7 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         ):
             table.add_row(label, value)
         console.print(table)
+        print_views(url, spec, console)
         console.print(f"API: {url}  ·  OpenAPI: {url}/docs  ·  try: "
                       f"curl {url}/api/v1/users/user-00000/workouts?limit=3", soft_wrap=True)
         if not once:
