@@ -17,10 +17,9 @@ from fitstream.local_stack import LocalStack
 from fitstream.settings import ClickHouseSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally, simulate_fleet
 from fitstream.simulator.producer import produce_fleet
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import sink_groups, view_tables
+from sinks.clickhouse.tables import sink_groups
 from tests.conftest import isolated
-from tests.integration.test_pipeline_e2e import read_topic, table_rows
+from tests.integration.test_pipeline_e2e import assert_replay_equals_live, read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -74,15 +73,7 @@ def test_three_sigkills_lose_and_double_nothing(own_broker, clickhouse_server, t
         stack.stop()
 
     run_replay(settings, "clean", Console(stderr=True, quiet=True))
-    live, clean = open_store(settings), open_store(replay_settings(settings, "clean"))
-    try:
-        for view in view_tables(settings):
-            rows = table_rows(live, view.table)
-            assert rows, view.table
-            assert table_rows(clean, view.table) == rows, view.table
-    finally:
-        live.close()
-        clean.close()
+    assert_replay_equals_live(settings, "clean")
     unlocks = {serde.decode(m.value())[1].get("achievement_id")
                for m in read_topic(settings, settings.kafka.achievements_topic)}
     replayed = replay_settings(settings, "clean").kafka.achievements_topic

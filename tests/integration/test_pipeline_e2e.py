@@ -556,16 +556,9 @@ def table_rows(store: ClickHouseStore, table: str) -> list[tuple]:
     return sorted(tuple(row.values()) for row in rows)
 
 
-def test_a_replay_from_offset_zero_equals_the_live_views_row_for_row(pipeline, tmp_path):
-    settings = pipeline.server_settings
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "fitstream.cli.main", "replay", "--name", "e2e"],
-        env={**env, **settings.to_env()}, capture_output=True, text=True, timeout=600,
-        check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    live = open_store(settings)
-    replayed = open_store(replay_settings(settings, "e2e"))
+def assert_replay_equals_live(settings: FitStreamSettings, replay_name: str) -> None:
+    """Every view table of the replay holds exactly the live table's rows."""
+    live, replayed = open_store(settings), open_store(replay_settings(settings, replay_name))
     try:
         for view in view_tables(settings):
             rows = table_rows(live, view.table)
@@ -574,6 +567,17 @@ def test_a_replay_from_offset_zero_equals_the_live_views_row_for_row(pipeline, t
     finally:
         live.close()
         replayed.close()
+
+
+def test_a_replay_from_offset_zero_equals_the_live_views_row_for_row(pipeline, tmp_path):
+    settings = pipeline.server_settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "fitstream.cli.main", "replay", "--name", "e2e"],
+        env={**env, **settings.to_env()}, capture_output=True, text=True, timeout=600,
+        check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_replay_equals_live(settings, "e2e")
 
 
 def test_the_processor_stops_cleanly_on_sigint(pipeline):
