@@ -9,8 +9,6 @@ batches, then the publisher flushes and the store closes.
 
 from __future__ import annotations
 
-import threading
-
 import structlog
 import uvicorn
 
@@ -18,32 +16,11 @@ from api.app import create_app
 from api.event_publisher import EventPublisher
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import ClickHouseStore, open_store
-from sinks.clickhouse.tables import apply_ddl, view_tables
-from sinks.clickhouse.topic_sink import ClickHouseTopicSink
+from sinks.clickhouse.store import open_store
+from sinks.clickhouse.tables import apply_ddl
+from sinks.clickhouse.topic_sink import ViewSinks
 
 log = structlog.get_logger("api.serve")
-
-
-class ViewSinks:
-    """One sink thread per view table, started and stopped together."""
-
-    def __init__(self, settings: FitStreamSettings, store: ClickHouseStore,
-                 serde: AvroSerde) -> None:
-        self.sinks = [ClickHouseTopicSink(settings, store, serde, view)
-                      for view in view_tables(settings)]
-        self.threads = [threading.Thread(target=sink.run, name=f"sink-{view.name}", daemon=True)
-                        for sink, view in zip(self.sinks, view_tables(settings), strict=True)]
-
-    def start(self) -> None:
-        for thread in self.threads:
-            thread.start()
-
-    def stop(self) -> None:
-        for sink in self.sinks:
-            sink.stop()
-        for thread in self.threads:
-            thread.join(timeout=30)
 
 
 def serve(settings: FitStreamSettings, *, ingest: bool = True, reads: bool = True,
@@ -71,19 +48,3 @@ def serve(settings: FitStreamSettings, *, ingest: bool = True, reads: bool = Tru
             publisher.close()
         if store is not None:
             store.close()
-
-
-def run_sinks(settings: FitStreamSettings) -> None:
-    """Every view's ClickHouse sink, without the API (production: its own deployment)."""
-    serde = AvroSerde(registry_from_settings(settings.schema_registry))
-    store = open_store(settings)
-    apply_ddl(store)
-    sinks = ViewSinks(settings, store, serde)
-    sinks.start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sinks.stop()
-        store.close()

@@ -194,7 +194,7 @@ def serve(
 @app.command("sink")
 def sink_command() -> None:
     """Run the ClickHouse sinks alone (for deployments with a ClickHouse server)."""
-    from api.serve import run_sinks
+    from sinks.clickhouse.topic_sink import run_sinks
 
     _configure_logs("sink")
     run_sinks(get_settings())

@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.serve import ViewSinks
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.positions import LogPosition, caught_up
 from fitstream.kafka.topics import create_topics
@@ -24,6 +23,7 @@ from fitstream.local_stack import LocalStack
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import open_store
 from sinks.clickhouse.tables import apply_ddl, sink_groups, view_tables
+from sinks.clickhouse.topic_sink import ViewSinks
 
 REPLAY_TIMEOUT_S = 3600
 

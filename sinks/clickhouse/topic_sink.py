@@ -17,13 +17,13 @@ from typing import Any
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from fitstream.contracts import AvroSerde, SerdeError
+from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.observability import metrics
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import ClickHouseStore
-from sinks.clickhouse.tables import ViewTable, sink_groups
+from sinks.clickhouse.store import ClickHouseStore, open_store
+from sinks.clickhouse.tables import ViewTable, apply_ddl, sink_groups, view_tables
 
 log = structlog.get_logger("sinks.clickhouse")
 
@@ -156,3 +156,40 @@ class ClickHouseTopicSink:
             lag = high - tp.offset if tp.offset >= 0 else high
             metrics.CONSUMER_LAG.labels(group=self._group_id, topic=tp.topic,
                                         partition=str(tp.partition)).set(max(lag, 0))
+
+
+class ViewSinks:
+    """One sink thread per view table, started and stopped together."""
+
+    def __init__(self, settings: FitStreamSettings, store: ClickHouseStore,
+                 serde: AvroSerde) -> None:
+        self.sinks = [ClickHouseTopicSink(settings, store, serde, view)
+                      for view in view_tables(settings)]
+        self.threads = [threading.Thread(target=sink.run, name=f"sink-{view.name}", daemon=True)
+                        for sink, view in zip(self.sinks, view_tables(settings), strict=True)]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        for sink in self.sinks:
+            sink.stop()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+
+def run_sinks(settings: FitStreamSettings) -> None:
+    """Every view's ClickHouse sink, without the API (production: its own deployment)."""
+    serde = AvroSerde(registry_from_settings(settings.schema_registry))
+    store = open_store(settings)
+    apply_ddl(store)
+    sinks = ViewSinks(settings, store, serde)
+    sinks.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sinks.stop()
+        store.close()
