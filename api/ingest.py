@@ -13,9 +13,9 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from api.device_tokens import DeviceIdentity, InvalidToken, verify_device_token
 from api.errors import ApiError, ErrorBody
 from api.event_publisher import BrokerUnavailable, EventPublisher
+from api.tokens import DeviceIdentity, InvalidToken, bearer, verify_device_token
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.domain.events import EventType
 from fitstream.observability import metrics
@@ -33,13 +33,12 @@ class IngestBatch(BaseModel):
 
 
 def _authenticate(request: Request, secret: str) -> DeviceIdentity:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    token = bearer(request.headers.get("authorization"))
+    if token is None:
         raise ApiError(401, "unauthorized", "a device bearer token is required",
                        headers={"WWW-Authenticate": "Bearer"})
     try:
-        return verify_device_token(secret, token.strip())
+        return verify_device_token(secret, token)
     except InvalidToken as exc:
         raise ApiError(401, "unauthorized", f"invalid device token: {exc}",
                        headers={"WWW-Authenticate": "Bearer"}) from exc

@@ -5,10 +5,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from api.auth import require_owner, require_user
 from api.errors import ApiError, ErrorBody
+from fitstream.domain.route import route_geojson
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
 
@@ -87,6 +89,7 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRo
     router = APIRouter(prefix="/api/v1", tags=["workouts"])
     db = store.database
     api = settings.api
+    secret = api.token_secret.get_secret_value()
 
     @router.get("/workouts/{workout_id}", response_model=WorkoutSummary,
                 responses={404: {"model": ErrorBody}})
@@ -133,6 +136,24 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRo
             last = rows[limit - 1]
             next_cursor = encode_cursor(last["start_ms"], last["workout_id"])
         return WorkoutPage(items=items, next_cursor=next_cursor)
+
+    @router.get("/workouts/{workout_id}/route", responses={
+        s: {"model": ErrorBody} for s in (401, 403, 404)})
+    def get_workout_route(
+        workout_id: str, request: Request,
+        tolerance_m: Annotated[float, Query(ge=0, le=1000, description=(
+            "Douglas-Peucker tolerance in metres; 0 keeps every turn"))] = 5.0,
+    ) -> dict[str, Any]:
+        """The route as GeoJSON (simplified LineString and bounding box); owner only."""
+        user = require_user(request, secret)
+        rows = store.query(f"SELECT user_id, lats, lons FROM {db}.workout_routes FINAL"
+                           " WHERE workout_id = %(workout_id)s LIMIT 1",
+                           {"workout_id": workout_id})
+        if not rows:
+            raise ApiError(404, "not_found", f"no route for workout {workout_id}")
+        require_owner(user, rows[0]["user_id"], "route")
+        points = list(zip(rows[0]["lats"], rows[0]["lons"], strict=True))
+        return route_geojson(workout_id, points, tolerance_m)
 
     return router
 

@@ -16,7 +16,7 @@ import httpx
 import orjson
 from rich.console import Console
 
-from api.device_tokens import issue_device_token
+from api.tokens import issue_device_token
 from bench.stack import CpuWindow, bench_broker, broker_pid, roles, run_settings
 from fitstream.local_stack import api_url, wait_for_api
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet

@@ -28,6 +28,7 @@ class KafkaSettings(BaseModel):
     leaderboard_topic: str = "leaderboards.entries.v1"
     achievements_topic: str = "achievements.v1"
     achievement_progress_topic: str = "achievements.progress.v1"
+    routes_topic: str = "workouts.routes.v1"
     replication_factor: int = Field(1, ge=1)
     # The embedded broker answers empty fetches at once; idle consumers wait this
     # long before asking again (fitstream.kafka.long_poll_shim). 0 on real Kafka.

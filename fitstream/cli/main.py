@@ -26,9 +26,11 @@ broker_app = typer.Typer(help="The embedded Kafka-wire broker (noida-db) for loc
                          no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 devices_app = typer.Typer(help="Device credentials for ingest.", no_args_is_help=True)
+users_app = typer.Typer(help="User credentials for the API.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(devices_app, name="devices")
+app.add_typer(users_app, name="users")
 
 console = Console(stderr=True)
 
@@ -99,11 +101,22 @@ def devices_token(
     device: Annotated[str, typer.Option(help="The device id.")],
 ) -> None:
     """Issue a bearer token that lets DEVICE send events for USER."""
-    from api.device_tokens import issue_device_token
+    from api.tokens import issue_device_token
 
     api = get_settings().api
     typer.echo(issue_device_token(api.token_secret.get_secret_value(), user, device,
                                   api.token_ttl_s))
+
+
+@users_app.command("token")
+def users_token(
+    user: Annotated[str, typer.Option(help="The user the token signs in.")],
+) -> None:
+    """Issue a bearer token with which USER reads their own private views."""
+    from api.tokens import issue_user_token
+
+    api = get_settings().api
+    typer.echo(issue_user_token(api.token_secret.get_secret_value(), user, api.token_ttl_s))
 
 
 def _parse_day(value: str) -> int:

@@ -34,7 +34,7 @@ def replay_settings(settings: FitStreamSettings, name: str) -> FitStreamSettings
     kafka = settings.kafka.model_copy(update={
         topic: f"{getattr(settings.kafka, topic)}.{suffix}"
         for topic in ("dlq_topic", "summaries_topic", "leaderboard_topic",
-                      "achievements_topic", "achievement_progress_topic")})
+                      "achievements_topic", "achievement_progress_topic", "routes_topic")})
     clickhouse = settings.clickhouse.model_copy(update={
         "database": f"{settings.clickhouse.database}_{suffix.replace('-', '_')}",
         "chdb_path": settings.clickhouse.chdb_path.with_name(

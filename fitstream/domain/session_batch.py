@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fitstream.domain.dead_letter import DeadLetterReason
-from fitstream.domain.events import WorkoutEvent
+from fitstream.domain.events import EventType, WorkoutEvent
 from fitstream.domain.workout_session import Rejection, WorkoutSession, WorkoutStatus
 
 SessionLoader = Callable[[str], WorkoutSession | None]
@@ -100,6 +100,9 @@ class BatchResult:
     duplicates: int = 0
     # Workouts that completed in this batch, in the order they completed.
     completed_now: list[str] = field(default_factory=list)
+    # WorkoutRoute records: of workouts completed in the batch, and of completed
+    # workouts whose WorkoutCompleted came again (re-sent, like every output).
+    routes: list[dict[str, Any]] = field(default_factory=list)
 
     def completed_summaries(self) -> list[dict[str, Any]]:
         """Completed workouts touched by the batch: the ones that completed in it first,
@@ -107,6 +110,12 @@ class BatchResult:
         completed = {s["workout_id"]: s for s in self.summaries if s["status"] == "completed"}
         first = [completed.pop(w) for w in self.completed_now]
         return first + list(completed.values())
+
+
+def _route(session: WorkoutSession, coordinates: list[dict[str, float]]) -> dict[str, Any]:
+    return {"workout_id": session.workout_id, "user_id": session.user_id,
+            "end_time": session.end_ms, "lats": [c["lat"] for c in coordinates],
+            "lons": [c["lon"] for c in coordinates]}
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,11 @@ def apply_batch(
         rejected = session.offer(event, ref)
         if not was_completed and session.status is WorkoutStatus.COMPLETED:
             result.completed_now.append(workout_id)
+        if session.completed_route is not None:
+            result.routes.append(_route(session, session.completed_route))
+            session.completed_route = None
+        elif was_completed and event["type"] == EventType.COMPLETED and not rejected:
+            result.routes.append(_route(session, event["route_coordinates"]))
         if rejected:
             result.rejections += rejected
         elif (session.version, len(session.pending)) == before:

@@ -59,8 +59,12 @@ def short_id(event_id: str) -> str:
 class WorkoutSession:
     """One workout's state, fed by :meth:`offer` in any order."""
 
+    # Not state: the route of a WorkoutCompleted applied since the caller last looked.
+    TRANSIENT = ("completed_route",)
+
     __slots__ = (
         "calories",
+        "completed_route",
         "device_id",
         "distance_m",
         "efforts",
@@ -103,11 +107,13 @@ class WorkoutSession:
         self.sample_count = 0
         self.last_event_at = 0
         self.efforts = BestEfforts()
+        self.completed_route: list[dict[str, float]] | None = None
 
     # -- state (de)serialisation -------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
-        state = {name: getattr(self, name) for name in self.__slots__}
+        state = {name: getattr(self, name) for name in self.__slots__
+                 if name not in self.TRANSIENT}
         state["pending"] = [[seq, *item] for seq, item in self.pending.items()]
         state["efforts"] = self.efforts.to_state()
         return state
@@ -116,7 +122,7 @@ class WorkoutSession:
     def from_state(cls, state: dict[str, Any]) -> WorkoutSession:
         session = cls.__new__(cls)
         for name in cls.__slots__:
-            setattr(session, name, state[name])
+            setattr(session, name, None if name in cls.TRANSIENT else state[name])
         session.status = WorkoutStatus(state["status"])
         session.pending = {seq: [event, ref] for seq, event, ref in state["pending"]}
         session.efforts = BestEfforts.from_state(state["efforts"])
@@ -210,6 +216,7 @@ class WorkoutSession:
             self.end_ms = event["end_time"]
             self.distance_m = event["distance_meters"]
             self.calories = event["calories_burned"]
+            self.completed_route = event["route_coordinates"]
         elif kind == EventType.CANCELLED and status in (WorkoutStatus.ACTIVE,
                                                         WorkoutStatus.PAUSED):
             self._stop_clock(at)

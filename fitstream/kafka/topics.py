@@ -42,6 +42,7 @@ def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
                   "AchievementUnlocked and PersonalRecord events, key user_id"),
         TopicSpec(kafka.achievement_progress_topic, p,
                   "AchievementProgress view changes, key user_id"),
+        TopicSpec(kafka.routes_topic, p, "WorkoutRoute of completed workouts, key user_id"),
         *(TopicSpec(changelog_topic(settings, table), p, f"changelog of the {table} table",
                     compacted=True) for table in STATE_TABLES),
     ]

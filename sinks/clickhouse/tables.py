@@ -24,6 +24,7 @@ ColumnsBuilder = Callable[[list[dict[str, Any]]], Columns]
 WORKOUT_SUMMARY = "workout_summary"
 LEADERBOARD_ENTRIES = "leaderboard_entries"
 ACHIEVEMENT_PROGRESS = "achievement_progress"
+WORKOUT_ROUTES = "workout_routes"
 
 DDL = [
     """
@@ -78,6 +79,18 @@ DDL = [
     ) ENGINE = ReplacingMergeTree(version)
     ORDER BY (user_id, rule_id)
     """,
+    # Parallel arrays: 18.16 has no Array(Tuple(...)) columns. A route never changes,
+    # so any copy of a replayed row is the row.
+    """
+    CREATE TABLE IF NOT EXISTS {db}.workout_routes (
+        workout_id String,
+        user_id String,
+        end_ms Nullable(Int64),
+        lats Array(Float64),
+        lons Array(Float64)
+    ) ENGINE = ReplacingMergeTree()
+    ORDER BY (user_id, workout_id)
+    """,
 ]
 
 
@@ -120,6 +133,12 @@ PROGRESS_COLUMNS: dict[str, Callable[[dict], Any]] = {
 }
 
 
+ROUTE_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    **{c: _field(c) for c in ("workout_id", "user_id", "lats", "lons")},
+    "end_ms": _field("end_time"),
+}
+
+
 def summary_columns(summaries: list[dict[str, Any]]) -> Columns:
     return _columns(summaries, SUMMARY_COLUMNS)
 
@@ -130,6 +149,10 @@ def leaderboard_columns(entries: list[dict[str, Any]]) -> Columns:
 
 def progress_columns(rows: list[dict[str, Any]]) -> Columns:
     return _columns(rows, PROGRESS_COLUMNS)
+
+
+def route_columns(rows: list[dict[str, Any]]) -> Columns:
+    return _columns(rows, ROUTE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -150,6 +173,7 @@ def view_tables(settings: FitStreamSettings) -> list[ViewTable]:
                   leaderboard_columns),
         ViewTable("achievements", kafka.achievement_progress_topic, ACHIEVEMENT_PROGRESS,
                   progress_columns),
+        ViewTable("routes", kafka.routes_topic, WORKOUT_ROUTES, route_columns),
     ]
 
 

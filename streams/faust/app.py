@@ -67,6 +67,8 @@ class WorkoutSessionsApp:
                                            value_serializer="raw")
         self.achievement_progress = self.app.topic(kafka.achievement_progress_topic,
                                                    key_serializer="raw", value_serializer="raw")
+        self.routes = self.app.topic(kafka.routes_topic, key_serializer="raw",
+                                     value_serializer="raw")
         self.sessions = self._bytes_table(SESSIONS_TABLE)
         self.clocks = self._bytes_table(CLOCKS_TABLE)
         self.user_totals = self._bytes_table(USER_TOTALS_TABLE)

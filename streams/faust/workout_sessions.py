@@ -50,6 +50,7 @@ LEADERBOARD_SUBJECT = "fitstream.views.LeaderboardEntry"
 PROGRESS_SUBJECT = "fitstream.views.AchievementProgress"
 UNLOCKED_SUBJECT = "fitstream.achievements.AchievementUnlocked"
 RECORD_SUBJECT = "fitstream.achievements.PersonalRecord"
+ROUTE_SUBJECT = "fitstream.views.WorkoutRoute"
 
 State = TypeVar("State")
 
@@ -148,6 +149,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         store_states(wiring.user_achievements, achievements)
 
         await send_all(wiring.summaries, SUMMARY_SUBJECT, result.summaries)
+        await send_all(wiring.routes, ROUTE_SUBJECT, result.routes)
         await send_all(wiring.leaderboard_entries, LEADERBOARD_SUBJECT, entries)
         await send_all(wiring.achievement_progress, PROGRESS_SUBJECT, changes.progress)
         await send_all(wiring.achievements, UNLOCKED_SUBJECT, changes.unlocked)

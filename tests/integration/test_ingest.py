@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.device_tokens import issue_device_token
 from api.event_publisher import EventPublisher
+from api.tokens import issue_device_token
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import ApiSettings, FitStreamSettings, KafkaSettings
 from tests.conftest import isolated

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from api.tokens import issue_device_token, issue_user_token
 from fitstream.cli.replay import replay_settings
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import consumer_config, producer_config
@@ -364,6 +365,8 @@ def pipeline(broker, tmp_path_factory, request):
         log = [(m.offset(), _decode(serde, m.value())) for m in read_topic(settings, topic)]
         events = [event for _, event in log if event is not None]
         built.completed_at = completion_offsets(log)
+        built.routes = {e["workout_id"]: e["route_coordinates"] for e in events
+                        if e["type"] == "WorkoutCompleted"}
         built.reference = reference_summaries(
             [e for e in events if e["workout_id"] not in ("wk-illegal-0001", "wk-ghost-0002")])
         expected = {w: s["status"] for w, s in built.reference.items()}
@@ -578,6 +581,36 @@ def test_a_replay_from_offset_zero_equals_the_live_views_row_for_row(pipeline, t
         check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_replay_equals_live(settings, "e2e")
+
+
+def test_a_route_is_served_to_its_owner_only_as_simplified_geojson(pipeline):
+    secret = pipeline.settings.api.token_secret.get_secret_value()
+    completed = [s for s in pipeline.reference.values() if s["status"] == "completed"][:5]
+    for url in pipeline.api_urls:
+        for summary in completed:
+            route = pipeline.routes[summary["workout_id"]]
+            path = f"{url}/api/v1/workouts/{summary['workout_id']}/route"
+            owner = {"Authorization": f"Bearer {issue_user_token(secret, summary['user_id'], 60)}"}
+            full = httpx.get(path, params={"tolerance_m": 0}, headers=owner).json()
+            coarse = httpx.get(path, params={"tolerance_m": 50}, headers=owner).json()
+            lats, lons = [c["lat"] for c in route], [c["lon"] for c in route]
+            assert full["bbox"] == coarse["bbox"] == [min(lons), min(lats), max(lons), max(lats)]
+            for feature in (full, coarse):
+                line = feature["geometry"]["coordinates"]
+                assert line[0] == [lons[0], lats[0]] and line[-1] == [lons[-1], lats[-1]]
+                assert all([lon, lat] in [[c["lon"], c["lat"]] for c in route]
+                           for lon, lat in line)
+            assert full["properties"]["points"] == len(route)
+            assert len(coarse["geometry"]["coordinates"]) < len(full["geometry"]["coordinates"])
+        target = f"{url}/api/v1/workouts/{completed[0]['workout_id']}/route"
+        assert httpx.get(target).status_code == 401
+        stranger = {"Authorization": f"Bearer {issue_user_token(secret, 'someone-else', 60)}"}
+        forbidden = httpx.get(target, headers=stranger)
+        assert (forbidden.status_code, forbidden.json()["error"]) == (403, "forbidden")
+        device = {"Authorization": "Bearer " + issue_device_token(
+            secret, completed[0]["user_id"], "d", 60)}
+        assert httpx.get(target, headers=device).status_code == 401  # wrong audience
+        assert httpx.get(f"{url}/api/v1/workouts/nope/route", headers=stranger).status_code == 404
 
 
 def test_the_processor_stops_cleanly_on_sigint(pipeline):

@@ -343,3 +343,20 @@ def test_state_is_pruned_only_behind_the_oldest_watermark_a_replay_can_return_to
     clock.rewind(1)
     assert (clock.watermark, clock.settled_watermark) == (T0, T0)
     assert PartitionClock().settled_watermark == 0
+
+
+def test_a_completed_route_is_emitted_once_applied_and_again_for_a_repeated_completion():
+    events = WorkoutScript("w-r").started().completed(T0 + 60_000, 100.0).events
+    events[1]["route_coordinates"] = [{"lat": 52.5, "lon": 13.4}, {"lat": 52.6, "lon": 13.5}]
+    sessions: dict[str, WorkoutSession] = {}
+    early = apply_batch([(events[1], 1)], sessions.get, PartitionClock(), FIVE_MIN)
+    sessions.update(early.sessions)
+    assert early.routes == []  # buffered: its start has not arrived
+    done = apply_batch([(events[0], 0)], sessions.get, PartitionClock(), FIVE_MIN)
+    sessions.update(done.sessions)
+    route = {"workout_id": "w-r", "user_id": "u-1", "end_time": T0 + 60_000,
+             "lats": [52.5, 52.6], "lons": [13.4, 13.5]}
+    assert done.routes == [route]
+    again = apply_batch([(events[1], 1)], sessions.get, PartitionClock(), FIVE_MIN)
+    assert again.routes == [route]
+    assert "completed_route" not in done.sessions["w-r"].to_state()
