@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from api.auth import require_owner, require_user
 from api.errors import ApiError, ErrorBody
 from fitstream.domain.route import route_geojson
+from fitstream.domain.splits import km_splits
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
 
@@ -136,6 +137,32 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRo
             last = rows[limit - 1]
             next_cursor = encode_cursor(last["start_ms"], last["workout_id"])
         return WorkoutPage(items=items, next_cursor=next_cursor)
+
+    @router.get("/workouts/{workout_id}/details", responses={
+        s: {"model": ErrorBody} for s in (401, 403, 404)})
+    def get_workout_details(workout_id: str, request: Request) -> dict[str, Any]:
+        """Every sample, km splits with pace, max and average heart rate and speed; owner only."""
+        user = require_user(request, secret)
+        owner = store.query(f"SELECT user_id FROM {db}.workout_summary FINAL"
+                            " WHERE workout_id = %(workout_id)s LIMIT 1",
+                            {"workout_id": workout_id})
+        if not owner:
+            raise ApiError(404, "not_found", f"no workout {workout_id}")
+        require_owner(user, owner[0]["user_id"], "workout's details")
+        samples = store.query(
+            f"SELECT offset_ms, distance_meters, heart_rate, speed, lat, lon, elevation_meters"
+            f" FROM {db}.workout_samples FINAL WHERE workout_id = %(workout_id)s"
+            " ORDER BY offset_ms", {"workout_id": workout_id})
+        heart_rates = [s["heart_rate"] for s in samples if s["heart_rate"] is not None]
+        speeds = [s["speed"] for s in samples if s["speed"] is not None]
+        track = [(0.0, 0)] + [(s["distance_meters"], s["offset_ms"]) for s in samples]
+        return {
+            "workout_id": workout_id, "samples": samples, "splits": km_splits(track),
+            "max_heart_rate": max(heart_rates, default=None),
+            "avg_heart_rate": sum(heart_rates) / len(heart_rates) if heart_rates else None,
+            "max_speed_mps": max(speeds, default=None),
+            "avg_speed_mps": sum(speeds) / len(speeds) if speeds else None,
+        }
 
     @router.get("/workouts/{workout_id}/route", responses={
         s: {"model": ErrorBody} for s in (401, 403, 404)})

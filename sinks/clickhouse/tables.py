@@ -25,6 +25,7 @@ WORKOUT_SUMMARY = "workout_summary"
 LEADERBOARD_ENTRIES = "leaderboard_entries"
 ACHIEVEMENT_PROGRESS = "achievement_progress"
 WORKOUT_ROUTES = "workout_routes"
+WORKOUT_SAMPLES = "workout_samples"
 
 DDL = [
     """
@@ -91,6 +92,21 @@ DDL = [
     ) ENGINE = ReplacingMergeTree()
     ORDER BY (user_id, workout_id)
     """,
+    # Telemetry straight from the log: a re-sent sample has the same key and values.
+    """
+    CREATE TABLE IF NOT EXISTS {db}.workout_samples (
+        workout_id String,
+        user_id String,
+        offset_ms Int64,
+        distance_meters Float64,
+        heart_rate Nullable(Int32),
+        speed Nullable(Float64),
+        lat Float64,
+        lon Float64,
+        elevation_meters Nullable(Float64)
+    ) ENGINE = ReplacingMergeTree()
+    ORDER BY (workout_id, offset_ms)
+    """,
 ]
 
 
@@ -139,6 +155,22 @@ ROUTE_COLUMNS: dict[str, Callable[[dict], Any]] = {
 }
 
 
+SAMPLE_FIELDS = ("offset_ms", "distance_meters", "heart_rate", "speed", "lat", "lon",
+                 "elevation_meters")
+
+
+def sample_columns(events: list[dict[str, Any]]) -> Columns:
+    """One row per telemetry sample of every WorkoutUpdated among the events."""
+    columns: Columns = {name: [] for name in ("workout_id", "user_id", *SAMPLE_FIELDS)}
+    for event in events:
+        for sample in event.get("samples") or ():
+            columns["workout_id"].append(event["workout_id"])
+            columns["user_id"].append(event["user_id"])
+            for name in SAMPLE_FIELDS:
+                columns[name].append(sample[name])
+    return columns
+
+
 def summary_columns(summaries: list[dict[str, Any]]) -> Columns:
     return _columns(summaries, SUMMARY_COLUMNS)
 
@@ -174,6 +206,8 @@ def view_tables(settings: FitStreamSettings) -> list[ViewTable]:
         ViewTable("achievements", kafka.achievement_progress_topic, ACHIEVEMENT_PROGRESS,
                   progress_columns),
         ViewTable("routes", kafka.routes_topic, WORKOUT_ROUTES, route_columns),
+        # Straight from the log: samples need no processing, only storing.
+        ViewTable("samples", kafka.events_topic, WORKOUT_SAMPLES, sample_columns),
     ]
 
 

@@ -105,10 +105,11 @@ class ClickHouseTopicSink:
             try:
                 _, record = self._serde.decode(message.value())
             except SerdeError as exc:
-                # The processor wrote this topic; an undecodable record is a bug upstream.
-                log.error("undecodable_view_record", view=self._view.name, reason=exc.reason,
-                          detail=str(exc),
-                          partition=message.partition(), offset=message.offset())
+                # Views written by the processor decode; the events topic can hold
+                # poison, which the processor dead-letters and the sink skips.
+                log.warning("undecodable_record_skipped", view=self._view.name,
+                            reason=exc.reason, detail=str(exc),
+                            partition=message.partition(), offset=message.offset())
                 metrics.SINK_REJECTED.labels(sink=self._view.name).inc()
                 continue
             records.append(record)

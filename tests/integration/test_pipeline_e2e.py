@@ -367,6 +367,10 @@ def pipeline(broker, tmp_path_factory, request):
         built.completed_at = completion_offsets(log)
         built.routes = {e["workout_id"]: e["route_coordinates"] for e in events
                         if e["type"] == "WorkoutCompleted"}
+        built.samples = defaultdict(dict)
+        for e in events:
+            for sample in e.get("samples", ()):
+                built.samples[e["workout_id"]][sample["offset_ms"]] = sample
         built.reference = reference_summaries(
             [e for e in events if e["workout_id"] not in ("wk-illegal-0001", "wk-ghost-0002")])
         expected = {w: s["status"] for w, s in built.reference.items()}
@@ -611,6 +615,40 @@ def test_a_route_is_served_to_its_owner_only_as_simplified_geojson(pipeline):
             secret, completed[0]["user_id"], "d", 60)}
         assert httpx.get(target, headers=device).status_code == 401  # wrong audience
         assert httpx.get(f"{url}/api/v1/workouts/nope/route", headers=stranger).status_code == 404
+
+
+def test_details_hold_every_sample_and_km_splits_for_the_owner(pipeline):
+    secret = pipeline.settings.api.token_secret.get_secret_value()
+    chosen = sorted((s for s in pipeline.reference.values() if s["distance_meters"] > 3000),
+                    key=lambda s: s["workout_id"])[:3]
+    assert chosen
+    for url in pipeline.api_urls:
+        for summary in chosen:
+            owner = {"Authorization": f"Bearer {issue_user_token(secret, summary['user_id'], 60)}"}
+            details = httpx.get(f"{url}/api/v1/workouts/{summary['workout_id']}/details",
+                                headers=owner).json()
+            samples = [pipeline.samples[summary["workout_id"]][k]
+                       for k in sorted(pipeline.samples[summary["workout_id"]])]
+            assert details["samples"] == samples
+            heart_rates = [s["heart_rate"] for s in samples if s["heart_rate"] is not None]
+            assert details["max_heart_rate"] == max(heart_rates)
+            assert details["avg_heart_rate"] == sum(heart_rates) / len(heart_rates)
+            assert details["max_speed_mps"] == max(s["speed"] for s in samples)
+            # Splits: the time each full km was reached, interpolated between samples.
+            expected, previous, points = [], 0.0, [(0.0, 0)] + [
+                (s["distance_meters"], s["offset_ms"]) for s in samples]
+            for km in range(1, int(points[-1][0] // 1000) + 1):
+                (d0, t0), (d1, t1) = next((a, b) for a, b in itertools.pairwise(points)
+                                          if a[0] < km * 1000 <= b[0])
+                at = t0 + (t1 - t0) * (km * 1000 - d0) / (d1 - d0)
+                expected.append({"km": km, "elapsed_s": round(at / 1000, 3),
+                                 "pace_s_per_km": round((at - previous) / 1000, 3)})
+                previous = at
+            assert details["splits"] == expected
+        stranger = {"Authorization": f"Bearer {issue_user_token(secret, 'someone-else', 60)}"}
+        denied = httpx.get(f"{url}/api/v1/workouts/{chosen[0]['workout_id']}/details",
+                           headers=stranger)
+        assert denied.status_code == 403
 
 
 def test_the_processor_stops_cleanly_on_sigint(pipeline):
