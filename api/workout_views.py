@@ -1,6 +1,7 @@
 """Workout read models served from ClickHouse: one summary, and a user's list by cursor."""
 
 import base64
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,8 +11,11 @@ from pydantic import BaseModel
 
 from api.auth import require_owner, require_user
 from api.errors import ApiError, ErrorBody
+from fitstream.domain.leaderboards import ALL_SPORTS
 from fitstream.domain.route import route_geojson
 from fitstream.domain.splits import km_splits
+from fitstream.domain.stats import user_stats
+from fitstream.domain.windows import LeaderboardWindow
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
 
@@ -163,6 +167,30 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRo
             "max_speed_mps": max(speeds, default=None),
             "avg_speed_mps": sum(speeds) / len(speeds) if speeds else None,
         }
+
+    @router.get("/users/{user_id}/stats", responses={
+        s: {"model": ErrorBody} for s in (400, 401, 403)})
+    def get_user_stats(
+        user_id: str, request: Request,
+        sport: Annotated[str, Query(description="A sport type, or all.")] = ALL_SPORTS,
+        window: Annotated[LeaderboardWindow, Query()] = LeaderboardWindow.MONTH,
+        period: Annotated[str | None, Query(description="default: the current one")] = None,
+    ) -> dict[str, Any]:
+        """Totals for a sport and period, personal records, 12 weeks of activity; owner only."""
+        require_owner(require_user(request, secret), user_id, "user's stats")
+        if period is None:
+            period = window.period_of(int(time.time() * 1000))
+        try:
+            window.bounds(period)
+        except ValueError as exc:
+            raise ApiError(400, "invalid_period", str(exc)) from exc
+        rows = store.query(
+            f"SELECT workout_id, sport_type, status, start_ms, moving_duration_ms,"
+            f" distance_meters, calories_burned, best_1k_ms, best_5k_ms, best_10k_ms"
+            f" FROM {db}.workout_summary FINAL WHERE user_id = %(user_id)s",
+            {"user_id": user_id})
+        summaries = [{**row, "start_time": row["start_ms"]} for row in rows]
+        return {"user_id": user_id, **user_stats(summaries, sport, window, period)}
 
     @router.get("/workouts/{workout_id}/route", responses={
         s: {"model": ErrorBody} for s in (401, 403, 404)})

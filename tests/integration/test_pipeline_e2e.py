@@ -651,6 +651,24 @@ def test_details_hold_every_sample_and_km_splits_for_the_owner(pipeline):
         assert denied.status_code == 403
 
 
+def test_stats_totals_agree_with_the_reference_and_are_private(pipeline):
+    secret = pipeline.settings.api.token_secret.get_secret_value()
+    month = {e["user_id"]: e for e in pipeline.boards[("month", "2026-11", "all")]}
+    for url in pipeline.api_urls:
+        for user, entry in sorted(month.items())[:3]:
+            owner = {"Authorization": f"Bearer {issue_user_token(secret, user, 60)}"}
+            stats = httpx.get(f"{url}/api/v1/users/{user}/stats",
+                              params={"window": "month", "period": "2026-11"},
+                              headers=owner).json()
+            assert stats["totals"]["workouts"] == entry["workouts"]
+            assert stats["totals"]["distance_meters"] == entry["distance"]
+            assert stats["totals"]["moving_time_s"] == entry["moving_time"]
+            assert len(stats["weekly_activity"]) == 12
+        other = {"Authorization": f"Bearer {issue_user_token(secret, 'someone-else', 60)}"}
+        assert httpx.get(f"{url}/api/v1/users/user-00000/stats",
+                         headers=other).status_code == 403
+
+
 def test_the_processor_stops_cleanly_on_sigint(pipeline):
     """Runs last in this module: an operator's Ctrl-C must not hang the worker."""
     processor = pipeline.stack.roles[0]
