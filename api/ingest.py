@@ -13,9 +13,9 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from api.auth import require_device
 from api.errors import ApiError, ErrorBody
 from api.event_publisher import BrokerUnavailable, EventPublisher
-from api.tokens import DeviceIdentity, InvalidToken, bearer, verify_device_token
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.domain.events import EventType
 from fitstream.observability import metrics
@@ -30,18 +30,6 @@ class IngestBatch(BaseModel):
     """The request body: ``events`` is a list of workout events as JSON objects."""
 
     events: list[dict[str, Any]]
-
-
-def _authenticate(request: Request, secret: str) -> DeviceIdentity:
-    token = bearer(request.headers.get("authorization"))
-    if token is None:
-        raise ApiError(401, "unauthorized", "a device bearer token is required",
-                       headers={"WWW-Authenticate": "Bearer"})
-    try:
-        return verify_device_token(secret, token)
-    except InvalidToken as exc:
-        raise ApiError(401, "unauthorized", f"invalid device token: {exc}",
-                       headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
 def _fail(status: int, error: str, message: str, details: Any = None) -> ApiError:
@@ -63,7 +51,7 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
     )
     async def ingest_events(request: Request) -> IngestAccepted:
         """Accept up to ``ingest_max_events`` events once Kafka has acknowledged all of them."""
-        device = _authenticate(request, secret)
+        device = require_device(request, secret)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > api.ingest_max_bytes:
             raise _fail(413, "payload_too_large",

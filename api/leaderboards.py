@@ -31,6 +31,17 @@ class Leaderboard(BaseModel):
     entries: list[LeaderboardRow]
 
 
+def resolve_period(window: LeaderboardWindow, period: str | None) -> str:
+    """The period asked for (default: the current one); ApiError 400 if malformed."""
+    if period is None:
+        return window.period_of(int(time.time() * 1000))
+    try:
+        window.bounds(period)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_period", str(exc)) from exc
+    return period
+
+
 def leaderboard_router(store: ClickHouseStore) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["leaderboards"])
     db = store.database
@@ -60,12 +71,7 @@ def leaderboard_router(store: ClickHouseStore) -> APIRouter:
         neighbours: Annotated[int, Query(ge=0, le=100)] = 2,
     ) -> Leaderboard:
         """Top entries by metric, ties broken by who reached the value first, then user id."""
-        if period is None:
-            period = window.period_of(int(time.time() * 1000))
-        try:
-            window.bounds(period)
-        except ValueError as exc:
-            raise ApiError(400, "invalid_period", str(exc)) from exc
+        period = resolve_period(window, period)
         if sport != ALL_SPORTS and sport not in SPORT_TYPES:
             raise ApiError(400, "invalid_sport", f"unknown sport {sport!r}",
                            {"allowed": [ALL_SPORTS, *SPORT_TYPES]})

@@ -1,7 +1,6 @@
 """Workout read models served from ClickHouse: one summary, and a user's list by cursor."""
 
 import base64
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel
 
 from api.auth import require_owner, require_user
 from api.errors import ApiError, ErrorBody
+from api.leaderboards import resolve_period
 from fitstream.domain.leaderboards import ALL_SPORTS
 from fitstream.domain.route import route_geojson
 from fitstream.domain.splits import km_splits
@@ -178,12 +178,7 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRo
     ) -> dict[str, Any]:
         """Totals for a sport and period, personal records, 12 weeks of activity; owner only."""
         require_owner(require_user(request, secret), user_id, "user's stats")
-        if period is None:
-            period = window.period_of(int(time.time() * 1000))
-        try:
-            window.bounds(period)
-        except ValueError as exc:
-            raise ApiError(400, "invalid_period", str(exc)) from exc
+        period = resolve_period(window, period)
         rows = store.query(
             f"SELECT workout_id, sport_type, status, start_ms, moving_duration_ms,"
             f" distance_meters, calories_burned, best_1k_ms, best_5k_ms, best_10k_ms"
