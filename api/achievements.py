@@ -2,9 +2,10 @@
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from api.caching import conditional_json
 from fitstream.domain.achievements import CATALOGUE, achievement_id
 from sinks.clickhouse.store import ClickHouseStore
 
@@ -30,7 +31,7 @@ def achievement_router(store: ClickHouseStore) -> APIRouter:
     db = store.database
 
     @router.get("/users/{user_id}/achievements", response_model=UserAchievementList)
-    def get_user_achievements(user_id: str) -> UserAchievementList:
+    def get_user_achievements(user_id: str, request: Request) -> Response:
         """Every rule in catalogue order; a rule never approached shows progress 0."""
         rows = {r["rule_id"]: r for r in store.query(
             f"SELECT rule_id, progress, achieved_at_ms FROM {db}.achievement_progress FINAL"
@@ -45,7 +46,8 @@ def achievement_router(store: ClickHouseStore) -> APIRouter:
                 progress=row.get("progress", 0.0),
                 achieved_at=None if achieved is None else datetime.fromtimestamp(
                     achieved / 1000, UTC)))
-        return UserAchievementList(user_id=user_id, achievements=items,
-                                   unlocked=sum(a.achieved_at is not None for a in items))
+        return conditional_json(request, UserAchievementList(
+            user_id=user_id, achievements=items,
+            unlocked=sum(a.achieved_at is not None for a in items)))
 
     return router

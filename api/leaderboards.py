@@ -3,9 +3,10 @@
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from api.caching import conditional_json
 from api.errors import ApiError, ErrorBody
 from fitstream.domain.events import SPORT_TYPES
 from fitstream.domain.leaderboards import ALL_SPORTS, METRIC_FIELD, LeaderboardMetric
@@ -59,6 +60,7 @@ def leaderboard_router(store: ClickHouseStore) -> APIRouter:
                 responses={400: {"model": ErrorBody}, 404: {"model": ErrorBody}})
     def get_leaderboard(
         metric: Annotated[LeaderboardMetric, Path(description="What is ranked.")],
+        request: Request,
         window: Annotated[LeaderboardWindow, Query(description="Calendar window, UTC.")]
         = LeaderboardWindow.WEEK,
         period: Annotated[str | None, Query(
@@ -69,7 +71,7 @@ def leaderboard_router(store: ClickHouseStore) -> APIRouter:
         around_user: Annotated[str | None, Query(
             description="Rank this user, with `neighbours` above and below.")] = None,
         neighbours: Annotated[int, Query(ge=0, le=100)] = 2,
-    ) -> Leaderboard:
+    ) -> Response:
         """Top entries by metric, ties broken by who reached the value first, then user id."""
         period = resolve_period(window, period)
         if sport != ALL_SPORTS and sport not in SPORT_TYPES:
@@ -100,8 +102,9 @@ def leaderboard_router(store: ClickHouseStore) -> APIRouter:
             first_rank = max(1, rank - neighbours)
             found = rows(board, column, offset=first_rank - 1,
                          limit=rank - first_rank + 1 + neighbours)
-        return Leaderboard(metric=metric, window=window, period=period, sport=sport, entries=[
-            LeaderboardRow(rank=first_rank + i, user_id=r["user_id"], value=r["value"],
-                           workouts=r["workouts"]) for i, r in enumerate(found)])
+        return conditional_json(request, Leaderboard(
+            metric=metric, window=window, period=period, sport=sport, entries=[
+                LeaderboardRow(rank=first_rank + i, user_id=r["user_id"], value=r["value"],
+                               workouts=r["workouts"]) for i, r in enumerate(found)]))
 
     return router

@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api.auth import require_owner, require_user
+from api.caching import conditional_json
 from api.errors import ApiError, ErrorBody
 from api.leaderboards import resolve_period
 from fitstream.domain.leaderboards import ALL_SPORTS
@@ -98,14 +99,14 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRo
 
     @router.get("/workouts/{workout_id}", response_model=WorkoutSummary,
                 responses={404: {"model": ErrorBody}})
-    def get_workout_summary(workout_id: str) -> WorkoutSummary:
-        """The latest summary of one workout (public)."""
+    def get_workout_summary(workout_id: str, request: Request) -> Response:
+        """The latest summary of one workout (public; ETag, cached for 5 s)."""
         rows = store.query(
             f"SELECT {SUMMARY_COLUMNS} FROM {db}.workout_summary FINAL"
             " WHERE workout_id = %(workout_id)s LIMIT 1", {"workout_id": workout_id})
         if not rows:
             raise ApiError(404, "not_found", f"no workout {workout_id}")
-        return to_summary(rows[0])
+        return conditional_json(request, to_summary(rows[0]))
 
     @router.get("/users/{user_id}/workouts", response_model=WorkoutPage,
                 responses={400: {"model": ErrorBody}})

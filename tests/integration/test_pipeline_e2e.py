@@ -669,6 +669,20 @@ def test_stats_totals_agree_with_the_reference_and_are_private(pipeline):
                          headers=other).status_code == 403
 
 
+def test_public_reads_carry_an_etag_and_answer_304_while_unchanged(pipeline):
+    workout_id = next(iter(pipeline.reference))
+    for path in (f"/api/v1/workouts/{workout_id}", "/api/v1/leaderboards/distance?window=all",
+                 "/api/v1/users/user-00001/achievements"):
+        first = httpx.get(pipeline.api_urls[0] + path)
+        assert first.status_code == 200
+        assert first.headers["cache-control"] == "public, max-age=5"
+        again = httpx.get(pipeline.api_urls[0] + path,
+                          headers={"If-None-Match": first.headers["etag"]})
+        assert (again.status_code, again.content) == (304, b"")
+        stale = httpx.get(pipeline.api_urls[0] + path, headers={"If-None-Match": '"stale"'})
+        assert stale.status_code == 200 and stale.json() == first.json()
+
+
 def test_the_processor_stops_cleanly_on_sigint(pipeline):
     """Runs last in this module: an operator's Ctrl-C must not hang the worker."""
     processor = pipeline.stack.roles[0]
