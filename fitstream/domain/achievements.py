@@ -215,8 +215,7 @@ AchievementsLoader = Callable[[str], UserAchievements | None]
 
 
 def apply_completed_workouts(
-    summaries: Iterable[dict[str, Any]], load: AchievementsLoader, watermark: int,
-    allowed_lateness_ms: int,
+    summaries: Iterable[dict[str, Any]], load: AchievementsLoader,
 ) -> tuple[dict[str, UserAchievements], AchievementChanges]:
     """Feed every touched completed workout to its user's achievements (see add_workout)."""
     users: dict[str, UserAchievements] = {}

@@ -140,8 +140,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         completed = result.completed_summaries()
         totals, entries = count_completed_workouts(
             completed, load_totals, clock.settled_watermark, policy.allowed_lateness_ms)
-        achievements, changes = apply_completed_workouts(
-            completed, load_achievements, clock.settled_watermark, policy.allowed_lateness_ms)
+        achievements, changes = apply_completed_workouts(completed, load_achievements)
 
         store_states(wiring.sessions, result.sessions)
         store_states(wiring.clocks, {clock_key: clock})
