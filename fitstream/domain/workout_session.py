@@ -38,7 +38,6 @@ class WorkoutStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-TERMINAL = frozenset({WorkoutStatus.COMPLETED, WorkoutStatus.CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)
