@@ -14,3 +14,5 @@ class DeadLetterReason(StrEnum):
     CONFLICTING_SEQ = "conflicting_seq"  # another event already holds this seq
     REORDER_BUFFER_FULL = "reorder_buffer_full"  # too far ahead of the next expected seq
     LATE = "late"  # further behind the watermark than the allowed lateness
+    DELIVERY_FAILED = "delivery_failed"  # a channel kept failing past the retries
+    DELIVERY_REJECTED = "delivery_rejected"  # a channel refused it for good (bad address)

@@ -21,6 +21,7 @@ from typing import Any
 
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import EventType, WorkoutEvent
+from fitstream.domain.notifications import GoalPassed
 from fitstream.domain.workout_session import Rejection, WorkoutSession, WorkoutStatus
 
 SessionLoader = Callable[[str], WorkoutSession | None]
@@ -103,6 +104,8 @@ class BatchResult:
     # WorkoutRoute records: of workouts completed in the batch, and of completed
     # workouts whose WorkoutCompleted came again (re-sent, like every output).
     routes: list[dict[str, Any]] = field(default_factory=list)
+    # Distance goals passed mid-workout, and re-sent for re-delivered updates.
+    goals: list[GoalPassed] = field(default_factory=list)
 
     def completed_summaries(self) -> list[dict[str, Any]]:
         """Completed workouts touched by the batch: the ones that completed in it first,
@@ -171,6 +174,9 @@ def apply_batch(
             session.completed_route = None
         elif was_completed and event["type"] == EventType.COMPLETED and not rejected:
             result.routes.append(_route(session, event["route_coordinates"]))
+        if session.passed_goals:
+            result.goals += session.passed_goals
+            session.passed_goals = []
         if rejected:
             result.rejections += rejected
         elif (session.version, len(session.pending)) == before:

@@ -24,6 +24,7 @@ from typing import Any
 from fitstream.domain.best_efforts import BestEfforts
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import EventType, WorkoutEvent
+from fitstream.domain.notifications import GoalPassed, goals_passed
 
 # Enough for a device that replays a long offline stretch out of order; more than
 # this ahead of the next expected seq is refused instead of held in memory.
@@ -58,8 +59,9 @@ def short_id(event_id: str) -> str:
 class WorkoutSession:
     """One workout's state, fed by :meth:`offer` in any order."""
 
-    # Not state: the route of a WorkoutCompleted applied since the caller last looked.
-    TRANSIENT = ("completed_route",)
+    # Not state: the route of a WorkoutCompleted, and the distance goals passed, applied
+    # (or re-delivered) since the caller last looked.
+    TRANSIENT = ("completed_route", "passed_goals")
 
     __slots__ = (
         "calories",
@@ -69,11 +71,13 @@ class WorkoutSession:
         "efforts",
         "end_ms",
         "expired",
+        "goals",
         "hr_count",
         "hr_sum",
         "ids",
         "last_event_at",
         "moving_ms",
+        "passed_goals",
         "pending",
         "running_since",
         "sample_count",
@@ -107,6 +111,9 @@ class WorkoutSession:
         self.last_event_at = 0
         self.efforts = BestEfforts()
         self.completed_route: list[dict[str, float]] | None = None
+        # [goal metres, seq of the update that passed it, its occurred_at]
+        self.goals: list[list[Any]] = []
+        self.passed_goals: list[GoalPassed] = []
 
     # -- state (de)serialisation -------------------------------------------------
 
@@ -122,6 +129,7 @@ class WorkoutSession:
         session = cls.__new__(cls)
         for name in cls.__slots__:
             setattr(session, name, None if name in cls.TRANSIENT else state[name])
+        session.passed_goals = []
         session.status = WorkoutStatus(state["status"])
         session.pending = {seq: [event, ref] for seq, event, ref in state["pending"]}
         session.efforts = BestEfforts.from_state(state["efforts"])
@@ -154,6 +162,10 @@ class WorkoutSession:
                                  f"negative seq {seq}")]
         if seq < self.next_seq:
             if self.ids[seq] == sid:
+                # Re-delivered: announce again what it caused (the first send may
+                # have been lost in a crash); consumers keep one copy.
+                self.passed_goals += [self._goal(goal, at) for goal, goal_seq, at in self.goals
+                                      if goal_seq == seq]
                 return []
             return [self._refuse(event, ref, DeadLetterReason.CONFLICTING_SEQ,
                                  f"seq {seq} already holds event {self.ids[seq]}…")]
@@ -232,8 +244,17 @@ class WorkoutSession:
             self.moving_ms += max(0, at - self.running_since)
             self.running_since = None
 
+    def _goal(self, goal_m: float, at: int) -> GoalPassed:
+        return GoalPassed(self.user_id, self.workout_id, self.sport_type, goal_m, at)
+
     def _record_telemetry(self, event: WorkoutEvent) -> None:
-        self.distance_m = event["current_distance_meters"]
+        distance = event["current_distance_meters"]
+        reached = {goal for goal, _, _ in self.goals}
+        for goal in goals_passed(self.sport_type, self.distance_m, distance):
+            if goal not in reached:
+                self.goals.append([goal, event["seq"], event["occurred_at"]])
+                self.passed_goals.append(self._goal(goal, event["occurred_at"]))
+        self.distance_m = distance
         samples = event.get("samples") or []
         if samples:
             self.sample_count += len(samples)

@@ -1,0 +1,247 @@
+"""Notifications: what is worth telling a user, with ids that make every re-send harmless.
+
+Four things cause a notification:
+
+- an achievement unlock (``AchievementUnlocked``),
+- a new personal record (``PersonalRecord``, an improvement on an earlier record),
+- a distance goal passed in the middle of a workout (from ``WorkoutUpdated``; see
+  :data:`DISTANCE_GOALS` and ``WorkoutSession``),
+- entering the top N of a weekly distance leaderboard (:class:`WeeklyBoard`).
+
+Each notification's id is a function of its cause only (user, rule, record,
+workout and goal, or board), so a duplicate, a crash replay or a full replay
+produces the same id again and every consumer keeps one copy.
+
+Entering the top N is decided in event time: the completions on a board are
+swept in end-time order and a user enters when a workout of theirs puts them in
+the top N at that instant. With completions that arrive in event-time order the
+outcome is the same whatever the arrival interleaving; a completion that
+arrives after later ones were swept re-sweeps the board, which can add an
+entrant (sent late) but cannot take back a notification already sent.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fitstream.domain.leaderboards import ALL_SPORTS
+from fitstream.domain.windows import LeaderboardWindow
+
+
+class NotificationKind(StrEnum):
+    ACHIEVEMENT = "achievement"
+    PERSONAL_RECORD = "personal_record"
+    DISTANCE_GOAL = "distance_goal"
+    LEADERBOARD_TOP = "leaderboard_top"
+
+
+class Channel(StrEnum):
+    IN_APP = "in_app"  # the inbox view: every notification lands there
+    PUSH = "push"
+    EMAIL = "email"
+    SMS = "sms"
+
+
+# Distances (metres) announced when a workout passes them, per sport; sports not
+# listed use the default. Data, like the achievement catalogue.
+DISTANCE_GOALS: dict[str, tuple[float, ...]] = {
+    "running": (5000, 10_000, 21_097.5, 42_195),
+    "walking": (5000, 10_000),
+    "cycling": (20_000, 50_000, 100_000),
+    "swimming": (1000, 2000),
+}
+DEFAULT_DISTANCE_GOALS: tuple[float, ...] = (5000, 10_000)
+# How many places a weekly board announces (the seed's "top 10").
+TOP_PLACES = 10
+
+
+def distance_goals(sport: str) -> tuple[float, ...]:
+    return DISTANCE_GOALS.get(sport, DEFAULT_DISTANCE_GOALS)
+
+
+def goals_passed(sport: str, before_m: float, after_m: float) -> list[float]:
+    """The goals a distance reading crossed: before < goal <= after."""
+    return [goal for goal in distance_goals(sport) if before_m < goal <= after_m]
+
+
+def _km(metres: float) -> str:
+    return f"{metres / 1000:g} km"
+
+
+def _duration(ms: int) -> str:
+    seconds = round(ms / 1000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def _notification(notification_id: str, user_id: str, kind: NotificationKind, title: str,
+                  body: str, created_at: int, workout_id: str | None) -> dict[str, Any]:
+    return {"notification_id": notification_id, "user_id": user_id, "kind": kind.value,
+            "title": title, "body": body, "created_at": created_at,
+            "workout_id": workout_id}
+
+
+def for_unlock(unlocked: dict[str, Any]) -> dict[str, Any]:
+    """From an AchievementUnlocked event."""
+    return _notification(
+        f"n:{unlocked['achievement_id']}", unlocked["user_id"], NotificationKind.ACHIEVEMENT,
+        f"Achievement unlocked: {unlocked['title']}",
+        f"You earned “{unlocked['title']}”.", unlocked["achieved_at"], unlocked["workout_id"])
+
+
+def for_record(record: dict[str, Any]) -> dict[str, Any]:
+    """From a PersonalRecord event (an improvement: it has a previous time)."""
+    distance = _km(record["distance_meters"])
+    body = f"Your fastest {distance} is now {_duration(record['elapsed_ms'])}"
+    if record["previous_ms"] is not None:
+        body += f" (was {_duration(record['previous_ms'])})"
+    return _notification(
+        f"n:{record['record_id']}", record["user_id"], NotificationKind.PERSONAL_RECORD,
+        f"New personal record: {distance}", body + ".", record["achieved_at"],
+        record["workout_id"])
+
+
+@dataclass(frozen=True)
+class GoalPassed:
+    """A workout's distance crossed one of its sport's goals at ``at`` (event time)."""
+
+    user_id: str
+    workout_id: str
+    sport: str
+    goal_m: float
+    at: int
+
+
+def for_goal(goal: GoalPassed) -> dict[str, Any]:
+    distance = _km(goal.goal_m)
+    return _notification(
+        f"n:{goal.user_id}:goal-{goal.goal_m:g}:{goal.workout_id}", goal.user_id,
+        NotificationKind.DISTANCE_GOAL, f"{distance} done!",
+        f"You just passed {distance} in your {goal.sport} workout. Keep going!", goal.at,
+        goal.workout_id)
+
+
+@dataclass(frozen=True)
+class BoardEntrant:
+    """A user entered a board's top places with ``workout_id``, at ``at`` (event time)."""
+
+    board: str
+    user_id: str
+    workout_id: str
+    at: int
+    place: int
+
+
+def for_entrant(entrant: BoardEntrant) -> dict[str, Any]:
+    _, period, sport = entrant.board.split("|")
+    scope = "all sports" if sport == ALL_SPORTS else sport
+    return _notification(
+        f"n:{entrant.user_id}:top{TOP_PLACES}:{entrant.board}", entrant.user_id,
+        NotificationKind.LEADERBOARD_TOP, f"You're in the weekly top {TOP_PLACES}!",
+        f"You reached #{entrant.place} for distance in {scope}, {period}.", entrant.at,
+        entrant.workout_id)
+
+
+# -- entering a weekly board's top places -------------------------------------------
+
+
+def weekly_board_keys(summary: dict[str, Any]) -> list[str]:
+    """The weekly distance boards a completed workout counts on (its sport, and all)."""
+    period = LeaderboardWindow.WEEK.period_of(summary["start_time"])
+    return [f"{LeaderboardWindow.WEEK.value}|{period}|{sport}"
+            for sport in (summary["sport_type"], ALL_SPORTS)]
+
+
+def board_completion(board: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """What a board needs of a completed workout: who, which, when, and how far (mm)."""
+    return {"board": board, "user_id": summary["user_id"],
+            "workout_id": summary["workout_id"], "end_time": summary["end_time"],
+            "distance_mm": round(summary["distance_meters"] * 1000)}
+
+
+class WeeklyBoard:
+    """One weekly distance board's completions, and who has been told they entered its top.
+
+    The leaderboard order is the API's: distance descending, then the user whose
+    total reached it earlier, then user id.
+    """
+
+    __slots__ = ("board", "completions", "notified")
+
+    def __init__(self, board: str) -> None:
+        self.board = board
+        # [end_time, user_id, workout_id, distance_mm], sorted: the sweep order.
+        self.completions: list[list[Any]] = []
+        # user_id -> [workout_id, at, place] of the notification sent.
+        self.notified: dict[str, list[Any]] = {}
+
+    def to_state(self) -> dict[str, Any]:
+        return {"board": self.board, "completions": self.completions, "notified": self.notified}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> WeeklyBoard:
+        board = cls(state["board"])
+        board.completions = state["completions"]
+        board.notified = state["notified"]
+        return board
+
+    def add(self, completions: Iterable[dict[str, Any]]) -> list[BoardEntrant]:
+        """Take completions (any order, repeats welcome); return the entrants to announce.
+
+        New entrants come back once. A completion seen before brings back the
+        entrant it caused, so a caller that crashed before sending re-sends it.
+        """
+        known = {row[2] for row in self.completions}
+        repeated: set[str] = set()
+        grew = False
+        for completion in completions:
+            if completion["workout_id"] in known:
+                repeated.add(completion["workout_id"])
+                continue
+            known.add(completion["workout_id"])
+            bisect.insort(self.completions, [completion["end_time"], completion["user_id"],
+                                             completion["workout_id"],
+                                             completion["distance_mm"]])
+            grew = True
+        announce = [BoardEntrant(self.board, user, *sent)
+                    for user, sent in self.notified.items() if sent[0] in repeated]
+        if grew:
+            for entrant in entrants(self.board, self.completions):
+                if entrant.user_id not in self.notified:
+                    self.notified[entrant.user_id] = [entrant.workout_id, entrant.at,
+                                                      entrant.place]
+                    announce.append(entrant)
+        return announce
+
+
+def entrants(board: str, completions: Iterable[list[Any]],
+             places: int = TOP_PLACES) -> list[BoardEntrant]:
+    """Sweep completions in event-time order; every user a workout put in the top places.
+
+    Totals only grow, and one completion changes one user's total, so only that
+    user can enter; the top list is kept sorted and at most ``places`` long.
+    """
+    totals: dict[str, list[int]] = {}  # user -> [distance_mm, reached_at]
+    top: list[tuple[int, int, str]] = []  # (-distance_mm, reached_at, user), ascending
+    seen: set[str] = set()
+    found = []
+    for end_time, user, workout_id, distance_mm in sorted(completions):
+        total = totals.setdefault(user, [0, 0])
+        old_key = (-total[0], total[1], user)
+        total[0] += distance_mm
+        total[1] = max(total[1], end_time)
+        key = (-total[0], total[1], user)
+        if old_key in top:
+            top.remove(old_key)
+        bisect.insort(top, key)
+        del top[places:]
+        if key in top and user not in seen:
+            seen.add(user)
+            found.append(BoardEntrant(board, user, workout_id, end_time,
+                                      top.index(key) + 1))
+    return found
