@@ -29,6 +29,13 @@ class KafkaSettings(BaseModel):
     achievements_topic: str = "achievements.v1"
     achievement_progress_topic: str = "achievements.progress.v1"
     routes_topic: str = "workouts.routes.v1"
+    # Internal: completed workouts re-keyed by weekly board, for the top-places agent.
+    board_completions_topic: str = "leaderboards.board-completions.v1"
+    notifications_topic: str = "notifications.v1"
+    notification_reads_topic: str = "notifications.reads.v1"
+    notification_deliveries_topic: str = "notifications.deliveries.v1"
+    notification_dlq_topic: str = "notifications.dlq.v1"
+    notification_preferences_topic: str = "users.notification-preferences.v1"
     replication_factor: int = Field(1, ge=1)
     # The embedded broker answers empty fetches at once; idle consumers wait this
     # long before asking again (fitstream.kafka.long_poll_shim). 0 on real Kafka.
@@ -100,6 +107,36 @@ class SinkSettings(BaseModel):
     commit_interval_s: float = Field(5.0, ge=0)
 
 
+class NotificationSettings(BaseModel):
+    """The delivery worker: channels, their endpoints, and how failures are retried.
+
+    A channel whose endpoint is empty is not configured: its deliveries are
+    recorded as ``unreachable`` with the reason, never silently dropped.
+    """
+
+    group_id: str = "fitstream-notification-delivery"
+    # External channels for users who have not chosen; the inbox gets everything anyway.
+    default_channels: list[Literal["push", "email", "sms"]] = Field(
+        default_factory=lambda: ["push"])
+    # Push: JSON POST per delivery to a push gateway (it maps users to device tokens).
+    push_webhook_url: str = ""
+    # Email: SMTP; empty host disables email.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_sender: str = "FitStream <notifications@fitstream.local>"
+    # SMS: JSON POST {to, body, sender} to an HTTP SMS gateway; empty disables SMS.
+    sms_gateway_url: str = ""
+    sms_sender: str = "FitStream"
+    send_timeout_s: float = Field(5.0, gt=0)
+    max_attempts: int = Field(5, ge=1)
+    backoff_base_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(60.0, gt=0)
+    commit_interval_s: float = Field(5.0, ge=0)
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -127,6 +164,7 @@ class FitStreamSettings(BaseSettings):
     processor: ProcessorSettings = ProcessorSettings()
     sink: SinkSettings = SinkSettings()
     api: ApiSettings = ApiSettings()
+    notifications: NotificationSettings = NotificationSettings()
     # Where processes of one host share Prometheus samples; empty disables it.
     metrics_dir: Path | None = None
 

@@ -54,8 +54,8 @@ def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FitStreamSe
 def isolated(settings: FitStreamSettings, tmp: Path, name: str) -> FitStreamSettings:
     """Settings for one test module: its own topics, state directory and ports."""
     kafka = settings.kafka.model_copy(update={
-        "events_topic": f"{name}.events", "dlq_topic": f"{name}.dlq",
-        "summaries_topic": f"{name}.summaries"})
+        field: f"{name}.{getattr(settings.kafka, field)}"
+        for field in KafkaSettings.model_fields if field.endswith("_topic")})
     isolated_settings = settings.model_copy(update={
         "state_dir": tmp, "kafka": kafka,
         "processor": ProcessorSettings(app_id=f"fitstream-{name}", web_port=free_port(),

@@ -1,7 +1,8 @@
 """``fitstream replay``: rebuild every view from offset 0 of the log into a fresh store.
 
 The replay runs a processor under a new application id (fresh state tables and
-changelogs), writes its outputs to topics of its own, and sinks them into a fresh
+changelogs), writes its outputs to topics of its own, and sinks them (with the
+log's other sources: notification reads, deliveries and preferences) into a fresh
 ClickHouse database (server) or data directory (chdb), which this process owns
 while it runs. It finishes when the processor has consumed the log as it stood
 at the start and every sink has written all its topic holds, then prints the row
@@ -34,7 +35,8 @@ def replay_settings(settings: FitStreamSettings, name: str) -> FitStreamSettings
     kafka = settings.kafka.model_copy(update={
         topic: f"{getattr(settings.kafka, topic)}.{suffix}"
         for topic in ("dlq_topic", "summaries_topic", "leaderboard_topic",
-                      "achievements_topic", "achievement_progress_topic", "routes_topic")})
+                      "achievements_topic", "achievement_progress_topic", "routes_topic",
+                      "board_completions_topic", "notifications_topic")})
     clickhouse = settings.clickhouse.model_copy(update={
         "database": f"{settings.clickhouse.database}_{suffix.replace('-', '_')}",
         "chdb_path": settings.clickhouse.chdb_path.with_name(

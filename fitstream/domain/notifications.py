@@ -12,12 +12,11 @@ Each notification's id is a function of its cause only (user, rule, record,
 workout and goal, or board), so a duplicate, a crash replay or a full replay
 produces the same id again and every consumer keeps one copy.
 
-Entering the top N is decided in event time: the completions on a board are
-swept in end-time order and a user enters when a workout of theirs puts them in
-the top N at that instant. With completions that arrive in event-time order the
-outcome is the same whatever the arrival interleaving; a completion that
-arrives after later ones were swept re-sweeps the board, which can add an
-entrant (sent late) but cannot take back a notification already sent.
+Entering the top N is decided in event time: the completions known on a board
+are swept in end-time order and a user enters when a workout of theirs puts them
+in the top N at that instant (see :class:`WeeklyBoard` for what arrival order can
+and cannot change). The notification names the board, not the place: the place
+at entry depends on which other completions had arrived.
 """
 
 from __future__ import annotations
@@ -143,7 +142,7 @@ def for_entrant(entrant: BoardEntrant) -> dict[str, Any]:
     return _notification(
         f"n:{entrant.user_id}:top{TOP_PLACES}:{entrant.board}", entrant.user_id,
         NotificationKind.LEADERBOARD_TOP, f"You're in the weekly top {TOP_PLACES}!",
-        f"You reached #{entrant.place} for distance in {scope}, {period}.", entrant.at,
+        f"You are among the top {TOP_PLACES} for distance in {scope} in {period}.", entrant.at,
         entrant.workout_id)
 
 
@@ -164,14 +163,48 @@ def board_completion(board: str, summary: dict[str, Any]) -> dict[str, Any]:
             "distance_mm": round(summary["distance_meters"] * 1000)}
 
 
+class BoardSweep:
+    """The top places of a board swept in event-time order, one completion at a time.
+
+    Totals only grow, and one completion changes one user's total, so only that
+    user can enter; the top list is kept sorted and at most ``places`` long.
+    """
+
+    __slots__ = ("places", "top", "totals")
+
+    def __init__(self, places: int = TOP_PLACES) -> None:
+        self.places = places
+        self.totals: dict[str, list[int]] = {}  # user -> [distance_mm, reached_at]
+        self.top: list[list[Any]] = []  # [-distance_mm, reached_at, user], ascending
+
+    def step(self, end_time: int, user: str, distance_mm: int) -> int | None:
+        """Add the next completion in event-time order; the user's place if in the top."""
+        total = self.totals.setdefault(user, [0, 0])
+        old_key = [-total[0], total[1], user]
+        total[0] += distance_mm
+        total[1] = max(total[1], end_time)
+        key = [-total[0], total[1], user]
+        if old_key in self.top:
+            self.top.remove(old_key)
+        bisect.insort(self.top, key)
+        del self.top[self.places:]
+        return self.top.index(key) + 1 if key in self.top else None
+
+
 class WeeklyBoard:
     """One weekly distance board's completions, and who has been told they entered its top.
 
     The leaderboard order is the API's: distance descending, then the user whose
-    total reached it earlier, then user id.
+    total reached it earlier, then user id. Completions are taken one at a time in
+    arrival order: one that sorts after every known completion advances the sweep
+    by a step; an earlier one (late, or from a partition that lags) re-sweeps.
+    With at most :data:`TOP_PLACES` users on a board the outcome is therefore the
+    same for any interleaving of partitions and any batching; with more, whether
+    a user near the last place is told can depend on the arrival order (ids stay
+    deterministic, so nothing is ever told twice).
     """
 
-    __slots__ = ("board", "completions", "notified")
+    __slots__ = ("board", "completions", "notified", "sweep")
 
     def __init__(self, board: str) -> None:
         self.board = board
@@ -179,15 +212,19 @@ class WeeklyBoard:
         self.completions: list[list[Any]] = []
         # user_id -> [workout_id, at, place] of the notification sent.
         self.notified: dict[str, list[Any]] = {}
+        self.sweep = BoardSweep()
 
     def to_state(self) -> dict[str, Any]:
-        return {"board": self.board, "completions": self.completions, "notified": self.notified}
+        return {"board": self.board, "completions": self.completions, "notified": self.notified,
+                "totals": self.sweep.totals, "top": self.sweep.top}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> WeeklyBoard:
         board = cls(state["board"])
         board.completions = state["completions"]
         board.notified = state["notified"]
+        board.sweep.totals = state["totals"]
+        board.sweep.top = state["top"]
         return board
 
     def add(self, completions: Iterable[dict[str, Any]]) -> list[BoardEntrant]:
@@ -197,21 +234,26 @@ class WeeklyBoard:
         entrant it caused, so a caller that crashed before sending re-sends it.
         """
         known = {row[2] for row in self.completions}
-        repeated: set[str] = set()
-        grew = False
+        announce = []
         for completion in completions:
-            if completion["workout_id"] in known:
-                repeated.add(completion["workout_id"])
+            workout_id = completion["workout_id"]
+            if workout_id in known:
+                announce += [BoardEntrant(self.board, user, *sent)
+                             for user, sent in self.notified.items() if sent[0] == workout_id]
                 continue
-            known.add(completion["workout_id"])
-            bisect.insort(self.completions, [completion["end_time"], completion["user_id"],
-                                             completion["workout_id"],
-                                             completion["distance_mm"]])
-            grew = True
-        announce = [BoardEntrant(self.board, user, *sent)
-                    for user, sent in self.notified.items() if sent[0] in repeated]
-        if grew:
-            for entrant in entrants(self.board, self.completions):
+            known.add(workout_id)
+            row = [completion["end_time"], completion["user_id"], workout_id,
+                   completion["distance_mm"]]
+            if not self.completions or row > self.completions[-1]:
+                self.completions.append(row)
+                place = self.sweep.step(row[0], row[1], row[3])
+                found = [BoardEntrant(self.board, row[1], workout_id, row[0], place)] \
+                    if place is not None else []
+            else:
+                bisect.insort(self.completions, row)
+                self.sweep = BoardSweep()
+                found = entrants(self.board, self.completions, sweep=self.sweep)
+            for entrant in found:
                 if entrant.user_id not in self.notified:
                     self.notified[entrant.user_id] = [entrant.workout_id, entrant.at,
                                                       entrant.place]
@@ -219,29 +261,16 @@ class WeeklyBoard:
         return announce
 
 
-def entrants(board: str, completions: Iterable[list[Any]],
-             places: int = TOP_PLACES) -> list[BoardEntrant]:
-    """Sweep completions in event-time order; every user a workout put in the top places.
-
-    Totals only grow, and one completion changes one user's total, so only that
-    user can enter; the top list is kept sorted and at most ``places`` long.
-    """
-    totals: dict[str, list[int]] = {}  # user -> [distance_mm, reached_at]
-    top: list[tuple[int, int, str]] = []  # (-distance_mm, reached_at, user), ascending
+def entrants(board: str, completions: Iterable[list[Any]], places: int = TOP_PLACES,
+             sweep: BoardSweep | None = None) -> list[BoardEntrant]:
+    """Sweep completions in event-time order: every user a workout put in the top places,
+    with the first workout that did."""
+    sweep = sweep or BoardSweep(places)
     seen: set[str] = set()
     found = []
     for end_time, user, workout_id, distance_mm in sorted(completions):
-        total = totals.setdefault(user, [0, 0])
-        old_key = (-total[0], total[1], user)
-        total[0] += distance_mm
-        total[1] = max(total[1], end_time)
-        key = (-total[0], total[1], user)
-        if old_key in top:
-            top.remove(old_key)
-        bisect.insort(top, key)
-        del top[places:]
-        if key in top and user not in seen:
+        place = sweep.step(end_time, user, distance_mm)
+        if place is not None and user not in seen:
             seen.add(user)
-            found.append(BoardEntrant(board, user, workout_id, end_time,
-                                      top.index(key) + 1))
+            found.append(BoardEntrant(board, user, workout_id, end_time, place))
     return found

@@ -14,7 +14,9 @@ SESSIONS_TABLE = "workout-sessions"
 CLOCKS_TABLE = "partition-clocks"
 USER_TOTALS_TABLE = "user-totals"
 USER_ACHIEVEMENTS_TABLE = "user-achievements"
-STATE_TABLES = (SESSIONS_TABLE, CLOCKS_TABLE, USER_TOTALS_TABLE, USER_ACHIEVEMENTS_TABLE)
+WEEKLY_BOARDS_TABLE = "weekly-boards"
+STATE_TABLES = (SESSIONS_TABLE, CLOCKS_TABLE, USER_TOTALS_TABLE, USER_ACHIEVEMENTS_TABLE,
+                WEEKLY_BOARDS_TABLE)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,16 @@ def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
         TopicSpec(kafka.achievement_progress_topic, p,
                   "AchievementProgress view changes, key user_id"),
         TopicSpec(kafka.routes_topic, p, "WorkoutRoute of completed workouts, key user_id"),
+        TopicSpec(kafka.board_completions_topic, p,
+                  "internal: completed workouts, key weekly board (window|period|sport)"),
+        TopicSpec(kafka.notifications_topic, p, "Notification outbox, key user_id"),
+        TopicSpec(kafka.notification_reads_topic, p, "NotificationRead commands, key user_id"),
+        TopicSpec(kafka.notification_deliveries_topic, p,
+                  "NotificationDelivery outcomes, key user_id"),
+        TopicSpec(kafka.notification_dlq_topic, p,
+                  "deliveries that failed for good, with the reason"),
+        TopicSpec(kafka.notification_preferences_topic, p,
+                  "NotificationPreferences, key user_id, latest wins", compacted=True),
         *(TopicSpec(changelog_topic(settings, table), p, f"changelog of the {table} table",
                     compacted=True) for table in STATE_TABLES),
     ]

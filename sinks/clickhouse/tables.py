@@ -26,6 +26,10 @@ LEADERBOARD_ENTRIES = "leaderboard_entries"
 ACHIEVEMENT_PROGRESS = "achievement_progress"
 WORKOUT_ROUTES = "workout_routes"
 WORKOUT_SAMPLES = "workout_samples"
+NOTIFICATIONS = "notifications"
+NOTIFICATION_READS = "notification_reads"
+NOTIFICATION_DELIVERIES = "notification_deliveries"
+NOTIFICATION_PREFERENCES = "notification_preferences"
 
 DDL = [
     """
@@ -107,6 +111,56 @@ DDL = [
     ) ENGINE = ReplacingMergeTree()
     ORDER BY (workout_id, offset_ms)
     """,
+    # The in-app inbox. Ids are deterministic, so a re-sent notification is the row.
+    """
+    CREATE TABLE IF NOT EXISTS {db}.notifications (
+        notification_id String,
+        user_id String,
+        kind String,
+        title String,
+        body String,
+        created_at DateTime,
+        created_ms Int64,
+        workout_id Nullable(String)
+    ) ENGINE = ReplacingMergeTree()
+    ORDER BY (user_id, notification_id)
+    """,
+    # Read state; a notification read twice keeps its first read_ms (min() on read).
+    """
+    CREATE TABLE IF NOT EXISTS {db}.notification_reads (
+        user_id String,
+        notification_id String,
+        read_at DateTime,
+        read_ms Int64
+    ) ENGINE = ReplacingMergeTree()
+    ORDER BY (user_id, notification_id)
+    """,
+    # One row per delivery (notification x channel): its latest outcome.
+    """
+    CREATE TABLE IF NOT EXISTS {db}.notification_deliveries (
+        delivery_id String,
+        notification_id String,
+        user_id String,
+        channel String,
+        status String,
+        attempts UInt32,
+        at DateTime,
+        at_ms Int64,
+        detail Nullable(String)
+    ) ENGINE = ReplacingMergeTree(at_ms)
+    ORDER BY (user_id, notification_id, channel)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.notification_preferences (
+        user_id String,
+        channels Array(String),
+        email Nullable(String),
+        phone Nullable(String),
+        updated_at DateTime,
+        updated_ms Int64
+    ) ENGINE = ReplacingMergeTree(updated_ms)
+    ORDER BY user_id
+    """,
 ]
 
 
@@ -155,6 +209,37 @@ ROUTE_COLUMNS: dict[str, Callable[[dict], Any]] = {
 }
 
 
+def _datetime(name: str) -> Callable[[dict], datetime]:
+    return lambda record: datetime.fromtimestamp(record[name] // 1000, UTC)
+
+
+NOTIFICATION_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    **{c: _field(c) for c in ("notification_id", "user_id", "kind", "title", "body",
+                              "workout_id")},
+    "created_at": _datetime("created_at"),
+    "created_ms": _field("created_at"),
+}
+
+READ_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    **{c: _field(c) for c in ("user_id", "notification_id")},
+    "read_at": _datetime("read_at"),
+    "read_ms": _field("read_at"),
+}
+
+DELIVERY_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    **{c: _field(c) for c in ("delivery_id", "notification_id", "user_id", "channel", "status",
+                              "attempts", "detail")},
+    "at": _datetime("at"),
+    "at_ms": _field("at"),
+}
+
+PREFERENCE_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    **{c: _field(c) for c in ("user_id", "channels", "email", "phone")},
+    "updated_at": _datetime("updated_at"),
+    "updated_ms": _field("updated_at"),
+}
+
+
 SAMPLE_FIELDS = ("offset_ms", "distance_meters", "heart_rate", "speed", "lat", "lon",
                  "elevation_meters")
 
@@ -187,6 +272,22 @@ def route_columns(rows: list[dict[str, Any]]) -> Columns:
     return _columns(rows, ROUTE_COLUMNS)
 
 
+def notification_columns(rows: list[dict[str, Any]]) -> Columns:
+    return _columns(rows, NOTIFICATION_COLUMNS)
+
+
+def read_columns(rows: list[dict[str, Any]]) -> Columns:
+    return _columns(rows, READ_COLUMNS)
+
+
+def delivery_columns(rows: list[dict[str, Any]]) -> Columns:
+    return _columns(rows, DELIVERY_COLUMNS)
+
+
+def preference_columns(rows: list[dict[str, Any]]) -> Columns:
+    return _columns(rows, PREFERENCE_COLUMNS)
+
+
 @dataclass(frozen=True)
 class ViewTable:
     """One view: the topic that carries its changes and the table that holds them."""
@@ -208,6 +309,14 @@ def view_tables(settings: FitStreamSettings) -> list[ViewTable]:
         ViewTable("routes", kafka.routes_topic, WORKOUT_ROUTES, route_columns),
         # Straight from the log: samples need no processing, only storing.
         ViewTable("samples", kafka.events_topic, WORKOUT_SAMPLES, sample_columns),
+        ViewTable("notifications", kafka.notifications_topic, NOTIFICATIONS,
+                  notification_columns),
+        ViewTable("notification-reads", kafka.notification_reads_topic, NOTIFICATION_READS,
+                  read_columns),
+        ViewTable("notification-deliveries", kafka.notification_deliveries_topic,
+                  NOTIFICATION_DELIVERIES, delivery_columns),
+        ViewTable("notification-preferences", kafka.notification_preferences_topic,
+                  NOTIFICATION_PREFERENCES, preference_columns),
     ]
 
 

@@ -14,6 +14,7 @@ from fitstream.kafka.topics import (
     SESSIONS_TABLE,
     USER_ACHIEVEMENTS_TABLE,
     USER_TOTALS_TABLE,
+    WEEKLY_BOARDS_TABLE,
     changelog_topic,
 )
 from fitstream.settings import FitStreamSettings
@@ -69,10 +70,17 @@ class WorkoutSessionsApp:
                                                    key_serializer="raw", value_serializer="raw")
         self.routes = self.app.topic(kafka.routes_topic, key_serializer="raw",
                                      value_serializer="raw")
+        self.board_completions = self.app.topic(
+            kafka.board_completions_topic, key_serializer="raw", value_serializer="raw",
+            partitions=kafka.events_partitions)
+        self.notifications = self.app.topic(kafka.notifications_topic, key_serializer="raw",
+                                            value_serializer="raw")
         self.sessions = self._bytes_table(SESSIONS_TABLE)
         self.clocks = self._bytes_table(CLOCKS_TABLE)
         self.user_totals = self._bytes_table(USER_TOTALS_TABLE)
         self.user_achievements = self._bytes_table(USER_ACHIEVEMENTS_TABLE)
+        # Keyed by weekly board, co-partitioned with board_completions (not the events).
+        self.weekly_boards = self._bytes_table(WEEKLY_BOARDS_TABLE)
 
     def _bytes_table(self, name: str) -> faust.Table:
         """A table of bytes we encode ourselves (orjson is cheaper than Faust's codecs).

@@ -10,7 +10,9 @@ Per batch:
    achievements (tables keyed by user, co-partitioned with the events);
 3. write each touched table key once;
 4. send WorkoutSummary, LeaderboardEntry, AchievementProgress changes,
-   AchievementUnlocked and PersonalRecord events, and dead letters.
+   AchievementUnlocked and PersonalRecord events, notifications (unlocks, records,
+   distance goals), completed workouts re-keyed by weekly board (for the
+   top-places agent, streams/faust/weekly_boards.py), and dead letters.
 
 Sends go out at once (``force=True``): attached sends would wait for the next
 offset commit, seconds away. Faust flushes the producer before every offset
@@ -34,6 +36,13 @@ from fitstream.domain.achievements import UserAchievements, apply_completed_work
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import EventType
 from fitstream.domain.leaderboards import UserLeaderboardTotals, count_completed_workouts
+from fitstream.domain.notifications import (
+    board_completion,
+    for_goal,
+    for_record,
+    for_unlock,
+    weekly_board_keys,
+)
 from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
 from fitstream.domain.workout_session import WorkoutSession
 from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
@@ -41,6 +50,7 @@ from fitstream.kafka.long_poll_shim import install_aiokafka_long_poll
 from fitstream.observability import metrics
 from fitstream.settings import FitStreamSettings
 from streams.faust.app import WorkoutSessionsApp
+from streams.faust.weekly_boards import NOTIFICATION_SUBJECT, add_weekly_boards_agent
 
 log = structlog.get_logger("streams.workout_sessions")
 
@@ -153,6 +163,14 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         await send_all(wiring.achievement_progress, PROGRESS_SUBJECT, changes.progress)
         await send_all(wiring.achievements, UNLOCKED_SUBJECT, changes.unlocked)
         await send_all(wiring.achievements, RECORD_SUBJECT, changes.records)
+        await send_all(wiring.notifications, NOTIFICATION_SUBJECT, [
+            *map(for_unlock, changes.unlocked), *map(for_record, changes.records),
+            *map(for_goal, result.goals)])
+        for summary in completed:
+            for board in weekly_board_keys(summary):
+                await wiring.board_completions.send(
+                    key=board.encode(), value=orjson.dumps(board_completion(board, summary)),
+                    force=True)
         for rejection in result.rejections:
             part, offset = rejection.ref
             original = raw_by_offset.get(offset) if part == partition else None
@@ -172,6 +190,8 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         metrics.EVENTS_PROCESSED.inc(len(batch))
         metrics.SAMPLES_PROCESSED.inc(samples)
         metrics.EVENTS_DUPLICATE.inc(result.duplicates)
+
+    add_weekly_boards_agent(wiring, serde, dead_letter)
 
     @wiring.app.page("/metrics")
     async def prometheus_metrics(web: Any, request: Any) -> Any:

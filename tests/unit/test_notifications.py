@@ -187,6 +187,27 @@ def test_any_arrival_order_and_repeats_never_announce_a_user_twice(completions, 
     assert {e.user_id for e in brute_force_entrants(completions, 10)} <= set(users)
 
 
+@settings(max_examples=300, deadline=None)
+@given(completions=completion_lists, data=st.data())
+def test_with_no_more_users_than_places_the_interleaving_changes_nothing(completions, data):
+    """Each user's completions keep their (log) order; users interleave in any way."""
+    def feed_board(rows):
+        board, told = WeeklyBoard(BOARD), []
+        for row in rows:
+            told += board.add([as_completion(row)])
+        return sorted((e.user_id, e.workout_id, e.at) for e in told)
+
+    by_user = {}
+    for row in completions:
+        by_user.setdefault(row[1], []).append(row)
+    interleaved, queues = [], [list(rows) for rows in by_user.values()]
+    while queues:
+        queue = queues[data.draw(st.integers(0, len(queues) - 1))]
+        interleaved.append(queue.pop(0))
+        queues = [q for q in queues if q]
+    assert feed_board(interleaved) == feed_board(completions)
+
+
 def test_a_repeated_completion_brings_back_the_entrant_it_caused():
     board = WeeklyBoard(BOARD)
     first = board.add([as_completion([T0, "u1", "w1", 5000])])
@@ -206,7 +227,7 @@ def test_ties_enter_in_leaderboard_order():
 def test_the_top_notification_names_the_board_and_place():
     notification = for_entrant(BoardEntrant("week|2026-W45|all", "u1", "w1", T0, 3))
     assert notification["notification_id"] == "n:u1:top10:week|2026-W45|all"
-    assert notification["body"] == "You reached #3 for distance in all sports, 2026-W45."
+    assert notification["body"] == "You are among the top 10 for distance in all sports in 2026-W45."
 
 
 def test_weekly_boards_of_a_workout_are_its_sport_and_all():
