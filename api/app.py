@@ -13,6 +13,7 @@ from api.errors import ApiError, install_error_handlers
 from api.event_publisher import EventPublisher
 from api.ingest import ingest_router
 from api.leaderboards import leaderboard_router
+from api.notifications import notification_router
 from api.workout_views import workout_router
 from fitstream.contracts import AvroSerde
 from fitstream.settings import FitStreamSettings
@@ -56,6 +57,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
         app.include_router(workout_router(settings, store))
         app.include_router(leaderboard_router(store))
         app.include_router(achievement_router(store))
+        app.include_router(notification_router(settings, serde, store, publisher))
 
     @app.get("/healthcheck", tags=["operations"])
     def healthcheck() -> dict[str, str]:

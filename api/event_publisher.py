@@ -40,7 +40,9 @@ class EventPublisher:
         while self._running.is_set():
             self._producer.poll(0.1)
 
-    async def publish(self, records: list[tuple[bytes, bytes]]) -> None:
+    async def publish(self, records: list[tuple[bytes, bytes]], topic: str | None = None,
+                      ) -> None:
+        """Produce (key, value) records to ``topic`` (the events topic by default)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         outstanding = len(records)
@@ -63,15 +65,15 @@ class EventPublisher:
 
         try:
             for key, value in records:
-                self._producer.produce(self._topic, key=key, value=value, on_delivery=on_delivery)
+                self._producer.produce(topic or self._topic, key=key, value=value, on_delivery=on_delivery)
         except BufferError as exc:
             raise BrokerUnavailable("the producer queue is full; retry later") from exc
         try:
             await asyncio.wait_for(asyncio.shield(done), self._timeout_s)
         except TimeoutError as exc:
-            raise BrokerUnavailable("Kafka did not acknowledge the events in time") from exc
+            raise BrokerUnavailable("Kafka did not acknowledge the records in time") from exc
         if errors:
-            raise BrokerUnavailable(f"Kafka refused {len(errors)} events: {errors[0]}")
+            raise BrokerUnavailable(f"Kafka refused {len(errors)} records: {errors[0]}")
 
     def close(self) -> None:
         self._running.clear()

@@ -1,0 +1,220 @@
+"""A user's notifications: the in-app inbox with read state, and channel preferences.
+
+Owner only. Marking a notification read and changing preferences are commands:
+they go to the log first (the system of record, so a replay rebuilds them), and
+are then written to the store at once so the caller reads their own write.
+"""
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field, model_validator
+
+from api.auth import require_owner, require_user
+from api.errors import ApiError, ErrorBody
+from api.event_publisher import BrokerUnavailable, EventPublisher
+from api.workout_views import decode_cursor, encode_cursor
+from fitstream.contracts import AvroSerde
+from fitstream.domain.notifications import Channel
+from fitstream.settings import FitStreamSettings
+from sinks.clickhouse.store import ClickHouseStore
+from sinks.clickhouse.tables import (
+    NOTIFICATION_PREFERENCES,
+    NOTIFICATION_READS,
+    preference_columns,
+    read_columns,
+)
+
+READ_SUBJECT = "fitstream.notifications.NotificationRead"
+PREFERENCES_SUBJECT = "fitstream.notifications.NotificationPreferences"
+ExternalChannel = Literal["push", "email", "sms"]
+
+
+class Delivery(BaseModel):
+    channel: ExternalChannel
+    status: Literal["sent", "dead_lettered", "unreachable"]
+    attempts: int
+    at: datetime
+    detail: str | None
+
+
+class Notification(BaseModel):
+    id: str
+    user_id: str
+    kind: str
+    title: str
+    body: str
+    workout_id: str | None
+    channel: Literal["in_app"] = "in_app"
+    sent_at: datetime = Field(description="When the cause happened (event time)")
+    read: bool
+    read_at: datetime | None
+    deliveries: list[Delivery] = Field(description="Outcomes on the external channels")
+
+
+class Inbox(BaseModel):
+    user_id: str
+    unread: int
+    items: list[Notification]
+    next_cursor: str | None
+
+
+class Preferences(BaseModel):
+    channels: list[ExternalChannel] = Field(
+        description="External channels; the in-app inbox always gets everything")
+    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    phone: str | None = Field(None, pattern=r"^\+[1-9][0-9]{6,14}$",
+                              description="E.164, e.g. +4915112345678")
+
+    @model_validator(mode="after")
+    def _addresses_for_chosen_channels(self) -> "Preferences":
+        if "email" in self.channels and not self.email:
+            raise ValueError("the email channel needs an email address")
+        if "sms" in self.channels and not self.phone:
+            raise ValueError("the sms channel needs a phone number")
+        return self
+
+
+class UserPreferences(Preferences):
+    user_id: str
+    updated_at: datetime | None = Field(description="None: the defaults, never changed")
+
+
+def _at(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: ClickHouseStore,
+                        publisher: EventPublisher | None) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/users/{user_id}", tags=["notifications"])
+    db = store.database
+    api = settings.api
+    kafka = settings.kafka
+    secret = api.token_secret.get_secret_value()
+
+    def owner(request: Request, user_id: str, what: str) -> None:
+        require_owner(user_id, require_user(request, secret), what)
+
+    async def command(topic: str, subject: str, record: dict[str, Any]) -> None:
+        if publisher is None:
+            raise ApiError(503, "unavailable", "this API process does not write to the log")
+        try:
+            await publisher.publish([(record["user_id"].encode(),
+                                      serde.encode(subject, record))], topic)
+        except BrokerUnavailable as exc:
+            raise ApiError(503, "unavailable", str(exc)) from exc
+
+    def inbox_rows(user_id: str, where: str = "", params: dict[str, Any] | None = None,
+                   limit: int = 1) -> list[Notification]:
+        args = {"user": user_id, **(params or {})}
+        rows = store.query(
+            f"SELECT notification_id, kind, title, body, created_ms, workout_id"
+            f" FROM {db}.notifications FINAL WHERE user_id = %(user)s {where}"
+            f" ORDER BY created_ms DESC, notification_id DESC LIMIT {int(limit)}", args)
+        if not rows:
+            return []
+        ids = [r["notification_id"] for r in rows]
+        reads = {r["notification_id"]: r["read_ms"] for r in store.query(
+            f"SELECT notification_id, min(read_ms) AS read_ms FROM {db}.notification_reads"
+            " WHERE user_id = %(user)s AND notification_id IN %(ids)s"
+            " GROUP BY notification_id", {"user": user_id, "ids": tuple(ids)})}
+        deliveries: dict[str, list[Delivery]] = {}
+        for d in store.query(
+                f"SELECT notification_id, channel, status, attempts, at_ms, detail"
+                f" FROM {db}.notification_deliveries FINAL WHERE user_id = %(user)s"
+                " AND notification_id IN %(ids)s ORDER BY channel",
+                {"user": user_id, "ids": tuple(ids)}):
+            deliveries.setdefault(d["notification_id"], []).append(Delivery(
+                channel=d["channel"], status=d["status"], attempts=d["attempts"],
+                at=_at(d["at_ms"]), detail=d["detail"]))
+        return [Notification(
+            id=r["notification_id"], user_id=user_id, kind=r["kind"], title=r["title"],
+            body=r["body"], workout_id=r["workout_id"], sent_at=_at(r["created_ms"]),
+            read=r["notification_id"] in reads, read_at=_at(reads.get(r["notification_id"])),
+            deliveries=deliveries.get(r["notification_id"], [])) for r in rows]
+
+    @router.get("/notifications", response_model=Inbox,
+                responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+    def get_notifications(
+        user_id: str, request: Request,
+        unread: Annotated[bool | None, Query(
+            description="true: only unread; false: only read; absent: all")] = None,
+        limit: Annotated[int, Query(ge=1, le=api.page_limit_max)] = api.page_limit_default,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")]
+        = None,
+    ) -> Inbox:
+        """The in-app inbox, newest first, with read state and external deliveries."""
+        owner(request, user_id, "inbox")
+        read_ids = (f"(SELECT notification_id FROM {db}.notification_reads"
+                    " WHERE user_id = %(user)s)")
+        where, params = "", {}
+        if unread is not None:
+            where += f" AND notification_id {'NOT IN' if unread else 'IN'} {read_ids}"
+        if cursor is not None:
+            created_ms, notification_id = decode_cursor(cursor)
+            where += (" AND (created_ms < %(c_ms)s OR (created_ms = %(c_ms)s"
+                      " AND notification_id < %(c_id)s))")
+            params = {"c_ms": created_ms, "c_id": notification_id}
+        items = inbox_rows(user_id, where, params, limit + 1)
+        more = len(items) > limit
+        items = items[:limit]
+        unread_count = store.query(
+            f"SELECT count() AS n FROM {db}.notifications FINAL WHERE user_id = %(user)s"
+            f" AND notification_id NOT IN {read_ids}", {"user": user_id})[0]["n"]
+        last = items[-1] if more else None
+        return Inbox(user_id=user_id, unread=unread_count, items=items,
+                     next_cursor=encode_cursor(int(last.sent_at.timestamp() * 1000), last.id)
+                     if last else None)
+
+    @router.post("/notifications/{notification_id}/read", response_model=Notification,
+                 responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+                            404: {"model": ErrorBody}, 503: {"model": ErrorBody}})
+    async def mark_read(user_id: str, notification_id: str, request: Request) -> Notification:
+        """Mark one notification read; marking it again keeps the first read time."""
+        owner(request, user_id, "inbox")
+        found = inbox_rows(user_id, "AND notification_id = %(id)s", {"id": notification_id})
+        if not found:
+            raise ApiError(404, "not_found", f"no notification {notification_id}")
+        if found[0].read:
+            return found[0]
+        record = {"notification_id": notification_id, "user_id": user_id,
+                  "read_at": int(time.time() * 1000)}
+        await command(kafka.notification_reads_topic, READ_SUBJECT, record)
+        store.insert(NOTIFICATION_READS, read_columns([record]))
+        return found[0].model_copy(update={"read": True, "read_at": _at(record["read_at"])})
+
+    @router.get("/notification-preferences", response_model=UserPreferences,
+                responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+    def get_preferences(user_id: str, request: Request) -> UserPreferences:
+        """The user's external channels, or the defaults if they never chose."""
+        owner(request, user_id, "preferences")
+        rows = store.query(
+            f"SELECT channels, email, phone, updated_ms FROM {db}.notification_preferences"
+            " FINAL WHERE user_id = %(user)s", {"user": user_id})
+        if not rows:
+            return UserPreferences(user_id=user_id, updated_at=None,
+                                   channels=settings.notifications.default_channels)
+        row = rows[0]
+        return UserPreferences(user_id=user_id, channels=row["channels"], email=row["email"],
+                               phone=row["phone"], updated_at=_at(row["updated_ms"]))
+
+    @router.put("/notification-preferences", response_model=UserPreferences,
+                responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+                           503: {"model": ErrorBody}})
+    async def put_preferences(user_id: str, preferences: Preferences,
+                              request: Request) -> UserPreferences:
+        """Replace the user's channels and addresses; the delivery worker follows at once."""
+        owner(request, user_id, "preferences")
+        record = {"user_id": user_id,
+                  "channels": sorted({Channel(c).value for c in preferences.channels}),
+                  "email": preferences.email, "phone": preferences.phone,
+                  "updated_at": int(time.time() * 1000)}
+        await command(kafka.notification_preferences_topic, PREFERENCES_SUBJECT, record)
+        store.insert(NOTIFICATION_PREFERENCES, preference_columns([record]))
+        return UserPreferences(user_id=user_id, channels=record["channels"],
+                               email=record["email"], phone=record["phone"],
+                               updated_at=_at(record["updated_at"]))
+
+    return router
