@@ -214,6 +214,45 @@ def sink_command() -> None:
 
 
 @app.command()
+def deliver() -> None:
+    """Run the notification delivery worker: notifications.v1 to push, email and SMS.
+
+    Channels come from FITSTREAM_NOTIFICATIONS__* settings (push_webhook_url,
+    smtp_host, sms_gateway_url); a channel left empty records its deliveries as
+    unreachable. Failed sends retry with backoff, then go to notifications.dlq.v1."""
+    from sinks.notifications.delivery_worker import run_delivery_worker
+
+    _configure_logs("delivery")
+    run_delivery_worker(get_settings())
+
+
+@app.command("local-channels")
+def local_channels(
+    http_port: Annotated[int, typer.Option(help="Push and SMS gateway port.")] = 18080,
+    smtp_port: Annotated[int, typer.Option(help="SMTP port.")] = 12525,
+) -> None:
+    """Run local stand-ins for the push gateway, SMS gateway and SMTP server, which log
+    what they receive (point FITSTREAM_NOTIFICATIONS__* at them)."""
+    import threading
+
+    from fitstream.local_channels import LocalChannels
+
+    settings = get_settings()
+    channels = LocalChannels(http_port=http_port, smtp_port=smtp_port,
+                             log_path=settings.state_dir / "channels-received.jsonl")
+    channels.start()
+    for name, value in channels.settings_update().items():
+        console.print(f"FITSTREAM_NOTIFICATIONS__{name.upper()}={value}")
+    console.print(f"received messages: {channels.received.path}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        channels.stop()
+
+
+@app.command()
 def replay(
     name: Annotated[str, typer.Option(help="Names the replay's state, topics and store.")]
     = "",

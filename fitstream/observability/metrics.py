@@ -28,3 +28,10 @@ SINK_BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 SINK_REJECTED = Counter(
     "fitstream_sink_rejected_total", "Records a sink could not decode", ["sink"])
+NOTIFICATIONS_DELIVERED = Counter(
+    "fitstream_notifications_delivered_total",
+    "Delivery outcomes per external channel (sent, dead_lettered, unreachable)",
+    ["channel", "status"])
+NOTIFICATION_SEND_FAILURES = Counter(
+    "fitstream_notification_send_failures_total", "Failed send attempts per channel",
+    ["channel"])

@@ -1,0 +1,366 @@
+"""The delivery worker: ``notifications.v1`` in; sends through each user's channels; an
+outcome per delivery on ``notifications.deliveries.v1``; failures for good on
+``notifications.dlq.v1``.
+
+Lifecycle:
+
+- :meth:`DeliveryWorker.run` first reads the preferences topic to its end (and
+  keeps following it on a thread), and the deliveries topic to its end: that
+  ledger holds every delivery already finished, so a notification seen again
+  (a duplicate, a replay, a restart before the offset commit) is not re-sent.
+- Each configured channel has its own :class:`ChannelLane`: a thread with a
+  queue and a retry schedule, so a slow or failing channel never holds up the
+  others. A failed send is retried with backoff (:class:`RetryPolicy`), then
+  dead-lettered; a permanent failure is dead-lettered at once.
+- An offset is committed only when every delivery of its notification has an
+  outcome, and only after the producer flushed those outcomes. A crash between a
+  send and its outcome sends once more: delivery is at least once, and every
+  send carries the delivery id as its idempotency key.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
+from fitstream.domain.dead_letter import DeadLetterReason
+from fitstream.domain.delivery import (
+    ChannelPreferences,
+    Delivery,
+    RetryPolicy,
+    delivery_id,
+    plan_deliveries,
+)
+from fitstream.domain.notifications import Channel
+from fitstream.kafka.clients import consumer_config, producer_config
+from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
+from fitstream.kafka.long_poll_shim import idle_pause
+from fitstream.kafka.topics import partition_count
+from fitstream.observability import metrics
+from fitstream.settings import FitStreamSettings
+from sinks.notifications.channel import DeliveryFailed, NotificationChannel, configured_channels
+
+log = structlog.get_logger("sinks.notifications")
+
+DELIVERY_SUBJECT = "fitstream.notifications.NotificationDelivery"
+NOTIFICATION_SUBJECT = "fitstream.notifications.Notification"
+
+Outcome = Callable[["PendingDelivery", str, str | None], None]
+"""Called once per delivery with its final status (sent | dead_lettered) and detail."""
+
+
+def read_topic(settings: FitStreamSettings, topic: str, serde: AvroSerde,
+               stop: threading.Event | None = None, follow: bool = False,
+               caught_up: Callable[[], None] | None = None) -> Iterator[dict[str, Any]]:
+    """Every decodable record of ``topic`` from the beginning, without a consumer group.
+
+    Calls ``caught_up`` once the end of every partition as it was at the start has
+    been read; stops there unless ``follow``.
+    """
+    kafka = settings.kafka
+    consumer = Consumer(consumer_config(kafka, f"{settings.notifications.group_id}-reader"))
+    try:
+        partitions = partition_count(kafka, topic)
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in range(partitions)}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        behind = {p for p, end in ends.items() if end > 0}
+        if not behind and caught_up:
+            caught_up()
+        while stop is None or not stop.is_set():
+            if not behind and not follow:
+                return
+            message = consumer.poll(0.2)
+            if message is None:
+                if not behind:
+                    idle_pause(consumer, kafka.emulate_long_poll_ms, stop or threading.Event())
+                continue
+            if message.error():
+                continue
+            if message.partition() in behind and message.offset() + 1 >= ends[message.partition()]:
+                behind.discard(message.partition())
+                if not behind and caught_up:
+                    caught_up()
+            try:
+                yield serde.decode(message.value())[1]
+            except SerdeError as exc:
+                log.warning("undecodable_record_skipped", topic=topic, reason=exc.reason)
+    finally:
+        consumer.close()
+
+
+class PreferenceBook:
+    """Every user's latest channel preferences, kept current from their topic on a thread."""
+
+    def __init__(self, settings: FitStreamSettings, serde: AvroSerde,
+                 stop: threading.Event) -> None:
+        self._settings = settings
+        self._serde = serde
+        self._stop = stop
+        self._defaults = frozenset(Channel(c) for c in settings.notifications.default_channels)
+        self._latest: dict[str, tuple[int, ChannelPreferences]] = {}
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="preferences", daemon=True)
+
+    def start(self, timeout_s: float = 60) -> None:
+        self._thread.start()
+        if not self.ready.wait(timeout_s):
+            raise RuntimeError("the preferences topic could not be read to its end")
+
+    def _follow(self) -> None:
+        for record in read_topic(self._settings,
+                                 self._settings.kafka.notification_preferences_topic,
+                                 self._serde, self._stop, follow=True,
+                                 caught_up=self.ready.set):
+            known = self._latest.get(record["user_id"])
+            if known is None or record["updated_at"] >= known[0]:
+                self._latest[record["user_id"]] = (record["updated_at"],
+                                                   ChannelPreferences.from_record(record))
+
+    def get(self, user_id: str) -> ChannelPreferences:
+        known = self._latest.get(user_id)
+        return known[1] if known else ChannelPreferences(user_id, self._defaults)
+
+
+@dataclass(order=True)
+class PendingDelivery:
+    due: float
+    order: int
+    delivery: Delivery = field(compare=False)
+    source: SourceRef = field(compare=False)
+    raw: bytes = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+
+
+class ChannelLane:
+    """One channel's thread: sends in order of due time, retries on its own schedule."""
+
+    def __init__(self, channel: NotificationChannel, policy: RetryPolicy,
+                 finish: Outcome) -> None:
+        self.channel = channel
+        self._policy = policy
+        self._finish = finish
+        self._inbox: queue.Queue[PendingDelivery] = queue.Queue()
+        self._waiting: list[PendingDelivery] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lane-{channel.channel}",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, pending: PendingDelivery) -> None:
+        self._inbox.put(pending)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.channel.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            timeout = 0.2
+            if self._waiting:
+                timeout = max(0.0, min(timeout, self._waiting[0].due - time.monotonic()))
+            try:
+                heapq.heappush(self._waiting, self._inbox.get(timeout=timeout))
+                continue  # take everything queued before sending
+            except queue.Empty:
+                pass
+            if self._waiting and self._waiting[0].due <= time.monotonic():
+                self._attempt(heapq.heappop(self._waiting))
+
+    def _attempt(self, pending: PendingDelivery) -> None:
+        pending.attempts += 1
+        channel = self.channel.channel.value
+        try:
+            self.channel.send(pending.delivery)
+        except DeliveryFailed as exc:
+            delay = None if exc.permanent else self._policy.delay_after(pending.attempts)
+            log.info("delivery_failed", channel=channel, delivery_id=pending.delivery.delivery_id,
+                     attempt=pending.attempts, detail=str(exc), retry_in_s=delay)
+            metrics.NOTIFICATION_SEND_FAILURES.labels(channel=channel).inc()
+            if delay is None:
+                self._finish(pending, "dead_lettered", str(exc))
+            else:
+                pending.due = time.monotonic() + delay
+                heapq.heappush(self._waiting, pending)
+            return
+        self._finish(pending, "sent", None)
+
+
+class OffsetTracker:
+    """Which offsets may be committed: those whose notification, and all before it, finished."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
+        self._next: dict[tuple[str, int], int] = {}
+
+    def track(self, source: SourceRef, deliveries: int) -> None:
+        key = (source.topic, source.partition)
+        with self._lock:
+            self._open[key][source.offset] = deliveries
+            self._next.setdefault(key, source.offset)
+            self._advance(key)
+
+    def done(self, source: SourceRef) -> None:
+        key = (source.topic, source.partition)
+        with self._lock:
+            self._open[key][source.offset] -= 1
+            self._advance(key)
+
+    def _advance(self, key: tuple[str, int]) -> None:
+        open_offsets = self._open[key]
+        while open_offsets.get(self._next[key]) == 0:
+            del open_offsets[self._next[key]]
+            self._next[key] += 1
+
+    def committable(self) -> list[TopicPartition]:
+        with self._lock:
+            return [TopicPartition(t, p, o) for (t, p), o in self._next.items()]
+
+
+class DeliveryWorker:
+    def __init__(self, settings: FitStreamSettings,
+                 channels: dict[Channel, NotificationChannel] | None = None) -> None:
+        self._settings = settings
+        n = settings.notifications
+        self._serde = AvroSerde(registry_from_settings(settings.schema_registry))
+        self._stop = threading.Event()
+        self._preferences = PreferenceBook(settings, self._serde, self._stop)
+        self._producer = Producer(producer_config(settings.kafka))
+        self._offsets = OffsetTracker()
+        self._committed: dict[tuple[str, int], int] = {}
+        self._finished: set[str] = set()
+        self._order = itertools.count()
+        policy = RetryPolicy(n.max_attempts, n.backoff_base_s, n.backoff_max_s)
+        channels = configured_channels(n) if channels is None else channels
+        self._lanes = {name: ChannelLane(channel, policy, self._finish)
+                       for name, channel in channels.items()}
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _receipt(self, notification: dict[str, Any], channel: Channel, status: str,
+                 attempts: int, detail: str | None) -> None:
+        record = {"delivery_id": delivery_id(notification["notification_id"], channel),
+                  "notification_id": notification["notification_id"],
+                  "user_id": notification["user_id"], "channel": channel.value,
+                  "status": status, "attempts": attempts, "at": int(time.time() * 1000),
+                  "detail": detail}
+        self._producer.produce(self._settings.kafka.notification_deliveries_topic,
+                               key=record["user_id"].encode(),
+                               value=self._serde.encode(DELIVERY_SUBJECT, record))
+        self._finished.add(record["delivery_id"])
+        metrics.NOTIFICATIONS_DELIVERED.labels(channel=channel.value, status=status).inc()
+
+    def _finish(self, pending: PendingDelivery, status: str, detail: str | None) -> None:
+        delivery = pending.delivery
+        if status == "dead_lettered":
+            self._producer.produce(
+                self._settings.kafka.notification_dlq_topic,
+                key=delivery.notification["user_id"].encode(), value=pending.raw,
+                headers=[*dead_letter_headers(DeadLetterReason.DELIVERY_FAILED, detail or "",
+                                              pending.source),
+                         ("dlq.channel", delivery.channel.value.encode()),
+                         ("dlq.attempts", str(pending.attempts).encode())])
+        self._receipt(delivery.notification, delivery.channel, status, pending.attempts, detail)
+        self._offsets.done(pending.source)
+
+    def _load_ledger(self) -> None:
+        for record in read_topic(self._settings,
+                                 self._settings.kafka.notification_deliveries_topic,
+                                 self._serde, self._stop):
+            self._finished.add(record["delivery_id"])
+        log.info("delivery_ledger_loaded", finished=len(self._finished))
+
+    def _dispatch(self, message: Any) -> None:
+        source = SourceRef(message.topic(), message.partition(), message.offset())
+        try:
+            _, notification = self._serde.decode(message.value())
+        except SerdeError as exc:
+            self._producer.produce(
+                self._settings.kafka.notification_dlq_topic, key=message.key(),
+                value=message.value(),
+                headers=dead_letter_headers(DeadLetterReason(exc.reason), str(exc), source))
+            self._offsets.track(source, 0)
+            return
+        preferences = self._preferences.get(notification["user_id"])
+        deliveries, unreachable = plan_deliveries(notification, preferences)
+        todo = []
+        for delivery in deliveries:
+            if delivery.delivery_id in self._finished:
+                continue
+            if delivery.channel not in self._lanes:
+                unreachable.append(delivery.channel)
+            else:
+                todo.append(delivery)
+        for channel in unreachable:
+            if delivery_id(notification["notification_id"], channel) not in self._finished:
+                configured = channel in self._lanes
+                self._receipt(notification, channel, "unreachable", 0,
+                              f"no {channel.value} address for the user" if configured
+                              else f"the {channel.value} channel is not configured")
+        self._offsets.track(source, len(todo))
+        for delivery in todo:
+            self._lanes[delivery.channel].submit(PendingDelivery(
+                time.monotonic(), next(self._order), delivery, source, message.value()))
+
+    def _commit(self, consumer: Consumer) -> None:
+        offsets = [tp for tp in self._offsets.committable()
+                   if self._committed.get((tp.topic, tp.partition)) != tp.offset]
+        if not offsets:
+            return  # each commit rewrites the embedded broker's storage: only real moves
+        # Outcomes first: a committed offset must never hide an outcome still in flight.
+        self._producer.flush(30)
+        consumer.commit(offsets=offsets, asynchronous=False)
+        self._committed.update({(tp.topic, tp.partition): tp.offset for tp in offsets})
+
+    def run(self) -> None:
+        settings = self._settings
+        self._preferences.start()
+        self._load_ledger()
+        consumer = Consumer(consumer_config(settings.kafka, settings.notifications.group_id))
+        consumer.subscribe([settings.kafka.notifications_topic])
+        for lane in self._lanes.values():
+            lane.start()
+        log.info("delivering", channels=sorted(c.value for c in self._lanes))
+        committed_at = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                messages = consumer.consume(500, timeout=0.5)
+                for message in messages:
+                    if not message.error():
+                        self._dispatch(message)
+                if not messages:
+                    idle_pause(consumer, settings.kafka.emulate_long_poll_ms, self._stop)
+                self._producer.poll(0)
+                if time.monotonic() - committed_at >= settings.notifications.commit_interval_s:
+                    self._commit(consumer)
+                    committed_at = time.monotonic()
+        finally:
+            for lane in self._lanes.values():
+                lane.stop()
+            self._commit(consumer)
+            consumer.close()
+            self._producer.flush(30)
+
+
+def run_delivery_worker(settings: FitStreamSettings) -> None:
+    worker = DeliveryWorker(settings)
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        worker.stop()
