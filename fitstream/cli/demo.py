@@ -1,15 +1,19 @@
 """``fitstream demo``: the whole pipeline on the embedded defaults, in one command.
 
-Broker, topics, processor and API (with the ClickHouse sink) start fresh under
-``<state_dir>/demo``; a simulated fleet is produced; the demo waits until every
-completed workout in the log is visible through the API and prints what it
-materialised. Child processes log to ``<state_dir>/demo/logs``.
+Broker, topics, processor, API (with the ClickHouse sink) and the notification
+delivery worker start fresh under ``<state_dir>/demo``; the channels point at
+local stand-ins for the push gateway, SMS gateway and SMTP server
+(:mod:`fitstream.local_channels`). A simulated fleet is produced; the demo waits
+until every completed workout in the log is visible through the API and every
+notification has been delivered, and prints what it materialised. Child
+processes log to ``<state_dir>/demo/logs``.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 
 import httpx
 from confluent_kafka import Consumer, TopicPartition
@@ -17,14 +21,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.tokens import issue_user_token
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.windows import LeaderboardWindow
 from fitstream.kafka import embedded_broker
 from fitstream.kafka.clients import consumer_config
+from fitstream.kafka.positions import LogPosition, caught_up
 from fitstream.kafka.topics import create_topics, partition_count
+from fitstream.local_channels import LocalChannels
 from fitstream.local_stack import LocalStack, api_url, logs_dir, wait_for_api
 from fitstream.settings import FitStreamSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
+from sinks.clickhouse.tables import sink_groups
 
 DEMO_START_MS = 1_793_577_600_000  # 2026-11-02 00:00 UTC, a Monday
 VISIBILITY_TIMEOUT_S = 900
@@ -69,6 +77,89 @@ def wait_until_visible(url: str, workout_ids: list[str], console: Console,
     return len(workout_ids)
 
 
+def user_id(index: int) -> str:
+    return f"user-{index:05d}"
+
+
+def choose_channels(settings: FitStreamSettings, users: int) -> int:
+    """Every tenth user also wants email and SMS (everyone else has the default, push)."""
+    secret = settings.api.token_secret.get_secret_value()
+    chosen = 0
+    with httpx.Client(base_url=api_url(settings), timeout=10) as client:
+        for index in range(0, users, 10):
+            user = user_id(index)
+            response = client.put(
+                f"/api/v1/users/{user}/notification-preferences",
+                headers={"Authorization": f"Bearer {issue_user_token(secret, user, 600)}"},
+                json={"channels": ["push", "email", "sms"], "email": f"{user}@example.org",
+                      "phone": f"+1555{index:07d}"})
+            response.raise_for_status()
+            chosen += 1
+    return chosen
+
+
+def wait_until_delivered(settings: FitStreamSettings, stack: LocalStack) -> None:
+    """Until the processor, the delivery worker and every sink have committed the end of
+    their topics, twice in a row (the processor commits every few seconds)."""
+    position = LogPosition(settings.kafka)
+    sinks = [*sink_groups(settings),
+             (settings.kafka.notifications_topic, settings.notifications.group_id)]
+    deadline = time.monotonic() + VISIBILITY_TIMEOUT_S
+    try:
+        settled = 0
+        while settled < 2:
+            stack.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError("notifications were not all delivered in time")
+            done = caught_up(position, settings.kafka.events_topic, settings.processor.app_id,
+                             sinks)
+            settled = settled + 1 if done else 0
+            time.sleep(1)
+    finally:
+        position.close()
+
+
+def print_notifications(settings: FitStreamSettings, users: int, console: Console,
+                        channels: LocalChannels) -> None:
+    """What each user's inbox holds, by kind, and the outcome on every external channel."""
+    secret = settings.api.token_secret.get_secret_value()
+    kinds: Counter[str] = Counter()
+    outcomes: Counter[tuple[str, str]] = Counter()
+    example = None
+    with httpx.Client(base_url=api_url(settings), timeout=10) as client:
+        for index in range(users):
+            user = user_id(index)
+            headers = {"Authorization": f"Bearer {issue_user_token(secret, user, 600)}"}
+            cursor = None
+            while True:
+                page = client.get(f"/api/v1/users/{user}/notifications", headers=headers,
+                                  params={"limit": 200, **({"cursor": cursor} if cursor else {})})
+                page.raise_for_status()
+                for item in page.json()["items"]:
+                    kinds[item["kind"]] += 1
+                    outcomes[("in_app", "delivered")] += 1
+                    outcomes.update((d["channel"], d["status"]) for d in item["deliveries"])
+                    example = example or item
+                cursor = page.json()["next_cursor"]
+                if cursor is None:
+                    break
+    table = Table("kind", "notifications", title="notifications sent (in-app inbox)")
+    for kind, count in kinds.most_common():
+        table.add_row(kind, f"{count:,}")
+    console.print(table)
+    delivery = Table("channel", "outcome", "deliveries", "received by the local provider",
+                     title="deliveries")
+    received = Counter(m["provider"] for m in channels.received.messages)
+    provider = {"push": "push", "email": "smtp", "sms": "sms"}
+    for (channel, status), count in sorted(outcomes.items()):
+        delivery.add_row(channel, status, f"{count:,}",
+                         f"{received[provider[channel]]:,}" if channel in provider else "")
+    console.print(delivery)
+    if example:
+        console.print(f"for example, to {example['user_id']}: [bold]{example['title']}[/bold] "
+                      f"{example['body']}")
+
+
 def print_views(url: str, spec: FleetSpec, console: Console) -> None:
     """The weekly distance top 5 of the fleet's last full week, and achievements unlocked."""
     last_week = LeaderboardWindow.WEEK.period_of(spec.start_ms + (spec.days - 1) * 86_400_000)
@@ -106,21 +197,30 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
     state_dir.mkdir(parents=True)
     stack = LocalStack()
     url = api_url(settings)
+    channels = LocalChannels(log_path=state_dir / "channels-received.jsonl")
+    channels.start()
+    settings = settings.model_copy(update={"notifications": settings.notifications.model_copy(
+        update=channels.settings_update())})
     try:
         status = embedded_broker.start(settings)
         console.print(f"broker on {status.address}")
         create_topics(settings)
         stack.start(settings, "processor", "process")
         stack.start(settings, "api", "serve")
+        stack.start(settings, "delivery", "deliver")
         wait_for_api(settings, stack)
-        console.print(f"API on {url} (docs: {url}/docs); processor and sink running; "
-                      f"logs in {logs_dir(settings)}")
+        console.print(f"API on {url} (docs: {url}/docs); processor, sink and delivery worker "
+                      f"running; logs in {logs_dir(settings)}")
+        console.print(f"{choose_channels(settings, users)} users chose email and SMS besides "
+                      f"push; local providers: {channels.http_url} and "
+                      f"smtp://{channels.host}:{channels.smtp_port}")
         spec = FleetSpec(users, days, seed, DEMO_START_MS, ChaosKnobs())
         serde = AvroSerde(registry_from_settings(settings.schema_registry))
         started = time.monotonic()
         tally = run_simulation(settings, spec, serde, None)
         visible = wait_until_visible(url, tally.completed_ids, console, stack)
         elapsed = time.monotonic() - started
+        wait_until_delivered(settings, stack)
         dlq = dead_letter_count(settings)
         table = Table(title="FitStream demo: what was materialised", show_header=False)
         for label, value in (
@@ -139,6 +239,7 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
             table.add_row(label, value)
         console.print(table)
         print_views(url, spec, console)
+        print_notifications(settings, users, console, channels)
         console.print(f"API: {url}  ·  OpenAPI: {url}/docs  ·  try: "
                       f"curl {url}/api/v1/users/user-00000/workouts?limit=3", soft_wrap=True)
         if not once:
@@ -154,4 +255,5 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         return 1
     finally:
         stack.stop()
+        channels.stop()
         embedded_broker.stop(settings)

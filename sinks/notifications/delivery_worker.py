@@ -244,6 +244,9 @@ class DeliveryWorker:
         self._offsets = OffsetTracker()
         self._committed: dict[tuple[str, int], int] = {}
         self._finished: set[str] = set()
+        # Submitted to a lane, no outcome yet: a repeat of the notification (the
+        # processor re-sends) must not become a second send.
+        self._in_flight: set[str] = set()
         self._order = itertools.count()
         policy = RetryPolicy(n.max_attempts, n.backoff_base_s, n.backoff_max_s)
         channels = configured_channels(n) if channels is None else channels
@@ -277,6 +280,7 @@ class DeliveryWorker:
                          ("dlq.channel", delivery.channel.value.encode()),
                          ("dlq.attempts", str(pending.attempts).encode())])
         self._receipt(delivery.notification, delivery.channel, status, pending.attempts, detail)
+        self._in_flight.discard(delivery.delivery_id)
         self._offsets.done(pending.source)
 
     def _load_ledger(self) -> None:
@@ -301,7 +305,9 @@ class DeliveryWorker:
         deliveries, unreachable = plan_deliveries(notification, preferences)
         todo = []
         for delivery in deliveries:
-            if delivery.delivery_id in self._finished:
+            # A repeat of an in-flight delivery shares its partition (key user_id) at a
+            # later offset, so its offset cannot be committed before the first finishes.
+            if delivery.delivery_id in self._finished or delivery.delivery_id in self._in_flight:
                 continue
             if delivery.channel not in self._lanes:
                 unreachable.append(delivery.channel)
@@ -315,6 +321,7 @@ class DeliveryWorker:
                               else f"the {channel.value} channel is not configured")
         self._offsets.track(source, len(todo))
         for delivery in todo:
+            self._in_flight.add(delivery.delivery_id)
             self._lanes[delivery.channel].submit(PendingDelivery(
                 time.monotonic(), next(self._order), delivery, source, message.value()))
 

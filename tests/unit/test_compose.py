@@ -23,7 +23,7 @@ FITSTREAM_SERVICES = {name: s for name, s in SERVICES.items() if s.get("build") 
 
 def test_the_stack_has_the_production_roles():
     assert {"kafka-1", "schema-registry", "clickhouse", "processor", "sink", "api",
-            "topics"} <= set(SERVICES)
+            "delivery", "topics"} <= set(SERVICES)
     assert SERVICES["processor"]["deploy"]["replicas"] > 1
     assert SERVICES["kafka-1"]["image"].startswith("apache/kafka:")
     assert SERVICES["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
