@@ -34,6 +34,7 @@ test-fast: setup
 	$(BIN)/pytest -q -m "not e2e and not clickhouse_server"
 
 bench: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
 
 lint: setup

@@ -14,6 +14,7 @@ from api.event_publisher import EventPublisher
 from api.ingest import ingest_router
 from api.leaderboards import leaderboard_router
 from api.notifications import notification_router
+from api.view_cache import ViewCache
 from api.workout_views import workout_router
 from fitstream.contracts import AvroSerde
 from fitstream.settings import FitStreamSettings
@@ -54,8 +55,9 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
     if publisher is not None:
         app.include_router(ingest_router(settings, serde, publisher))
     if store is not None:
-        app.include_router(workout_router(settings, store))
-        app.include_router(leaderboard_router(store))
+        cache = ViewCache(settings.api.view_cache_ttl_s)
+        app.include_router(workout_router(settings, store, cache))
+        app.include_router(leaderboard_router(store, cache, settings.api.ranked_board_max_rows))
         app.include_router(achievement_router(store))
         app.include_router(notification_router(settings, serde, store, publisher))
 

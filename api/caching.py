@@ -12,6 +12,8 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 
 PUBLIC_VIEW = "public, max-age=5"
+# An owner-only view: the user's own client may keep it briefly, shared caches may not.
+PRIVATE_VIEW = "private, max-age=5"
 
 
 def conditional_json(request: Request, payload: BaseModel | dict[str, Any],

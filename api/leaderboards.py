@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from api.caching import conditional_json
 from api.errors import ApiError, ErrorBody
+from api.view_cache import ViewCache
 from fitstream.domain.events import SPORT_TYPES
 from fitstream.domain.leaderboards import ALL_SPORTS, METRIC_FIELD, LeaderboardMetric
 from fitstream.domain.windows import LeaderboardWindow
@@ -43,9 +44,19 @@ def resolve_period(window: LeaderboardWindow, period: str | None) -> str:
     return period
 
 
-def leaderboard_router(store: ClickHouseStore) -> APIRouter:
+def leaderboard_router(store: ClickHouseStore, cache: ViewCache,
+                       ranked_board_max_rows: int) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["leaderboards"])
     db = store.database
+
+    def ranked_board(board: dict[str, Any], column: str,
+                     ) -> tuple[list[dict[str, Any]], dict[str, int]] | None:
+        """A whole board in rank order with each user's position, or None if too big to
+        hold (readers of a big board query ClickHouse for their slice instead)."""
+        found = rows(board, column, limit=ranked_board_max_rows + 1)
+        if len(found) > ranked_board_max_rows:
+            return None
+        return found, {r["user_id"]: i for i, r in enumerate(found)}
 
     def rows(board: dict[str, Any], column: str, where: str = "", offset: int = 0,
              limit: int = 10, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -80,7 +91,19 @@ def leaderboard_router(store: ClickHouseStore) -> APIRouter:
         board = {"window": window.value, "period": period, "sport": sport}
         column = METRIC_FIELD[metric]
         first_rank = 1
-        if around_user is None:
+        whole = cache.get(("board", column, window, period, sport),
+                          lambda: ranked_board(board, column))
+        if whole is not None:
+            ordered, position = whole
+            if around_user is None:
+                found = ordered[:limit]
+            else:
+                if around_user not in position:
+                    raise ApiError(404, "not_found",
+                                   f"{around_user} has no entry on this leaderboard")
+                first_rank = max(1, position[around_user] + 1 - neighbours)
+                found = ordered[first_rank - 1:position[around_user] + 1 + neighbours]
+        elif around_user is None:
             found = rows(board, column, limit=limit)
         else:
             mine = store.query(
@@ -102,9 +125,12 @@ def leaderboard_router(store: ClickHouseStore) -> APIRouter:
             first_rank = max(1, rank - neighbours)
             found = rows(board, column, offset=first_rank - 1,
                          limit=rank - first_rank + 1 + neighbours)
-        return conditional_json(request, Leaderboard(
-            metric=metric, window=window, period=period, sport=sport, entries=[
-                LeaderboardRow(rank=first_rank + i, user_id=r["user_id"], value=r["value"],
-                               workouts=r["workouts"]) for i, r in enumerate(found)]))
+        # Plain dicts in the Leaderboard shape: validating a model per row cost more than
+        # the rest of a cached answer.
+        return conditional_json(request, {
+            "metric": metric.value, "window": window.value, "period": period, "sport": sport,
+            "entries": [{"rank": first_rank + i, "user_id": r["user_id"],
+                         "value": float(r["value"]), "workouts": r["workouts"]}
+                        for i, r in enumerate(found)]})
 
     return router

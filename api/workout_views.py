@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api.auth import require_owner, require_user
-from api.caching import conditional_json
+from api.caching import PRIVATE_VIEW, conditional_json
 from api.errors import ApiError, ErrorBody
 from api.leaderboards import resolve_period
+from api.view_cache import ViewCache
 from fitstream.domain.leaderboards import ALL_SPORTS
 from fitstream.domain.route import route_geojson
 from fitstream.domain.splits import km_splits
@@ -91,7 +92,8 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         raise ApiError(400, "invalid_cursor", "cursor is not one this API issued") from exc
 
 
-def workout_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRouter:
+def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
+                   cache: ViewCache) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["workouts"])
     db = store.database
     api = settings.api
@@ -176,17 +178,23 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRo
         sport: Annotated[str, Query(description="A sport type, or all.")] = ALL_SPORTS,
         window: Annotated[LeaderboardWindow, Query()] = LeaderboardWindow.MONTH,
         period: Annotated[str | None, Query(description="default: the current one")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Totals for a sport and period, personal records, 12 weeks of activity; owner only."""
         require_owner(require_user(request, secret), user_id, "user's stats")
         period = resolve_period(window, period)
-        rows = store.query(
-            f"SELECT workout_id, sport_type, status, start_ms, moving_duration_ms,"
-            f" distance_meters, calories_burned, best_1k_ms, best_5k_ms, best_10k_ms"
-            f" FROM {db}.workout_summary FINAL WHERE user_id = %(user_id)s",
-            {"user_id": user_id})
-        summaries = [{**row, "start_time": row["start_ms"]} for row in rows]
-        return {"user_id": user_id, **user_stats(summaries, sport, window, period)}
+
+        def stats() -> dict[str, Any]:
+            rows = store.query(
+                f"SELECT workout_id, sport_type, status, start_ms, moving_duration_ms,"
+                f" distance_meters, calories_burned, best_1k_ms, best_5k_ms, best_10k_ms"
+                f" FROM {db}.workout_summary FINAL WHERE user_id = %(user_id)s",
+                {"user_id": user_id})
+            summaries = [{**row, "start_time": row["start_ms"]} for row in rows]
+            return {"user_id": user_id, **user_stats(summaries, sport, window, period)}
+
+        # Cached per owner and question; only the owner gets past the check above.
+        return conditional_json(request, cache.get(("stats", user_id, sport, window, period),
+                                                   stats), cache_control=PRIVATE_VIEW)
 
     @router.get("/workouts/{workout_id}/route", responses={
         s: {"model": ErrorBody} for s in (401, 403, 404)})

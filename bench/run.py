@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bench import ingest, latency, processor
+from bench import api_latency, ingest, latency, processor
 
 RESULTS = Path(__file__).parent / "results"
 console = Console(stderr=True)
@@ -31,11 +31,12 @@ def machine() -> str:
 
 
 def main(
-    only: Annotated[list[str] | None, typer.Option(help="ingest, processor or latency.")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        help="ingest, processor, latency or api (repeatable).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per throughput benchmark.")] = 3,
 ) -> None:
     """Run the benchmarks and print the README rows."""
-    chosen = only or ["ingest", "processor", "latency"]
+    chosen = only or ["ingest", "processor", "latency", "api"]
     results = []
     if "ingest" in chosen:
         results.append(ingest.run(repeats, console))
@@ -43,12 +44,20 @@ def main(
         results.append(processor.run(repeats, console))
     if "latency" in chosen:
         results.append(latency.run(console))
+    if "api" in chosen:
+        results.append(api_latency.run(repeats, console))
     stamp = datetime.now(UTC)
     report = {"date": stamp.date().isoformat(), "machine": machine(), "results": results}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stamp:%Y%m%dT%H%M%S}.json").write_text(json.dumps(report, indent=2) + "\n")
     typer.echo(f"\nmachine: {report['machine']}, date: {report['date']}\n")
     for result in results:
+        if "endpoints" in result:
+            for name, e in result["endpoints"].items():
+                typer.echo(f"| {result['benchmark']}: {name} | p50 {e['p50_ms']:g} ms, "
+                           f"p99 {e['p99_ms']:g} ms ({e['requests_per_s']:g} requests/s, "
+                           f"{e['failures']} failed; median of {len(result['runs'])}) |")
+            continue
         if "p50_ms" in result:
             figure = (f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
                       f"({result['probes']} probes at {result['samples_per_s']:,} samples/s)")

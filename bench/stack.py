@@ -56,8 +56,11 @@ class CpuWindow:
 
 def run_settings(base: FitStreamSettings, run: str) -> FitStreamSettings:
     """Settings for one run on a shared log: its own derived topics, state and ports."""
-    kafka = base.kafka.model_copy(update={"dlq_topic": f"bench.{run}.dlq",
-                                          "summaries_topic": f"bench.{run}.summaries"})
+    # Every derived topic is the run's own; only the events topic (the log) is shared.
+    kafka = base.kafka.model_copy(update={
+        field: f"bench.{run}.{getattr(base.kafka, field)}"
+        for field in KafkaSettings.model_fields
+        if field.endswith("_topic") and field != "events_topic"})
     return base.model_copy(update={
         "state_dir": base.state_dir / run,
         "kafka": kafka,

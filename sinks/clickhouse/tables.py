@@ -169,8 +169,11 @@ def apply_ddl(store: ClickHouseStore) -> None:
         store.execute(statement.format(db=store.database))
 
 
-def _columns(records: list[dict[str, Any]], mapping: dict[str, Callable[[dict], Any]]) -> Columns:
-    return {column: [get(r) for r in records] for column, get in mapping.items()}
+def columns_builder(mapping: dict[str, Callable[[dict], Any]]) -> ColumnsBuilder:
+    """A builder that takes each column of ``mapping`` from every record."""
+    def build(records: list[dict[str, Any]]) -> Columns:
+        return {column: [get(r) for r in records] for column, get in mapping.items()}
+    return build
 
 
 def _field(name: str) -> Callable[[dict], Any]:
@@ -256,36 +259,14 @@ def sample_columns(events: list[dict[str, Any]]) -> Columns:
     return columns
 
 
-def summary_columns(summaries: list[dict[str, Any]]) -> Columns:
-    return _columns(summaries, SUMMARY_COLUMNS)
-
-
-def leaderboard_columns(entries: list[dict[str, Any]]) -> Columns:
-    return _columns(entries, LEADERBOARD_COLUMNS)
-
-
-def progress_columns(rows: list[dict[str, Any]]) -> Columns:
-    return _columns(rows, PROGRESS_COLUMNS)
-
-
-def route_columns(rows: list[dict[str, Any]]) -> Columns:
-    return _columns(rows, ROUTE_COLUMNS)
-
-
-def notification_columns(rows: list[dict[str, Any]]) -> Columns:
-    return _columns(rows, NOTIFICATION_COLUMNS)
-
-
-def read_columns(rows: list[dict[str, Any]]) -> Columns:
-    return _columns(rows, READ_COLUMNS)
-
-
-def delivery_columns(rows: list[dict[str, Any]]) -> Columns:
-    return _columns(rows, DELIVERY_COLUMNS)
-
-
-def preference_columns(rows: list[dict[str, Any]]) -> Columns:
-    return _columns(rows, PREFERENCE_COLUMNS)
+summary_columns = columns_builder(SUMMARY_COLUMNS)
+leaderboard_columns = columns_builder(LEADERBOARD_COLUMNS)
+progress_columns = columns_builder(PROGRESS_COLUMNS)
+route_columns = columns_builder(ROUTE_COLUMNS)
+notification_columns = columns_builder(NOTIFICATION_COLUMNS)
+read_columns = columns_builder(READ_COLUMNS)
+delivery_columns = columns_builder(DELIVERY_COLUMNS)
+preference_columns = columns_builder(PREFERENCE_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -12,21 +12,18 @@ the state write and the send heals on replay.
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-import structlog
 
 from fitstream.contracts import AvroSerde
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.notifications import WeeklyBoard, for_entrant
 from fitstream.kafka.dead_letter import SourceRef
 from streams.faust.app import WorkoutSessionsApp
-
-log = structlog.get_logger("streams.weekly_boards")
+from streams.faust.batches import each_batch
 
 NOTIFICATION_SUBJECT = "fitstream.notifications.Notification"
 
@@ -44,16 +41,7 @@ def add_weekly_boards_agent(wiring: WorkoutSessionsApp, serde: AvroSerde,
 
     @wiring.app.agent(wiring.board_completions, isolated_partitions=True, name="weekly-boards")
     async def weekly_boards(stream: Any) -> None:
-        processor = wiring.settings.processor
-        async for batch in stream.take_events(processor.batch_max_records,
-                                              within=processor.batch_within_s):
-            stream._set_current_event(batch[-1])
-            try:
-                await process_batch(batch)
-            except Exception:
-                log.exception("batch_failed", partition=batch[0].message.partition,
-                              first_offset=batch[0].message.offset)
-                os._exit(70)
+        await each_batch(stream, wiring.settings.processor, process_batch)
 
     async def process_batch(batch: list[Any]) -> None:
         by_board: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -23,7 +23,6 @@ and a send heals when the batch is replayed (all consumers are idempotent).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -50,6 +49,7 @@ from fitstream.kafka.long_poll_shim import install_aiokafka_long_poll
 from fitstream.observability import metrics
 from fitstream.settings import FitStreamSettings
 from streams.faust.app import WorkoutSessionsApp
+from streams.faust.batches import each_batch
 from streams.faust.weekly_boards import NOTIFICATION_SUBJECT, add_weekly_boards_agent
 
 log = structlog.get_logger("streams.workout_sessions")
@@ -105,20 +105,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
 
     @wiring.app.agent(wiring.events, isolated_partitions=True, name="workout-sessions")
     async def workout_sessions(stream: Any) -> None:
-        async for batch in stream.take_events(settings.processor.batch_max_records,
-                                              within=settings.processor.batch_within_s):
-            # take_events yields outside the stream's own context: make the batch's
-            # last event current, so table writes reach this partition's changelog.
-            stream._set_current_event(batch[-1])
-            try:
-                await process_batch(batch)
-            except Exception:
-                # take_events acks a batch even when its consumer raises; exiting
-                # before the next commit keeps the batch in the log (at least once).
-                # Domain failures never get here: they are dead-lettered.
-                log.exception("batch_failed", partition=batch[0].message.partition,
-                              first_offset=batch[0].message.offset)
-                os._exit(70)
+        await each_batch(stream, settings.processor, process_batch)
 
     async def process_batch(batch: list[Any]) -> None:
         partition = batch[0].message.partition

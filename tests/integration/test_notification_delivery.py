@@ -65,11 +65,16 @@ def delivery(broker, tmp_path):
     channels.stop()
 
 
-def run_worker(settings) -> tuple[DeliveryWorker, threading.Thread]:
+def run_worker(settings, until) -> None:
+    """A worker on a thread until ``until()`` holds (60 s at most), then stopped."""
     worker = DeliveryWorker(settings)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
-    return worker, thread
+    try:
+        wait_for(until)
+    finally:
+        worker.stop()
+        thread.join(30)
 
 
 def outcomes(settings, serde) -> list[dict]:
@@ -87,12 +92,7 @@ def wait_for(condition, timeout_s: float = 60) -> None:
 def test_failing_channels_retry_then_dead_letter_without_holding_up_email(delivery):
     settings, serde, channels, produce_notifications = delivery
     produce_notifications()
-    worker, thread = run_worker(settings)
-    try:
-        wait_for(lambda: len(outcomes(settings, serde)) >= 15)
-    finally:
-        worker.stop()
-        thread.join(30)
+    run_worker(settings, lambda: len(outcomes(settings, serde)) >= 15)
     results = outcomes(settings, serde)
     by = {(r["channel"], r["status"]): [] for r in results}
     for r in results:
@@ -124,19 +124,11 @@ def test_failing_channels_retry_then_dead_letter_without_holding_up_email(delive
 def test_a_restarted_worker_sends_nothing_twice(delivery):
     settings, serde, channels, produce_notifications = delivery
     produce_notifications()
-    worker, thread = run_worker(settings)
-    try:
-        wait_for(lambda: len(outcomes(settings, serde)) >= 15)
-    finally:
-        worker.stop()
-        thread.join(30)
+    run_worker(settings, lambda: len(outcomes(settings, serde)) >= 15)
     # The same notifications again, as a replay or a re-sent batch would bring them.
     produce_notifications()
-    worker, thread = run_worker(settings)
-    try:
-        time.sleep(5)  # long enough for the repeats to be read, and for a resend to show
-    finally:
-        worker.stop()
-        thread.join(30)
+    resumed = time.monotonic()
+    # Long enough for the repeats to be read, and for a resend to show.
+    run_worker(settings, lambda: time.monotonic() - resumed > 5)
     assert len(outcomes(settings, serde)) == 15
     assert len(channels.received.by("smtp")) == 5
