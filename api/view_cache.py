@@ -2,19 +2,30 @@
 
 Views change as the stream moves, and their public answers already say
 ``Cache-Control: max-age=5``. Within ``ttl_s`` (``FITSTREAM_API__VIEW_CACHE_TTL_S``,
-1 s by default, 0 turns it off) an API process answers the same question from
+5 s by default, 0 turns it off) an API process answers the same question from
 memory: a leaderboard is loaded and ranked once per TTL, not once per reader, and
 concurrent requests that miss the same key wait for the one that computes it.
-Only answers that do not depend on the caller's own writes are cached here (the
-inbox, which the caller changes, is not).
+
+On the event loop (:meth:`ViewCache.get_async`) an answer older than ``ttl_s``
+but younger than twice that is still served while one fresher answer is
+computed on a worker thread (stale-while-revalidate), so a steady reader never
+waits for the store; older answers are recomputed before answering. Only answers
+that do not depend on the caller's own writes are cached here (the inbox, which
+the caller changes, is not).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import structlog
+from anyio.to_thread import run_sync
+
+log = structlog.get_logger("api.view_cache")
 
 Value = TypeVar("Value")
 
@@ -23,36 +34,69 @@ class ViewCache:
     def __init__(self, ttl_s: float, max_entries: int = 100_000) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
-        self._entries: dict[Hashable, tuple[float, object]] = {}
+        self._entries: dict[Hashable, tuple[float, Any]] = {}  # key -> (computed at, value)
         self._computing: dict[Hashable, threading.Lock] = {}
+        self._refreshing: set[Hashable] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()
 
+    def _age(self, key: Hashable) -> tuple[float, Any] | None:
+        entry = self._entries.get(key)
+        return None if entry is None else (time.monotonic() - entry[0], entry[1])
+
     def get(self, key: Hashable, compute: Callable[[], Value]) -> Value:
-        """The cached value of ``key``, or ``compute()``'s, kept for ``ttl_s``.
+        """The value of ``key`` if younger than ``ttl_s``, else ``compute()``'s, stored.
 
         Exceptions from ``compute`` propagate and cache nothing.
         """
         if self.ttl_s <= 0:
             return compute()
-        hit = self._entries.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]  # type: ignore[return-value]
+        aged = self._age(key)
+        if aged is not None and aged[0] < self.ttl_s:
+            return aged[1]
         with self._lock:
             key_lock = self._computing.setdefault(key, threading.Lock())
         with key_lock:
-            hit = self._entries.get(key)
-            if hit is not None and hit[0] > time.monotonic():
-                return hit[1]  # type: ignore[return-value]
+            aged = self._age(key)
+            if aged is not None and aged[0] < self.ttl_s:
+                return aged[1]
             value = compute()
-            now = time.monotonic()
+            self._store(key, value)
             with self._lock:
-                if len(self._entries) >= self.max_entries:
-                    self._evict(now)
-                self._entries[key] = (now + self.ttl_s, value)
                 self._computing.pop(key, None)
             return value
 
+    async def get_async(self, key: Hashable, compute: Callable[[], Value]) -> Value:
+        """As :meth:`get`, for the event loop: a fresh answer is given in place, one up to
+        twice ``ttl_s`` old is given while a refresh runs, and a miss is computed on a
+        worker thread (computing reads the store, which blocks)."""
+        aged = self._age(key) if self.ttl_s > 0 else None
+        if aged is not None and aged[0] < 2 * self.ttl_s:
+            if aged[0] >= self.ttl_s and key not in self._refreshing:
+                self._refreshing.add(key)
+                task = asyncio.get_running_loop().create_task(self._refresh(key, compute))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            return aged[1]
+        return await run_sync(self.get, key, compute)
+
+    async def _refresh(self, key: Hashable, compute: Callable[[], Any]) -> None:
+        try:
+            self._store(key, await run_sync(compute))
+        except Exception:
+            # The stale answer ages out and the next reader computes (and sees) the error.
+            log.exception("view_refresh_failed", key=str(key))
+        finally:
+            self._refreshing.discard(key)
+
+    def _store(self, key: Hashable, value: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._evict(now)
+            self._entries[key] = (now, value)
+
     def _evict(self, now: float) -> None:
-        expired = [k for k, (expires, _) in self._entries.items() if expires <= now]
+        expired = [k for k, (at, _) in self._entries.items() if now - at >= 2 * self.ttl_s]
         for key in expired or list(self._entries)[: self.max_entries // 10]:
             del self._entries[key]

@@ -173,7 +173,7 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
 
     @router.get("/users/{user_id}/stats", responses={
         s: {"model": ErrorBody} for s in (400, 401, 403)})
-    def get_user_stats(
+    async def get_user_stats(
         user_id: str, request: Request,
         sport: Annotated[str, Query(description="A sport type, or all.")] = ALL_SPORTS,
         window: Annotated[LeaderboardWindow, Query()] = LeaderboardWindow.MONTH,
@@ -193,8 +193,9 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
             return {"user_id": user_id, **user_stats(summaries, sport, window, period)}
 
         # Cached per owner and question; only the owner gets past the check above.
-        return conditional_json(request, cache.get(("stats", user_id, sport, window, period),
-                                                   stats), cache_control=PRIVATE_VIEW)
+        # async, like the leaderboards: a cached answer needs no worker thread.
+        return conditional_json(request, await cache.get_async(
+            ("stats", user_id, sport, window, period), stats), cache_control=PRIVATE_VIEW)
 
     @router.get("/workouts/{workout_id}/route", responses={
         s: {"model": ErrorBody} for s in (401, 403, 404)})

@@ -147,8 +147,9 @@ class ApiSettings(BaseModel):
     ingest_ack_timeout_s: float = 10.0
     page_limit_default: int = 20
     page_limit_max: int = 200
-    # Read answers (leaderboards, stats) are reused this long; 0 reads the store every time.
-    view_cache_ttl_s: float = Field(1.0, ge=0)
+    # Read answers (leaderboards, stats) are reused this long, as their Cache-Control
+    # (max-age=5) already allows clients; 0 reads the store every time.
+    view_cache_ttl_s: float = Field(5.0, ge=0)
     # Boards up to this many entries are loaded whole, ranked once per TTL; bigger ones
     # are sliced in ClickHouse per request.
     ranked_board_max_rows: int = Field(20_000, ge=0)

@@ -344,6 +344,8 @@ CHANNEL_PREFERENCES = {"channels": ["push", "email", "sms"], "email": "runner3@e
 
 @pytest.fixture(scope="module")
 def pipeline(broker, tmp_path_factory, request):
+    # First: a skip raised after the roles started would leave them running.
+    server = request.getfixturevalue("clickhouse_server")
     state = tmp_path_factory.mktemp("e2e")
     channels = LocalChannels(log_path=state / "channels-received.jsonl")
     channels.start()
@@ -354,7 +356,6 @@ def pipeline(broker, tmp_path_factory, request):
     stack.start(settings, "processor", "process")
     stack.start(settings, "api-chdb", "serve")
     stack.start(settings, "delivery", "deliver")
-    server = request.getfixturevalue("clickhouse_server")
     server_settings = settings.model_copy(update={
         "clickhouse": ClickHouseSettings(backend="server", host=server.host, port=server.port,
                                          database="fitstream_e2e"),
