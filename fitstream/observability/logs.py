@@ -40,6 +40,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request at INFO; the delivery worker's outcomes already say it.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def bind_trace(trace_id: str) -> None:

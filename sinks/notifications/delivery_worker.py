@@ -62,8 +62,10 @@ Outcome = Callable[["PendingDelivery", str, str | None], None]
 
 def read_topic(settings: FitStreamSettings, topic: str, serde: AvroSerde,
                stop: threading.Event | None = None, follow: bool = False,
-               caught_up: Callable[[], None] | None = None) -> Iterator[dict[str, Any]]:
-    """Every decodable record of ``topic`` from the beginning, without a consumer group.
+               caught_up: Callable[[], None] | None = None,
+               ) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
+    """(partition, offset, record) of ``topic`` from the beginning, without a consumer
+    group; the record is None where it does not decode (it is logged).
 
     Calls ``caught_up`` once the end of every partition as it was at the start has
     been read; stops there unless ``follow``.
@@ -93,15 +95,22 @@ def read_topic(settings: FitStreamSettings, topic: str, serde: AvroSerde,
                 if not behind and caught_up:
                     caught_up()
             try:
-                yield serde.decode(message.value())[1]
+                record = serde.decode(message.value())[1]
             except SerdeError as exc:
                 log.warning("undecodable_record_skipped", topic=topic, reason=exc.reason)
+                record = None
+            yield message.partition(), message.offset(), record
     finally:
         consumer.close()
 
 
 class PreferenceBook:
-    """Every user's latest channel preferences, kept current from their topic on a thread."""
+    """Every user's latest channel preferences, kept current from their topic on a thread.
+
+    :meth:`wait_until_current` lets the worker apply every preference saved before it
+    read a batch of notifications: a user who chose email, then completed a workout,
+    gets the email, however far the follower thread had got.
+    """
 
     def __init__(self, settings: FitStreamSettings, serde: AvroSerde,
                  stop: threading.Event) -> None:
@@ -111,22 +120,40 @@ class PreferenceBook:
         self._defaults = frozenset(Channel(c) for c in settings.notifications.default_channels)
         self._latest: dict[str, tuple[int, ChannelPreferences]] = {}
         self.ready = threading.Event()
+        self._read: dict[int, int] = {}  # partition -> next offset to read
+        self._moved = threading.Condition()
         self._thread = threading.Thread(target=self._follow, name="preferences", daemon=True)
 
     def start(self, timeout_s: float = 60) -> None:
+        self._partitions = partition_count(self._settings.kafka,
+                                           self._settings.kafka.notification_preferences_topic)
         self._thread.start()
         if not self.ready.wait(timeout_s):
             raise RuntimeError("the preferences topic could not be read to its end")
 
     def _follow(self) -> None:
-        for record in read_topic(self._settings,
-                                 self._settings.kafka.notification_preferences_topic,
-                                 self._serde, self._stop, follow=True,
-                                 caught_up=self.ready.set):
-            known = self._latest.get(record["user_id"])
-            if known is None or record["updated_at"] >= known[0]:
-                self._latest[record["user_id"]] = (record["updated_at"],
-                                                   ChannelPreferences.from_record(record))
+        for partition, offset, record in read_topic(
+                self._settings, self._settings.kafka.notification_preferences_topic,
+                self._serde, self._stop, follow=True, caught_up=self.ready.set):
+            if record is not None:
+                known = self._latest.get(record["user_id"])
+                if known is None or record["updated_at"] >= known[0]:
+                    self._latest[record["user_id"]] = (record["updated_at"],
+                                                       ChannelPreferences.from_record(record))
+            with self._moved:
+                self._read[partition] = offset + 1
+                self._moved.notify_all()
+
+    def wait_until_current(self, consumer: Consumer, timeout_s: float = 10) -> bool:
+        """Block until every preference on the topic now has been read (False on timeout)."""
+        topic = self._settings.kafka.notification_preferences_topic
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5,
+                                                  cached=False)[1]
+                for p in range(self._partitions)}
+        with self._moved:
+            return self._moved.wait_for(
+                lambda: all(self._read.get(p, 0) >= end for p, end in ends.items() if end),
+                timeout_s)
 
     def get(self, user_id: str) -> ChannelPreferences:
         known = self._latest.get(user_id)
@@ -284,10 +311,11 @@ class DeliveryWorker:
         self._offsets.done(pending.source)
 
     def _load_ledger(self) -> None:
-        for record in read_topic(self._settings,
-                                 self._settings.kafka.notification_deliveries_topic,
-                                 self._serde, self._stop):
-            self._finished.add(record["delivery_id"])
+        for _, _, record in read_topic(self._settings,
+                                       self._settings.kafka.notification_deliveries_topic,
+                                       self._serde, self._stop):
+            if record is not None:
+                self._finished.add(record["delivery_id"])
         log.info("delivery_ledger_loaded", finished=len(self._finished))
 
     def _dispatch(self, message: Any) -> None:
@@ -348,6 +376,8 @@ class DeliveryWorker:
         try:
             while not self._stop.is_set():
                 messages = consumer.consume(500, timeout=0.5)
+                if messages and not self._preferences.wait_until_current(consumer):
+                    log.warning("preferences_behind", detail="delivering with what is known")
                 for message in messages:
                     if not message.error():
                         self._dispatch(message)

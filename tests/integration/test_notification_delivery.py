@@ -132,3 +132,32 @@ def test_a_restarted_worker_sends_nothing_twice(delivery):
     run_worker(settings, lambda: time.monotonic() - resumed > 5)
     assert len(outcomes(settings, serde)) == 15
     assert len(channels.received.by("smtp")) == 5
+
+
+def test_a_preference_saved_before_a_notification_applies_to_it(delivery):
+    settings, serde, channels, _ = delivery
+    producer = Producer(producer_config(settings.kafka))
+    worker = DeliveryWorker(settings)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(2)  # the worker is up and idle
+        # Saved, then a notification at once: the worker must not use the default (push).
+        producer.produce(settings.kafka.notification_preferences_topic, key=b"user-88",
+                         value=serde.encode("fitstream.notifications.NotificationPreferences", {
+                             "user_id": "user-88", "channels": ["email"],
+                             "email": "u88@example.org", "phone": None, "updated_at": T0}))
+        assert producer.flush(10) == 0
+        producer.produce(settings.kafka.notifications_topic, key=b"user-88",
+                         value=serde.encode("fitstream.notifications.Notification",
+                                            {**notification(9), "notification_id": "n:user-88:x",
+                                             "user_id": "user-88"}))
+        assert producer.flush(10) == 0
+        wait_for(lambda: any(r["notification_id"] == "n:user-88:x"
+                             for r in outcomes(settings, serde)))
+    finally:
+        worker.stop()
+        thread.join(30)
+    mine = [r for r in outcomes(settings, serde) if r["notification_id"] == "n:user-88:x"]
+    assert [(r["channel"], r["status"]) for r in mine] == [("email", "sent")]
+    assert [m["payload"]["to"] for m in channels.received.by("smtp")] == [["u88@example.org"]]
