@@ -137,6 +137,25 @@ class NotificationSettings(BaseModel):
     commit_interval_s: float = Field(5.0, ge=0)
 
 
+class LakehouseSettings(BaseModel):
+    """The Delta Lake tables (bronze, silver, gold) and the sinks that write them."""
+
+    # A directory (relative: under the state directory) or an object-store URI (s3://...).
+    root: str = "lakehouse"
+    # deltalake storage options for object stores (endpoint, keys, region...).
+    storage_options: dict[str, str] = Field(default_factory=dict)
+    group_id: str = "fitstream-lakehouse"
+    # Static membership (as for the processor): a restarted sink takes its partitions back
+    # at once, and the embedded broker never evicts a crashed member. Empty: dynamic.
+    group_instance_id: str = "lakehouse-0"
+    # Small files are the cost of streaming into Delta: a commit waits for this many
+    # rows or this long, whichever comes first.
+    batch_max_rows: int = Field(50_000, ge=1)
+    batch_max_wait_s: float = Field(5.0, gt=0)
+    # Kafka offsets are advisory (lag metrics): progress lives in the Delta log.
+    offset_commit_interval_s: float = Field(30.0, gt=0)
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -171,6 +190,7 @@ class FitStreamSettings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     api: ApiSettings = ApiSettings()
     notifications: NotificationSettings = NotificationSettings()
+    lakehouse: LakehouseSettings = LakehouseSettings()
     # Where processes of one host share Prometheus samples; empty disables it.
     metrics_dir: Path | None = None
 
@@ -191,6 +211,13 @@ class FitStreamSettings(BaseSettings):
             env[key] = str(value) if isinstance(value, str | Path) else json.dumps(
                 value, default=plain)
         return env
+
+    def lakehouse_uri(self, table: str) -> str:
+        """Where a lakehouse table (``bronze.workout_events``) lives: ``<root>/bronze/workout_events``."""
+        root = self.lakehouse.root
+        if "://" not in root:
+            root = str(self.resolve(Path(root)))
+        return f"{root.rstrip('/')}/{table.replace('.', '/')}"
 
     def resolve(self, path: Path) -> Path:
         """A path relative to the state directory, absolute paths unchanged."""

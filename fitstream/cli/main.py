@@ -214,6 +214,18 @@ def sink_command() -> None:
 
 
 @app.command()
+def lakehouse() -> None:
+    """Run the Delta Lake sinks: bronze events and dead letters, silver workouts, gold
+    daily totals, each exactly once (progress is kept in the Delta log).
+
+    Tables live under FITSTREAM_LAKEHOUSE__ROOT (a directory, or s3://...)."""
+    from sinks.delta.topic_sink import run_lakehouse
+
+    _configure_logs("lakehouse")
+    run_lakehouse(get_settings())
+
+
+@app.command()
 def deliver() -> None:
     """Run the notification delivery worker: notifications.v1 to push, email and SMS.
 
