@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bench import api_latency, ingest, latency, processor
+from bench import api_latency, ingest, lakehouse, latency, processor
 
 RESULTS = Path(__file__).parent / "results"
 console = Console(stderr=True)
@@ -32,11 +32,11 @@ def machine() -> str:
 
 def main(
     only: Annotated[list[str] | None, typer.Option(
-        help="ingest, processor, latency or api (repeatable).")] = None,
+        help="ingest, processor, latency, api or lakehouse (repeatable).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per throughput benchmark.")] = 3,
 ) -> None:
     """Run the benchmarks and print the README rows."""
-    chosen = only or ["ingest", "processor", "latency", "api"]
+    chosen = only or ["ingest", "processor", "latency", "api", "lakehouse"]
     results = []
     if "ingest" in chosen:
         results.append(ingest.run(repeats, console))
@@ -46,6 +46,8 @@ def main(
         results.append(latency.run(console))
     if "api" in chosen:
         results.append(api_latency.run(repeats, console))
+    if "lakehouse" in chosen:
+        results.append(lakehouse.run(repeats, console))
     stamp = datetime.now(UTC)
     report = {"date": stamp.date().isoformat(), "machine": machine(), "results": results}
     RESULTS.mkdir(exist_ok=True)

@@ -212,12 +212,15 @@ class FitStreamSettings(BaseSettings):
                 value, default=plain)
         return env
 
+    @property
+    def lakehouse_root(self) -> str:
+        """The lakehouse directory (relative roots live under the state dir) or URI."""
+        root = self.lakehouse.root
+        return (root if "://" in root else str(self.resolve(Path(root)))).rstrip("/")
+
     def lakehouse_uri(self, table: str) -> str:
         """Where a lakehouse table (``bronze.workout_events``) lives: ``<root>/bronze/workout_events``."""
-        root = self.lakehouse.root
-        if "://" not in root:
-            root = str(self.resolve(Path(root)))
-        return f"{root.rstrip('/')}/{table.replace('.', '/')}"
+        return f"{self.lakehouse_root}/{table.replace('.', '/')}"
 
     def resolve(self, path: Path) -> Path:
         """A path relative to the state directory, absolute paths unchanged."""

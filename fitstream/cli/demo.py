@@ -119,6 +119,37 @@ def wait_until_delivered(settings: FitStreamSettings, stack: LocalStack) -> None
         position.close()
 
 
+def wait_for_lakehouse(settings: FitStreamSettings, stack: LocalStack) -> None:
+    """Until Delta holds every record of the lakehouse's topics."""
+    from sinks.delta.topic_sink import records_behind
+
+    position = LogPosition(settings.kafka)
+    deadline = time.monotonic() + VISIBILITY_TIMEOUT_S
+    try:
+        while records_behind(settings, position.ends):
+            stack.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError("the lakehouse did not catch up in time")
+            time.sleep(1)
+    finally:
+        position.close()
+
+
+def print_lakehouse(settings: FitStreamSettings, console: Console) -> None:
+    """Row counts of the Delta tables, and where they are."""
+    from deltalake import DeltaTable
+
+    from sinks.delta.tables import BRONZE_DEAD_LETTERS, BRONZE_EVENTS, GOLD_USER_DAILY, SILVER_WORKOUTS
+
+    table = Table("Delta table", "rows", "version",
+                  title=f"lakehouse ({settings.lakehouse_root})")
+    for name in (BRONZE_EVENTS, BRONZE_DEAD_LETTERS, SILVER_WORKOUTS, GOLD_USER_DAILY):
+        delta = DeltaTable(settings.lakehouse_uri(name),
+                           storage_options=settings.lakehouse.storage_options or None)
+        table.add_row(name, f"{delta.count():,}", str(delta.version()))
+    console.print(table)
+
+
 def print_notifications(settings: FitStreamSettings, users: int, console: Console,
                         channels: LocalChannels) -> None:
     """What each user's inbox holds, by kind, and the outcome on every external channel."""
@@ -208,6 +239,7 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         stack.start(settings, "processor", "process")
         stack.start(settings, "api", "serve")
         stack.start(settings, "delivery", "deliver")
+        stack.start(settings, "lakehouse", "lakehouse")
         wait_for_api(settings, stack)
         console.print(f"API on {url} (docs: {url}/docs); processor, sink and delivery worker "
                       f"running; logs in {logs_dir(settings)}")
@@ -221,6 +253,7 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         visible = wait_until_visible(url, tally.completed_ids, console, stack)
         elapsed = time.monotonic() - started
         wait_until_delivered(settings, stack)
+        wait_for_lakehouse(settings, stack)
         dlq = dead_letter_count(settings)
         table = Table(title="FitStream demo: what was materialised", show_header=False)
         for label, value in (
@@ -240,6 +273,7 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         console.print(table)
         print_views(url, spec, console)
         print_notifications(settings, users, console, channels)
+        print_lakehouse(settings, console)
         console.print(f"API: {url}  ·  OpenAPI: {url}/docs  ·  try: "
                       f"curl {url}/api/v1/users/user-00000/workouts?limit=3", soft_wrap=True)
         if not once:

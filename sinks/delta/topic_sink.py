@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -134,8 +135,8 @@ class DeltaTopicSink:
             log.warning("offset_commit_failed", sink=self._writer.name, error=str(exc))
 
 
-def lakehouse_sinks(settings: FitStreamSettings) -> list[DeltaTopicSink]:
-    """bronze events, bronze dead letters, and silver + gold: one sink each."""
+def lakehouse_writers(settings: FitStreamSettings) -> list[LakehouseWriter]:
+    """bronze events, bronze dead letters, and silver + gold."""
     from fitstream.contracts import AvroSerde, registry_from_settings
     from sinks.delta.writers import (
         BronzeDeadLettersWriter,
@@ -147,9 +148,24 @@ def lakehouse_sinks(settings: FitStreamSettings) -> list[DeltaTopicSink]:
     registry = registry_from_settings(settings.schema_registry)
     serde = AvroSerde(registry)
     tables = DeltaTables(settings)
-    return [DeltaTopicSink(settings, writer) for writer in (
-        BronzeEventsWriter(tables, serde, registry), BronzeDeadLettersWriter(tables),
-        SilverGoldWriter(tables, serde))]
+    return [BronzeEventsWriter(tables, serde, registry), BronzeDeadLettersWriter(tables),
+            SilverGoldWriter(tables, serde)]
+
+
+def lakehouse_sinks(settings: FitStreamSettings) -> list[DeltaTopicSink]:
+    return [DeltaTopicSink(settings, writer) for writer in lakehouse_writers(settings)]
+
+
+def records_behind(settings: FitStreamSettings, ends: Callable[[str], dict[int, int]]) -> int:
+    """Records on the lakehouse's topics that Delta does not hold yet (``ends`` gives a
+    topic's end offset per partition), read from the Delta transaction versions."""
+    behind = 0
+    for writer in lakehouse_writers(settings):
+        writer.prepare()  # idempotent: creates the tables if the sink has not yet
+        for partition, end in ends(writer.topic).items():
+            done = writer.resume_at(app_id(writer, partition)) or 0
+            behind += max(0, end - done)
+    return behind
 
 
 def run_lakehouse(settings: FitStreamSettings) -> None:

@@ -196,5 +196,5 @@ class SilverGoldWriter:
         days = sorted({d for _, d in touched})
         users = {u for u, _ in touched}
         rows = [r for r in self.tables.open(SILVER_WORKOUTS).to_pyarrow_table(
-            partitions=[("start_date", "in", days)]).to_pylist() if r["user_id"] in users]
+            filters=[("start_date", "in", days)]).to_pylist() if r["user_id"] in users]
         return [r for r in user_daily_rows(rows) if (r["user_id"], r["day"]) in touched]

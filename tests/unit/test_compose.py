@@ -34,7 +34,8 @@ def test_the_stack_has_the_production_roles():
 def test_compose_validates_against_the_compose_schema():
     result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config", "--quiet"],
                             capture_output=True, text=True, check=False,
-                            env={**os.environ, "FITSTREAM_TOKEN_SECRET": "test"})
+                            env={**os.environ, "FITSTREAM_TOKEN_SECRET": "test",
+                                 "MINIO_ROOT_PASSWORD": "test"})
     assert result.returncode == 0, result.stderr
 
 
