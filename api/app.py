@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from api.achievements import achievement_router
+from api.analytics import analytics_router
 from api.errors import ApiError, install_error_handlers
 from api.event_publisher import EventPublisher
 from api.ingest import ingest_router
@@ -63,6 +64,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
         app.include_router(leaderboard_router(store, cache, settings.api.ranked_board_max_rows))
         app.include_router(achievement_router(store))
         app.include_router(notification_router(settings, serde, store, publisher))
+        app.include_router(analytics_router(settings, store))
 
     @app.get("/healthcheck", tags=["operations"])
     def healthcheck() -> dict[str, str]:

@@ -6,7 +6,14 @@ from typing import TypeVar
 from fastapi import Request
 
 from api.errors import ApiError
-from api.tokens import DeviceIdentity, InvalidToken, bearer, verify_device_token, verify_user_token
+from api.tokens import (
+    DeviceIdentity,
+    InvalidToken,
+    bearer,
+    verify_analyst_token,
+    verify_device_token,
+    verify_user_token,
+)
 
 Identity = TypeVar("Identity")
 
@@ -32,6 +39,11 @@ def require_user(request: Request, secret: str) -> str:
 def require_device(request: Request, secret: str) -> DeviceIdentity:
     """The device (and the user it records for) sending events."""
     return authenticate(request, lambda token: verify_device_token(secret, token), "device")
+
+
+def require_analyst(request: Request, secret: str) -> str:
+    """An analyst, for read-only SQL on the store."""
+    return authenticate(request, lambda token: verify_analyst_token(secret, token), "analyst")
 
 
 def require_owner(user_id: str, owner_id: str, what: str) -> None:

@@ -3,7 +3,9 @@
 * Device tokens (audience ``fitstream-ingest``) bind a device to the user it
   records for: ingest refuses events of any other user or device.
 * User tokens (audience ``fitstream-api``) let a user read their own private
-  views (routes now; details, stats and notifications to come).
+  views (details, routes, stats, notifications) and change their preferences.
+* Analyst tokens (audience ``fitstream-analytics``) let an analyst run read-only SQL
+  through the process that owns the store (``fitstream sql`` in embedded mode).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import jwt
 
 DEVICE_AUDIENCE = "fitstream-ingest"
 USER_AUDIENCE = "fitstream-api"
+ANALYST_AUDIENCE = "fitstream-analytics"
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,15 @@ def issue_user_token(secret: str, user_id: str, ttl_s: int, now: float | None = 
 def verify_user_token(secret: str, token: str) -> str:
     """The user id the token was issued to; InvalidToken otherwise."""
     return _verify(secret, token, USER_AUDIENCE, ["sub"])["sub"]
+
+
+def issue_analyst_token(secret: str, analyst: str, ttl_s: int, now: float | None = None) -> str:
+    return _issue(secret, {"sub": analyst}, ANALYST_AUDIENCE, ttl_s, now)
+
+
+def verify_analyst_token(secret: str, token: str) -> str:
+    """The analyst's name; InvalidToken otherwise."""
+    return _verify(secret, token, ANALYST_AUDIENCE, ["sub"])["sub"]
 
 
 def bearer(authorization: str | None) -> str | None:

@@ -27,10 +27,12 @@ broker_app = typer.Typer(help="The embedded Kafka-wire broker (noida-db) for loc
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 devices_app = typer.Typer(help="Device credentials for ingest.", no_args_is_help=True)
 users_app = typer.Typer(help="User credentials for the API.", no_args_is_help=True)
+analysts_app = typer.Typer(help="Analyst credentials for read-only SQL.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(devices_app, name="devices")
 app.add_typer(users_app, name="users")
+app.add_typer(analysts_app, name="analysts")
 
 console = Console(stderr=True)
 
@@ -117,6 +119,41 @@ def users_token(
 
     api = get_settings().api
     typer.echo(issue_user_token(api.token_secret.get_secret_value(), user, api.token_ttl_s))
+
+
+@analysts_app.command("token")
+def analysts_token(
+    name: Annotated[str, typer.Option(help="Who the token is for (kept in the token).")],
+) -> None:
+    """Issue a bearer token for POST /api/v1/analytics/sql (what `fitstream sql` uses)."""
+    from api.tokens import issue_analyst_token
+
+    api = get_settings().api
+    typer.echo(issue_analyst_token(api.token_secret.get_secret_value(), name, api.token_ttl_s))
+
+
+@app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="One read-only statement, e.g. SELECT ...")],
+    output: Annotated[str, typer.Option(
+        "--format", help="table, csv or json (one object per row).")] = "table",
+) -> None:
+    """Run read-only SQL on the view tables and print the result.
+
+    With a ClickHouse server (FITSTREAM_CLICKHOUSE__BACKEND=server) it connects directly.
+    With embedded chdb, which one process may open, the statement goes to the API
+    process that owns the store (it must be running, e.g. `make demo`). Either way it
+    runs with readonly=1. Tables are documented in docs/analytics.md."""
+    from fitstream.cli.sql import print_result, run_statement
+
+    if output not in ("table", "csv", "json"):
+        raise typer.BadParameter("use table, csv or json", param_hint="--format")
+    try:
+        columns, rows = run_statement(get_settings(), statement)
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_result(columns, rows, output, console)
 
 
 def _parse_day(value: str) -> int:

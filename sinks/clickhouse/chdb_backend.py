@@ -23,6 +23,8 @@ class ChdbStore:
         self._connections: list[Any] = []
         self._lock = threading.Lock()
         self._conn().query(f"CREATE DATABASE IF NOT EXISTS {database}")
+        self._read_only: Any = None
+        self._read_only_lock = threading.Lock()
 
     def _conn(self) -> Any:
         # chdb connections may not be shared between threads; one per thread is fine.
@@ -40,6 +42,18 @@ class ChdbStore:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         return self._conn().query(bind(sql, params), "ArrowTable").to_pylist()
 
+    def query_read_only(self, sql: str) -> tuple[list[str], list[tuple]]:
+        with self._read_only_lock:
+            if self._read_only is None:
+                conn = chdb.connect(str(self.path))
+                conn.query(f"USE {self.database}")
+                conn.query("SET readonly = 1")
+                self._read_only = conn
+                with self._lock:
+                    self._connections.append(conn)
+            table = self._read_only.query(sql, "ArrowTable")
+        return table.column_names, [tuple(r.values()) for r in table.to_pylist()]
+
     def insert(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
         batch = pa.table({name: list(values) for name, values in columns.items()})
         if batch.num_rows:
@@ -55,3 +69,4 @@ class ChdbStore:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+        self._read_only = None

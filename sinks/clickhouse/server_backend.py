@@ -35,6 +35,15 @@ class ServerStore:
         names = [name for name, _ in columns]
         return [dict(zip(names, row, strict=True)) for row in rows]
 
+    def query_read_only(self, sql: str) -> tuple[list[str], list[tuple]]:
+        # A fresh client per statement: readonly is a per-query setting of the driver.
+        client = Client(**self._params, database=self.database, settings={"readonly": 1})
+        try:
+            rows, columns = client.execute(sql, with_column_types=True)
+        finally:
+            client.disconnect()
+        return [name for name, _ in columns], [tuple(row) for row in rows]
+
     def insert(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
         data = [list(values) for values in columns.values()]
         rows = len(data[0]) if data else 0

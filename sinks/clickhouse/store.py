@@ -30,6 +30,13 @@ class ClickHouseStore(Protocol):
         """Run a SELECT and return its rows as dicts."""
         ...
 
+    def query_read_only(self, sql: str) -> tuple[list[str], list[tuple]]:
+        """Run an analyst's statement with ClickHouse's ``readonly=1``: (column names, rows).
+
+        On a connection of its own, so the setting never reaches the sinks' writes.
+        """
+        ...
+
     def insert(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
         """Insert one columnar batch (column name -> values); returns the row count."""
         ...

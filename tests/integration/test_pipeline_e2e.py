@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from api.tokens import issue_device_token, issue_user_token
+from api.tokens import issue_analyst_token, issue_device_token, issue_user_token
 from fitstream.cli.replay import replay_settings
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import consumer_config, producer_config
@@ -864,3 +866,72 @@ def test_the_processor_stops_cleanly_on_sigint(pipeline):
     processor.signal(signal.SIGINT)
     assert processor.proc.wait(30) == 0, processor.log_tail()
 
+
+
+ANALYTICS = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"
+
+
+def analyst_queries() -> list[str]:
+    return re.findall(r"```sql\n(.*?)```", ANALYTICS.read_text(), flags=re.DOTALL)
+
+
+def run_analyst_sql(pipeline, statement: str, backend: str) -> list[dict]:
+    """Through the API process that owns chdb, or straight to the server, read-only."""
+    if backend == "chdb":
+        secret = pipeline.settings.api.token_secret.get_secret_value()
+        response = httpx.post(f"{pipeline.api_urls[0]}/api/v1/analytics/sql",
+                              json={"sql": statement},
+                              headers={"Authorization":
+                                       f"Bearer {issue_analyst_token(secret, 'test', 60)}"},
+                              timeout=60)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]
+    store = open_store(pipeline.server_settings)
+    try:
+        columns, rows = store.query_read_only(
+            statement.replace("fitstream.", f"{pipeline.server_settings.clickhouse.database}."))
+    finally:
+        store.close()
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+@pytest.mark.parametrize("backend", ["chdb", "server"])
+def test_the_ten_analyst_queries_run_and_agree_with_the_reference(pipeline, backend):
+    queries = analyst_queries()
+    assert len(queries) == 10
+    results = [run_analyst_sql(pipeline, q, backend) for q in queries]
+    assert all(results), [i + 1 for i, r in enumerate(results) if not r]
+    completed = [s for s in [*pipeline.reference.values(), ILLEGAL_SUMMARY]
+                 if s["status"] == "completed"]
+    weekly: dict[str, set] = defaultdict(set)
+    for s in completed:
+        monday = (s["start_time"] - timedelta(days=s["start_time"].weekday())).date()
+        weekly[monday.isoformat()].add(s["user_id"])
+    assert {str(r["week"])[:10]: r["active_users"] for r in results[0]} == {
+        week: len(users) for week, users in weekly.items()}
+    funnel = {r["sport_type"]: (r["started"], r["completed"]) for r in results[4]}
+    every = [*pipeline.reference.values(), ILLEGAL_SUMMARY]
+    assert funnel == {sport: (sum(s["sport_type"] == sport for s in every),
+                              sum(s["sport_type"] == sport for s in completed))
+                      for sport in {s["sport_type"] for s in every}}
+
+
+def test_analyst_sql_is_read_only_and_for_analysts_only(pipeline):
+    url = f"{pipeline.api_urls[0]}/api/v1/analytics/sql"
+    secret = pipeline.settings.api.token_secret.get_secret_value()
+    analyst = {"Authorization": f"Bearer {issue_analyst_token(secret, 'test', 60)}"}
+    write = httpx.post(url, headers=analyst, json={
+        "sql": "INSERT INTO fitstream.notification_reads (user_id) VALUES ('x')"})
+    assert (write.status_code, write.json()["error"]) == (400, "sql_failed")
+    assert "readonly" in write.json()["message"].lower()
+    user = httpx.post(url, json={"sql": "SELECT 1"}, headers=owner_headers(pipeline, "user-00001"))
+    assert user.status_code == 401
+    cli = subprocess.run(
+        [sys.executable, "-m", "fitstream.cli.main", "sql", "--format", "csv",
+         "SELECT uniqExact(user_id) AS users FROM fitstream.workout_summary FINAL"],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")},
+             **pipeline.settings.to_env()}, capture_output=True, text=True, timeout=60,
+        check=False)
+    assert cli.returncode == 0, cli.stderr
+    assert cli.stdout.splitlines() == ["users", str(SPEC.users)]

@@ -1,0 +1,67 @@
+"""``fitstream sql``: read-only statements on the view tables, printed for people or tools."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from fitstream.local_stack import api_url
+from fitstream.settings import FitStreamSettings
+
+
+def run_statement(settings: FitStreamSettings, statement: str,
+                  ) -> tuple[list[str], list[list[Any]]]:
+    """(columns, rows) of one statement; RuntimeError with the reason if it fails."""
+    if settings.clickhouse.backend == "server":
+        from sinks.clickhouse.store import open_store
+
+        store = open_store(settings)
+        try:
+            columns, rows = store.query_read_only(statement)
+        except Exception as exc:
+            raise RuntimeError(str(exc).split("Stack trace")[0].strip()) from exc
+        finally:
+            store.close()
+        return columns, [list(row) for row in rows]
+    from api.tokens import issue_analyst_token
+
+    token = issue_analyst_token(settings.api.token_secret.get_secret_value(), "fitstream-sql",
+                                300)
+    url = f"{api_url(settings)}/api/v1/analytics/sql"
+    try:
+        response = httpx.post(url, json={"sql": statement}, timeout=300,
+                              headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"the embedded store is owned by the API process, which did not "
+                           f"answer at {url} ({exc}); start it (fitstream serve, or make "
+                           "demo) or point FITSTREAM_CLICKHOUSE__* at a server") from exc
+    body = response.json()
+    if response.status_code != 200:
+        raise RuntimeError(f"{body.get('error')}: {body.get('message')}")
+    return body["columns"], body["rows"]
+
+
+def print_result(columns: list[str], rows: list[list[Any]], output: str,
+                 console: Console) -> None:
+    if output == "json":
+        for row in rows:
+            sys.stdout.write(json.dumps(dict(zip(columns, row, strict=True)), default=str) + "\n")
+    elif output == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        sys.stdout.write(buffer.getvalue())
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        Console().print(table)
+        console.print(f"{len(rows):,} rows")
