@@ -38,15 +38,25 @@ class LogPosition:
         self._consumer.close()
 
 
+def behind(position: LogPosition, events_topic: str, processor_group: str,
+           sinks: Iterable[tuple[str, str]], events_goal: dict[int, int] | None = None,
+           ) -> dict[str, int]:
+    """Records each consumer still has to commit: ``group@topic`` -> count, for the
+    processor group on the events topic (up to ``events_goal``, default the log's end)
+    and every (topic, group) sink on all its topic holds. Empty when all are caught up."""
+    goal = events_goal if events_goal is not None else position.ends(events_topic)
+    done = position.committed(events_topic, processor_group)
+    lag = {f"{processor_group}@{events_topic}":
+           sum(max(0, end - done.get(p, 0)) for p, end in goal.items())}
+    for topic, group in sinks:
+        committed = position.committed(topic, group)
+        lag[f"{group}@{topic}"] = sum(max(0, end - committed.get(p, 0))
+                                      for p, end in position.ends(topic).items())
+    return {name: n for name, n in lag.items() if n}
+
+
 def caught_up(position: LogPosition, events_topic: str, processor_group: str,
               sinks: Iterable[tuple[str, str]], events_goal: dict[int, int] | None = None,
               ) -> bool:
-    """True when the processor group has committed ``events_goal`` (default: the log's
-    end) on the events topic and every (topic, group) sink has committed all its topic
-    holds."""
-    goal = events_goal if events_goal is not None else position.ends(events_topic)
-    done = position.committed(events_topic, processor_group)
-    if any(done.get(p, 0) < end for p, end in goal.items()):
-        return False
-    return all(position.committed(topic, group) == position.ends(topic)
-               for topic, group in sinks)
+    """True when nothing is :func:`behind`."""
+    return not behind(position, events_topic, processor_group, sinks, events_goal)

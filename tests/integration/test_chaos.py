@@ -12,7 +12,7 @@ from rich.console import Console
 
 from fitstream.cli.replay import replay_settings, run_replay
 from fitstream.contracts import AvroSerde, registry_from_settings
-from fitstream.kafka.positions import LogPosition, caught_up
+from fitstream.kafka.positions import LogPosition, behind
 from fitstream.local_stack import LocalStack
 from fitstream.settings import ClickHouseSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally, simulate_fleet
@@ -69,9 +69,9 @@ def test_three_sigkills_lose_and_double_nothing(own_broker, clickhouse_server, t
         producer.join(120)
         assert produced["tally"].records == expected_records
         deadline = time.monotonic() + 240
-        while not caught_up(position, settings.kafka.events_topic, settings.processor.app_id,
-                            sink_groups(settings)):
-            assert time.monotonic() < deadline, processor.log_tail()
+        while lagging := behind(position, settings.kafka.events_topic,
+                                settings.processor.app_id, sink_groups(settings)):
+            assert time.monotonic() < deadline, (lagging, processor.log_tail(5))
             processor.check()
             time.sleep(1)
         time.sleep(2)  # one more poll round for every sink
