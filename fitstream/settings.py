@@ -156,6 +156,14 @@ class LakehouseSettings(BaseModel):
     offset_commit_interval_s: float = Field(30.0, gt=0)
 
 
+class SparkSettings(BaseModel):
+    """PySpark for the batch jobs: local threads by default, a cluster URL in production."""
+
+    master: str = "local[2]"
+    driver_memory: str = "2g"
+    shuffle_partitions: int = Field(8, ge=1)
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -191,6 +199,7 @@ class FitStreamSettings(BaseSettings):
     api: ApiSettings = ApiSettings()
     notifications: NotificationSettings = NotificationSettings()
     lakehouse: LakehouseSettings = LakehouseSettings()
+    spark: SparkSettings = SparkSettings()
     # Where processes of one host share Prometheus samples; empty disables it.
     metrics_dir: Path | None = None
 

@@ -28,11 +28,13 @@ topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 devices_app = typer.Typer(help="Device credentials for ingest.", no_args_is_help=True)
 users_app = typer.Typer(help="User credentials for the API.", no_args_is_help=True)
 analysts_app = typer.Typer(help="Analyst credentials for read-only SQL.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Batch jobs over the lakehouse (PySpark).", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(devices_app, name="devices")
 app.add_typer(users_app, name="users")
 app.add_typer(analysts_app, name="analysts")
+app.add_typer(jobs_app, name="jobs")
 
 console = Console(stderr=True)
 
@@ -154,6 +156,35 @@ def sql(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     print_result(columns, rows, output, console)
+
+
+@jobs_app.command("backfill")
+def jobs_backfill() -> None:
+    """Rebuild silver and gold from bronze with Spark (FITSTREAM_SPARK__MASTER, local[2]
+    by default) into silver.workouts_backfill and gold.user_daily_backfill, and say
+    whether they equal what the stream wrote. Exits 1 if they differ."""
+    import time
+
+    from jobs.backfill import iter_report, run_backfill
+    from jobs.spark import spark_session
+
+    settings = get_settings()
+    started = time.monotonic()
+    with console.status("starting Spark"):
+        spark = spark_session(settings, "fitstream-backfill")
+    try:
+        with console.status("backfilling silver and gold from bronze"):
+            report = run_backfill(settings, spark)
+    finally:
+        spark.stop()
+    table = Table(title=f"backfill ({time.monotonic() - started:.1f} s)", show_header=False)
+    for label, value in iter_report(report):
+        table.add_row(label, value)
+    console.print(table)
+    if not (report["silver"]["equal"] and report["gold"]["equal"]):
+        console.print(f"[red]differing keys: {report['silver']['differing_keys']} "
+                      f"{report['gold']['differing_keys']}[/red]")
+        raise typer.Exit(1)
 
 
 def _parse_day(value: str) -> int:

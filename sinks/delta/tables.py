@@ -46,6 +46,19 @@ def _arrow_type(avro_type: Any) -> pa.DataType:
     return _PRIMITIVES.get(avro_type, pa.string()) if isinstance(avro_type, str) else pa.string()
 
 
+def json_columns(registry: SchemaRegistry) -> set[str]:
+    """The bronze columns that hold JSON text (nested contract fields)."""
+    def nested(avro_type: Any) -> bool:
+        if isinstance(avro_type, list):
+            return any(nested(t) for t in avro_type)
+        return isinstance(avro_type, dict) and avro_type["type"] in (
+            "record", "array", "map")
+
+    return {field["name"] for kind in EventType
+            for field in registry.latest(kind.subject).schema["fields"]
+            if nested(field["type"])}
+
+
 def bronze_event_schema(registry: SchemaRegistry) -> pa.Schema:
     """Every field of every event contract's latest version, in first-seen order."""
     fields: dict[str, pa.DataType] = {}

@@ -1,6 +1,7 @@
-"""The lakehouse sinks against the real broker, processor and Delta tables: killed with
-SIGKILL after Delta commits and before any Kafka offset commit, they write nothing
-twice and lose nothing."""
+"""The lakehouse against the real broker, processor and Delta tables: the sinks, killed
+with SIGKILL after Delta commits and before any Kafka offset commit, write nothing twice
+and lose nothing; and the Spark backfill rebuilds silver and gold from bronze equal to
+what the stream wrote."""
 
 from __future__ import annotations
 
@@ -36,8 +37,17 @@ def rows(settings, table: str) -> list[dict]:
         else []
 
 
-def test_a_killed_lakehouse_sink_writes_nothing_twice(own_broker, tmp_path):
-    settings = isolated(own_broker, tmp_path, "lake")
+@pytest.fixture(scope="module")
+def streamed(tmp_path_factory):
+    """A fleet streamed into the lakehouse, its sinks killed once mid-stream."""
+    from tests.conftest import running_broker
+
+    with running_broker(tmp_path_factory.mktemp("lake-broker")) as broker:
+        yield stream_with_a_kill(broker, tmp_path_factory.mktemp("lake"))
+
+
+def stream_with_a_kill(broker, tmp_path):
+    settings = isolated(broker, tmp_path, "lake")
     settings = settings.model_copy(update={"lakehouse": settings.lakehouse.model_copy(update={
         "batch_max_rows": 2000, "batch_max_wait_s": 0.5,
         # Kafka offsets are never committed during the run: every kill lands after
@@ -92,11 +102,15 @@ def test_a_killed_lakehouse_sink_writes_nothing_twice(own_broker, tmp_path):
             time.sleep(1)
     finally:
         stack.stop()
+    return settings, serde, produced["tally"], positions, expected, summaries, silver
 
+
+def test_a_killed_lakehouse_sink_writes_nothing_twice(streamed):
+    settings, _, tally, positions, expected, summaries, silver = streamed
     duplicates = [p for p, n in Counter(positions).items() if n > 1]
     assert duplicates == []
     assert set(positions) == expected
-    assert len(positions) == produced["tally"].records - produced["tally"].malformed
+    assert len(positions) == tally.records - tally.malformed
     assert {w: s["status"] for w, s in silver.items()} == {
         w: s["status"] for w, s in summaries.items()}
     gold = sorted(rows(settings, GOLD_USER_DAILY), key=lambda r: (r["user_id"], r["day"],
@@ -108,4 +122,24 @@ def test_a_killed_lakehouse_sink_writes_nothing_twice(own_broker, tmp_path):
     dlq = read_topic(settings, settings.kafka.dlq_topic)
     assert sorted((r["kafka_partition"], r["kafka_offset"]) for r in dead) == sorted(
         (m.partition(), m.offset()) for m in dlq)
-    assert Counter(r["reason"] for r in dead)["malformed"] == produced["tally"].malformed
+    assert Counter(r["reason"] for r in dead)["malformed"] == tally.malformed
+
+
+def test_the_spark_backfill_rebuilds_silver_and_gold_equal_to_the_stream(streamed):
+    from jobs.backfill import GOLD_BACKFILL, SILVER_BACKFILL, run_backfill
+    from jobs.spark import spark_session
+
+    settings, *_ = streamed
+    spark = spark_session(settings, "test-backfill")
+    try:
+        report = run_backfill(settings, spark)
+    finally:
+        spark.stop()
+    assert report["bronze_events"] == len(rows(settings, BRONZE_EVENTS))
+    assert report["silver"] == {"streamed": len(rows(settings, SILVER_WORKOUTS)),
+                                "backfilled": len(rows(settings, SILVER_BACKFILL)),
+                                "equal": True, "differing_keys": []}
+    assert report["gold"]["equal"] and report["gold"]["backfilled"] > 10
+    # One Delta commit each, readable by any Delta reader.
+    assert DeltaTable(settings.lakehouse_uri(SILVER_BACKFILL)).version() == 0
+    assert len(rows(settings, GOLD_BACKFILL)) == report["gold"]["streamed"]

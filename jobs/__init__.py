@@ -1,0 +1,1 @@
+"""Batch jobs over the lakehouse (PySpark), each a `fitstream jobs` command."""
