@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bench import api_latency, ingest, lakehouse, latency, processor
+from bench import api_latency, backfill, ingest, lakehouse, latency, processor
 
 RESULTS = Path(__file__).parent / "results"
 console = Console(stderr=True)
@@ -32,11 +32,11 @@ def machine() -> str:
 
 def main(
     only: Annotated[list[str] | None, typer.Option(
-        help="ingest, processor, latency, api or lakehouse (repeatable).")] = None,
+        help="ingest, processor, latency, api, lakehouse or backfill (repeatable).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per throughput benchmark.")] = 3,
 ) -> None:
     """Run the benchmarks and print the README rows."""
-    chosen = only or ["ingest", "processor", "latency", "api", "lakehouse"]
+    chosen = only or ["ingest", "processor", "latency", "api", "lakehouse", "backfill"]
     results = []
     if "ingest" in chosen:
         results.append(ingest.run(repeats, console))
@@ -48,6 +48,8 @@ def main(
         results.append(api_latency.run(repeats, console))
     if "lakehouse" in chosen:
         results.append(lakehouse.run(repeats, console))
+    if "backfill" in chosen:
+        results.append(backfill.run(repeats, console))
     stamp = datetime.now(UTC)
     report = {"date": stamp.date().isoformat(), "machine": machine(), "results": results}
     RESULTS.mkdir(exist_ok=True)
