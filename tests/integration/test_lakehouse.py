@@ -143,3 +143,17 @@ def test_the_spark_backfill_rebuilds_silver_and_gold_equal_to_the_stream(streame
     # One Delta commit each, readable by any Delta reader.
     assert DeltaTable(settings.lakehouse_uri(SILVER_BACKFILL)).version() == 0
     assert len(rows(settings, GOLD_BACKFILL)) == report["gold"]["streamed"]
+
+
+def test_compaction_leaves_fewer_files_and_the_same_rows(streamed):
+    from jobs.compact import compact
+
+    settings, *_ = streamed
+    before = {t: sorted(map(str, rows(settings, t))) for t in (BRONZE_EVENTS, SILVER_WORKOUTS)}
+    report = {r["table"]: r for r in compact(settings, retention_hours=0)}
+    bronze = report[BRONZE_EVENTS]
+    assert bronze["files_before"] > bronze["files_after"] >= 1
+    assert bronze["rows"] == bronze["rows_after"] == len(before[BRONZE_EVENTS])
+    assert bronze["files_vacuumed"] >= bronze["files_rewritten"] > 0
+    for table, content in before.items():
+        assert sorted(map(str, rows(settings, table))) == content
