@@ -11,22 +11,13 @@ import time
 
 from rich.console import Console
 
+from bench.processor import SPEC  # the same pre-filled log as the processor benchmark
 from bench.stack import CpuWindow, bench_broker, broker_pid, roles, run_settings
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.positions import LogPosition
-from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
 from fitstream.simulator.producer import produce_fleet
-from sinks.delta.topic_sink import app_id, lakehouse_writers
-
-SPEC = FleetSpec(users=80, days=14, seed=2026, start_ms=1_793_577_600_000,
-                 chaos=ChaosKnobs(duplicate=0.01, out_of_order=0.01, late=0.02, malformed=0))
-
-
-def bronze_behind(settings, position: LogPosition) -> int:
-    bronze = lakehouse_writers(settings)[0]
-    bronze.prepare()
-    return sum(max(0, end - (bronze.resume_at(app_id(bronze, p)) or 0))
-               for p, end in position.ends(bronze.topic).items())
+from sinks.delta.topic_sink import records_behind
+from sinks.delta.writers import BronzeEventsWriter
 
 
 def run(repeats: int = 3, console: Console | None = None) -> dict:
@@ -45,7 +36,7 @@ def run(repeats: int = 3, console: Console | None = None) -> dict:
                 started = time.monotonic()
                 lake = stack.start(settings, "lakehouse", "lakehouse")
                 cpu = CpuWindow({"broker": broker_pid(base), "lakehouse": lake.proc.pid})
-                while bronze_behind(settings, position):
+                while records_behind(settings, position.ends, only=BronzeEventsWriter.name):
                     stack.check()
                     time.sleep(0.5)
                 elapsed = time.monotonic() - started

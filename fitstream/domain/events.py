@@ -61,3 +61,7 @@ class WorkoutEvent(TypedDict):
 def event_subject(event: dict[str, Any]) -> str:
     """The schema subject of an event, from its ``type`` field; ValueError if unknown."""
     return EventType(event["type"]).subject
+
+
+# The schema subjects of the six workout events (a record of any other is not one).
+WORKOUT_SUBJECTS = frozenset(t.subject for t in EventType)

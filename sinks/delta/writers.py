@@ -18,7 +18,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.contracts.registry import SchemaRegistry
 from fitstream.domain.daily_totals import user_daily_rows
-from fitstream.domain.events import EventType
+from fitstream.domain.events import WORKOUT_SUBJECTS
 from fitstream.settings import FitStreamSettings
 from sinks.delta.tables import (
     BRONZE_DEAD_LETTERS,
@@ -37,7 +37,6 @@ from sinks.delta.tables import (
 
 log = structlog.get_logger("sinks.delta")
 
-WORKOUT_SUBJECTS = frozenset(t.subject for t in EventType)
 
 
 class LakehouseWriter(Protocol):

@@ -33,7 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.domain.achievements import UserAchievements, apply_completed_workouts
 from fitstream.domain.dead_letter import DeadLetterReason
-from fitstream.domain.events import EventType
+from fitstream.domain.events import WORKOUT_SUBJECTS, EventType
 from fitstream.domain.leaderboards import UserLeaderboardTotals, count_completed_workouts
 from fitstream.domain.notifications import (
     board_completion,
@@ -54,7 +54,6 @@ from streams.faust.weekly_boards import NOTIFICATION_SUBJECT, add_weekly_boards_
 
 log = structlog.get_logger("streams.workout_sessions")
 
-WORKOUT_SUBJECTS = frozenset(t.subject for t in EventType)
 SUMMARY_SUBJECT = "fitstream.views.WorkoutSummary"
 LEADERBOARD_SUBJECT = "fitstream.views.LeaderboardEntry"
 PROGRESS_SUBJECT = "fitstream.views.AchievementProgress"
