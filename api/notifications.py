@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
 
 from api.auth import require_owner, require_user
@@ -165,7 +166,7 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
             f" AND notification_id NOT IN {read_ids}", {"user": user_id})[0]["n"]
         last = items[-1] if more else None
         return Inbox(user_id=user_id, unread=unread_count, items=items,
-                     next_cursor=encode_cursor(int(last.sent_at.timestamp() * 1000), last.id)
+                     next_cursor=encode_cursor(round(last.sent_at.timestamp() * 1000), last.id)
                      if last else None)
 
     @router.post("/notifications/{notification_id}/read", response_model=Notification,
@@ -174,7 +175,9 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
     async def mark_read(user_id: str, notification_id: str, request: Request) -> Notification:
         """Mark one notification read; marking it again keeps the first read time."""
         owner(request, user_id, "inbox")
-        found = inbox_rows(user_id, "AND notification_id = %(id)s", {"id": notification_id})
+        # The store blocks: off the event loop, which serves the cached reads.
+        found = await run_in_threadpool(inbox_rows, user_id, "AND notification_id = %(id)s",
+                                        {"id": notification_id})
         if not found:
             raise ApiError(404, "not_found", f"no notification {notification_id}")
         if found[0].read:
@@ -182,7 +185,7 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
         record = {"notification_id": notification_id, "user_id": user_id,
                   "read_at": int(time.time() * 1000)}
         await command(kafka.notification_reads_topic, READ_SUBJECT, record)
-        store.insert(NOTIFICATION_READS, read_columns([record]))
+        await run_in_threadpool(store.insert, NOTIFICATION_READS, read_columns([record]))
         return found[0].model_copy(update={"read": True, "read_at": _at(record["read_at"])})
 
     @router.get("/notification-preferences", response_model=UserPreferences,
@@ -212,7 +215,8 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
                   "email": preferences.email, "phone": preferences.phone,
                   "updated_at": int(time.time() * 1000)}
         await command(kafka.notification_preferences_topic, PREFERENCES_SUBJECT, record)
-        store.insert(NOTIFICATION_PREFERENCES, preference_columns([record]))
+        await run_in_threadpool(store.insert, NOTIFICATION_PREFERENCES,
+                                preference_columns([record]))
         return UserPreferences(user_id=user_id, channels=record["channels"],
                                email=record["email"], phone=record["phone"],
                                updated_at=_at(record["updated_at"]))

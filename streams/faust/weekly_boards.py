@@ -49,6 +49,8 @@ def add_weekly_boards_agent(wiring: WorkoutSessionsApp, serde: AvroSerde,
             message = event.message
             try:
                 completion = orjson.loads(event.value)
+                if not isinstance(completion, dict):
+                    raise ValueError(f"a JSON {type(completion).__name__}, not an object")
                 missing = [f for f in REQUIRED if f not in completion]
                 if missing:
                     raise ValueError(f"missing fields {missing}")

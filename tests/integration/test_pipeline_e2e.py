@@ -606,11 +606,11 @@ def owner_headers(pipeline, user: str) -> dict[str, str]:
 
 
 def inbox(client: httpx.Client, url: str, headers: dict, user: str, **params) -> list[dict]:
-    """Every page of a user's inbox."""
+    """Every page of a user's inbox; small pages, so the cursor is exercised."""
     items, cursor = [], None
     while True:
         page = client.get(f"{url}/api/v1/users/{user}/notifications", headers=headers,
-                          params={"limit": 50, **params, **({"cursor": cursor} if cursor else {})})
+                          params={"limit": 7, **params, **({"cursor": cursor} if cursor else {})})
         assert page.status_code == 200, page.text
         items += page.json()["items"]
         cursor = page.json()["next_cursor"]
