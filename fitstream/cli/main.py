@@ -207,6 +207,43 @@ def jobs_compact(
     console.print(table)
 
 
+@jobs_app.command("gdpr-erase")
+def jobs_gdpr_erase(
+    user: Annotated[str, typer.Option(help="The user to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete USER from every Delta table (then vacuum) and every ClickHouse view table
+    (the notification inbox included), and report the rows deleted per store.
+
+    With embedded chdb the store must not be open elsewhere (stop the API first); with a
+    server it runs alongside. The Kafka log is not erased: see jobs/gdpr_erase.py."""
+    from jobs.gdpr_erase import erase_user
+    from sinks.clickhouse.store import open_store
+
+    if not yes:
+        typer.confirm(f"erase {user} from the lakehouse and ClickHouse? This cannot be undone",
+                      abort=True)
+    settings = get_settings()
+    try:
+        store = open_store(settings)
+    except Exception as exc:
+        console.print(f"[red]cannot open ClickHouse ({exc}); with embedded chdb, stop the "
+                      "process that owns it (the API) first[/red]")
+        raise typer.Exit(1) from exc
+    try:
+        with console.status(f"erasing {user}"):
+            report = erase_user(settings, store, user)
+    finally:
+        store.close()
+    table = Table("store", "table", "rows deleted", title=f"gdpr-erase {user}")
+    for store_name in ("delta", "clickhouse"):
+        for name, rows in report[store_name].items():
+            table.add_row(store_name, name, f"{rows:,}")
+    for store_name in ("feast online", "kafka log"):
+        table.add_row(store_name, "", report[store_name])
+    console.print(table)
+
+
 def _parse_day(value: str) -> int:
     try:
         day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)

@@ -62,3 +62,24 @@ def test_parameters_are_escaped_the_same_on_both_backends(store):
     assert rows == [{"n": 1, "day": "2026-11-02 08:00:00"}]
     assert store.query(f"SELECT count() AS n FROM {store.database}.workout_summary"
                        " WHERE user_id = %(user)s", {"user": "x' OR 1=1 --"}) == [{"n": 0}]
+
+
+def test_gdpr_erase_deletes_one_user_from_every_view_table(store, tmp_path):
+    from jobs.gdpr_erase import erase_from_clickhouse
+    from sinks.clickhouse.tables import NOTIFICATIONS, notification_columns
+
+    other = {**summary("w9", 1, 9.0), "user_id": "someone-else"}
+    store.insert(WORKOUT_SUMMARY, summary_columns([summary("w1", 1, 1.0),
+                                                   summary("w2", 2, 2.0), other]))
+    store.insert(NOTIFICATIONS, notification_columns([{
+        "notification_id": "n:user-'quoted':first-workout", "user_id": "user-'quoted'",
+        "kind": "achievement", "title": "t", "body": "b", "created_at": T0,
+        "workout_id": "w1"}]))
+    settings = FitStreamSettings(state_dir=tmp_path)
+    deleted = erase_from_clickhouse(settings, store, "user-'quoted'")
+    assert {t: n for t, n in deleted.items() if n} == {WORKOUT_SUMMARY: 2, NOTIFICATIONS: 1}
+    for table in deleted:
+        assert store.query(f"SELECT count() AS n FROM {store.database}.{table}"
+                           " WHERE user_id = %(u)s", {"u": "user-'quoted'"})[0]["n"] == 0
+    assert store.query(f"SELECT workout_id FROM {store.database}.workout_summary") == [
+        {"workout_id": "w9"}]

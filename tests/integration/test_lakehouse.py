@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
@@ -157,3 +158,26 @@ def test_compaction_leaves_fewer_files_and_the_same_rows(streamed):
     assert bronze["files_vacuumed"] >= bronze["files_rewritten"] > 0
     for table, content in before.items():
         assert sorted(map(str, rows(settings, table))) == content
+
+
+def test_gdpr_erase_leaves_no_row_of_the_user_in_any_delta_file(streamed):
+    import pyarrow.parquet as pq
+
+    from jobs.gdpr_erase import erase_from_delta
+
+    settings, *_ = streamed
+    user = "user-00002"
+    mine = {t: sum(r["user_id"] == user for r in rows(settings, t))
+            for t in (BRONZE_EVENTS, SILVER_WORKOUTS, GOLD_USER_DAILY)}
+    dead = sum(r["key"] == user.encode() for r in rows(settings, BRONZE_DEAD_LETTERS))
+    assert all(mine.values()) and dead
+    deleted = erase_from_delta(settings, user)
+    assert {t: deleted[t] for t in mine} == mine
+    assert deleted[BRONZE_DEAD_LETTERS] == dead
+    # Not only the current version: every file left in storage is free of the user.
+    for path in Path(settings.lakehouse_root).rglob("*.parquet"):
+        table = pq.read_table(path)
+        if "user_id" in table.column_names:
+            assert user not in table.column("user_id").to_pylist(), path
+        if "key" in table.column_names:
+            assert user.encode() not in table.column("key").to_pylist(), path

@@ -1,0 +1,80 @@
+"""``fitstream jobs gdpr-erase --user U``: delete one user from every store the views live
+in, and count what was deleted per store and table.
+
+- Delta (every lakehouse table): ``DELETE`` by ``user_id`` (the dead-letter table by its
+  Kafka key, which is the user id), then ``VACUUM`` with no retention, so the deleted
+  rows' old files are gone from storage, not only from the current version.
+- ClickHouse (every view table, the notification inbox and its reads, deliveries and
+  preferences included): ``ALTER TABLE … DELETE``, a mutation, waited for until the
+  user's rows read 0.
+- The Feast online store: not built yet (reported as such).
+
+Not the Kafka log: it is the system of record, and a replay would bring the user back.
+Erasing there needs a decision this job does not make (crypto-shredding per-user keys,
+or rewriting the topics); the report says so.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from deltalake import DeltaTable
+
+from fitstream.settings import FitStreamSettings
+from jobs.compact import TABLES
+from sinks.clickhouse.store import ClickHouseStore
+from sinks.clickhouse.tables import view_tables
+from sinks.delta.tables import BRONZE_DEAD_LETTERS
+
+MUTATION_TIMEOUT_S = 120
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def erase_from_delta(settings: FitStreamSettings, user_id: str) -> dict[str, int]:
+    options = settings.lakehouse.storage_options or None
+    deleted = {}
+    for name in TABLES:
+        uri = settings.lakehouse_uri(name)
+        if not DeltaTable.is_deltatable(uri, storage_options=options):
+            continue
+        table = DeltaTable(uri, storage_options=options)
+        predicate = (f"key = X'{user_id.encode().hex()}'" if name == BRONZE_DEAD_LETTERS
+                     else f"user_id = {_sql_string(user_id)}")
+        deleted[name] = table.delete(predicate)["num_deleted_rows"]
+        if deleted[name]:
+            DeltaTable(uri, storage_options=options).vacuum(
+                retention_hours=0, dry_run=False, enforce_retention_duration=False)
+    return deleted
+
+
+def erase_from_clickhouse(settings: FitStreamSettings, store: ClickHouseStore,
+                          user_id: str) -> dict[str, int]:
+    db = store.database
+    tables = sorted({view.table for view in view_tables(settings)})
+    counts = {t: store.query(f"SELECT count() AS n FROM {db}.{t} WHERE user_id = %(u)s",
+                             {"u": user_id})[0]["n"] for t in tables}
+    for table, rows in counts.items():
+        if rows:
+            store.execute(f"ALTER TABLE {db}.{table} DELETE WHERE user_id = %(u)s",
+                          {"u": user_id})
+    deadline = time.monotonic() + MUTATION_TIMEOUT_S
+    for table, rows in counts.items():
+        # Mutations run in the background on a server (18.16 cannot wait for them).
+        while rows and store.query(f"SELECT count() AS n FROM {db}.{table} WHERE user_id ="
+                                   " %(u)s", {"u": user_id})[0]["n"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the delete on {table} did not finish in time")
+            time.sleep(0.2)
+    return counts
+
+
+def erase_user(settings: FitStreamSettings, store: ClickHouseStore,
+               user_id: str) -> dict[str, Any]:
+    return {"delta": erase_from_delta(settings, user_id),
+            "clickhouse": erase_from_clickhouse(settings, store, user_id),
+            "feast online": "not built yet",
+            "kafka log": "kept: the system of record (see the module docstring)"}
