@@ -244,6 +244,34 @@ def jobs_gdpr_erase(
     console.print(table)
 
 
+@jobs_app.command("coordinates-ttl")
+def jobs_coordinates_ttl() -> None:
+    """Remove the route coordinates of workouts older than six months from bronze (old
+    partitions rewritten, then vacuumed) and from ClickHouse (routes emptied, samples'
+    lat/lon zeroed); distances, times, heart rates and every aggregate stay.
+
+    With embedded chdb the store must not be open elsewhere (stop the API first)."""
+    from jobs.coordinates_ttl import coordinates_ttl
+    from sinks.clickhouse.store import open_store
+
+    settings = get_settings()
+    try:
+        store = open_store(settings)
+    except Exception as exc:
+        console.print(f"[red]cannot open ClickHouse ({exc}); with embedded chdb, stop the "
+                      "process that owns it (the API) first[/red]")
+        raise typer.Exit(1) from exc
+    try:
+        with console.status("removing old coordinates"):
+            report = coordinates_ttl(settings, store)
+    finally:
+        store.close()
+    table = Table("store", "rows", title=f"coordinates-ttl (before {report['cutoff']})")
+    for name in ("bronze_events", "workout_routes", "workout_samples"):
+        table.add_row(name, f"{report[name]:,}")
+    console.print(table)
+
+
 def _parse_day(value: str) -> int:
     try:
         day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)

@@ -83,3 +83,37 @@ def test_gdpr_erase_deletes_one_user_from_every_view_table(store, tmp_path):
                            " WHERE user_id = %(u)s", {"u": "user-'quoted'"})[0]["n"] == 0
     assert store.query(f"SELECT workout_id FROM {store.database}.workout_summary") == [
         {"workout_id": "w9"}]
+
+
+def test_coordinates_ttl_blanks_old_routes_and_samples_and_keeps_the_rest(store):
+    from datetime import UTC, datetime
+
+    from jobs.coordinates_ttl import strip_clickhouse
+    from sinks.clickhouse.tables import (
+        WORKOUT_ROUTES,
+        WORKOUT_SAMPLES,
+        route_columns,
+        sample_columns,
+    )
+
+    old_end, new_end = T0 + 60_000, T0 + 300 * 86_400_000
+    old = {**summary("w-old", 5, 5.0, "completed"), "end_time": old_end}
+    new = {**summary("w-new", 5, 7.0, "completed"), "end_time": new_end}
+    store.insert(WORKOUT_SUMMARY, summary_columns([old, new]))
+    store.insert(WORKOUT_ROUTES, route_columns([
+        {"workout_id": w, "user_id": "u", "end_time": end, "lats": [52.5, 52.6],
+         "lons": [13.4, 13.5]} for w, end in (("w-old", old_end), ("w-new", new_end))]))
+    sample = {"offset_ms": 0, "distance_meters": 10.0, "heart_rate": 150, "speed": 3.0,
+              "lat": 52.5, "lon": 13.4, "elevation_meters": 40.0}
+    store.insert(WORKOUT_SAMPLES, sample_columns([
+        {"workout_id": w, "user_id": "u", "samples": [sample]} for w in ("w-old", "w-new")]))
+    cutoff = datetime.fromtimestamp((T0 + 100 * 86_400_000) / 1000, UTC)
+    assert strip_clickhouse(store, cutoff) == {"workout_routes": 1, "workout_samples": 1}
+    db = store.database
+    routes = {r["workout_id"]: (r["lats"], r["lons"]) for r in store.query(
+        f"SELECT workout_id, lats, lons FROM {db}.workout_routes")}
+    assert routes == {"w-old": ([], []), "w-new": ([52.5, 52.6], [13.4, 13.5])}
+    samples = {r["workout_id"]: (r["lat"], r["lon"], r["heart_rate"], r["distance_meters"])
+               for r in store.query(f"SELECT * FROM {db}.workout_samples")}
+    assert samples == {"w-old": (0.0, 0.0, 150, 10.0), "w-new": (52.5, 13.4, 150, 10.0)}
+    assert store.query(f"SELECT count() AS n FROM {db}.workout_summary")[0]["n"] == 2

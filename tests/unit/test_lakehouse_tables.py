@@ -121,3 +121,43 @@ def test_daily_totals_weight_heart_rate_by_moving_time_and_skip_unfinished():
         summary("d", "u", 1, "active", T0, 9999.0)])
     assert [(r["workouts"], r["distance_meters"], r["avg_heart_rate"]) for r in rows] == [
         (2, 2000.0, 145.0)]
+
+
+def test_coordinates_ttl_strips_old_bronze_partitions_only_and_keeps_the_rest(tmp_path):
+    from datetime import UTC, datetime
+
+    from jobs.coordinates_ttl import strip_bronze
+
+    settings = FitStreamSettings(state_dir=tmp_path)
+    tables = DeltaTables(settings)
+    registry = RepoSchemaRegistry(settings.schema_registry.repo_registry_path)
+    serde = AvroSerde(registry)
+    writer = BronzeEventsWriter(tables, serde, registry)
+    writer.prepare()
+    old_t0 = T0 - 200 * 86_400_000  # 2026-04-16
+    old = WorkoutScript("w-old").started(old_t0).updated(old_t0 + 60_000, 200.0, [120])
+    old = old.completed(old_t0 + 120_000, 400.0).events
+    old[-1]["route_coordinates"] = [{"lat": 52.5, "lon": 13.4}]
+    new = WorkoutScript("w-new").started().updated(T0 + 60_000, 300.0, [130]).events
+    writer.write(messages(serde, old + new), [Transaction("bronze:events:0", 5)])
+
+    cutoff = datetime.fromtimestamp((T0 - 100 * 86_400_000) / 1000, UTC)
+    assert strip_bronze(settings, cutoff) == 3
+    rows = {(r["workout_id"], r["seq"]): r for r in DeltaTable(
+        tables.uri(BRONZE_EVENTS)).to_pyarrow_table().to_pylist()}
+    assert len(rows) == 5
+    assert rows[("w-old", 0)]["location"] is None
+    assert rows[("w-old", 2)]["route_coordinates"] is None
+    old_sample = json.loads(rows[("w-old", 1)]["samples"])[0]
+    assert "lat" not in old_sample and "lon" not in old_sample
+    assert (old_sample["heart_rate"], old_sample["distance_meters"]) == (120, 200.0)
+    assert rows[("w-old", 1)]["current_distance_meters"] == 200.0
+    assert json.loads(rows[("w-new", 0)]["location"]) == {"latitude": 52.5, "longitude": 13.4}
+    assert json.loads(rows[("w-new", 1)]["samples"])[0]["lat"] == 52.5
+    # Vacuumed: no file left in storage holds the old coordinates.
+    import pyarrow.parquet as pq
+
+    for path in Path(tables.uri(BRONZE_EVENTS)).rglob("*.parquet"):
+        for row in pq.read_table(path).to_pylist():
+            if row["workout_id"] == "w-old":
+                assert '"lat"' not in (row["samples"] or "") and row["location"] is None
