@@ -7,6 +7,7 @@ prints what is in force.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -207,6 +208,24 @@ def jobs_compact(
     console.print(table)
 
 
+@contextmanager
+def _store_for_a_job(settings):
+    """The ClickHouse store, for a job that writes to it; exits with the reason if it
+    cannot be opened (embedded chdb is held by the API process while that runs)."""
+    from sinks.clickhouse.store import open_store
+
+    try:
+        store = open_store(settings)
+    except Exception as exc:
+        console.print(f"[red]cannot open ClickHouse ({exc}); with embedded chdb, stop the "
+                      "process that owns it (the API) first[/red]")
+        raise typer.Exit(1) from exc
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 @jobs_app.command("gdpr-erase")
 def jobs_gdpr_erase(
     user: Annotated[str, typer.Option(help="The user to erase.")],
@@ -218,23 +237,13 @@ def jobs_gdpr_erase(
     With embedded chdb the store must not be open elsewhere (stop the API first); with a
     server it runs alongside. The Kafka log is not erased: see jobs/gdpr_erase.py."""
     from jobs.gdpr_erase import erase_user
-    from sinks.clickhouse.store import open_store
 
     if not yes:
         typer.confirm(f"erase {user} from the lakehouse and ClickHouse? This cannot be undone",
                       abort=True)
     settings = get_settings()
-    try:
-        store = open_store(settings)
-    except Exception as exc:
-        console.print(f"[red]cannot open ClickHouse ({exc}); with embedded chdb, stop the "
-                      "process that owns it (the API) first[/red]")
-        raise typer.Exit(1) from exc
-    try:
-        with console.status(f"erasing {user}"):
-            report = erase_user(settings, store, user)
-    finally:
-        store.close()
+    with _store_for_a_job(settings) as store, console.status(f"erasing {user}"):
+        report = erase_user(settings, store, user)
     table = Table("store", "table", "rows deleted", title=f"gdpr-erase {user}")
     for store_name in ("delta", "clickhouse"):
         for name, rows in report[store_name].items():
@@ -252,20 +261,10 @@ def jobs_coordinates_ttl() -> None:
 
     With embedded chdb the store must not be open elsewhere (stop the API first)."""
     from jobs.coordinates_ttl import coordinates_ttl
-    from sinks.clickhouse.store import open_store
 
     settings = get_settings()
-    try:
-        store = open_store(settings)
-    except Exception as exc:
-        console.print(f"[red]cannot open ClickHouse ({exc}); with embedded chdb, stop the "
-                      "process that owns it (the API) first[/red]")
-        raise typer.Exit(1) from exc
-    try:
-        with console.status("removing old coordinates"):
-            report = coordinates_ttl(settings, store)
-    finally:
-        store.close()
+    with _store_for_a_job(settings) as store, console.status("removing old coordinates"):
+        report = coordinates_ttl(settings, store)
     table = Table("store", "rows", title=f"coordinates-ttl (before {report['cutoff']})")
     for name in ("bronze_events", "workout_routes", "workout_samples"):
         table.add_row(name, f"{report[name]:,}")
