@@ -1,16 +1,22 @@
-# The FitStream application image: one image, every role (process, sink, serve, topics).
+# The FitStream application image: one image, every role (process, sink, serve, lakehouse,
+# deliver, jobs), and the Spark master and workers of docker-compose.yml (pyspark's own
+# Spark, so the cluster and the jobs' driver are the same version).
 FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY fitstream fitstream
 COPY streams streams
 COPY sinks sinks
+COPY jobs jobs
 COPY api api
 COPY bench bench
 COPY schemas schemas
-RUN pip install --no-cache-dir . && useradd --system fitstream \
+RUN pip install --no-cache-dir -c requirements.lock . && useradd --system fitstream \
     && mkdir -p /var/lib/fitstream && chown fitstream /var/lib/fitstream
 USER fitstream
 ENV FITSTREAM_STATE_DIR=/var/lib/fitstream \
-    FITSTREAM_SCHEMA_REGISTRY__REPO_REGISTRY_PATH=/app/schemas/registry.json
+    FITSTREAM_SCHEMA_REGISTRY__REPO_REGISTRY_PATH=/app/schemas/registry.json \
+    SPARK_LOCAL_IP=0.0.0.0
 ENTRYPOINT ["fitstream"]

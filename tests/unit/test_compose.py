@@ -23,7 +23,8 @@ FITSTREAM_SERVICES = {name: s for name, s in SERVICES.items() if s.get("build") 
 
 def test_the_stack_has_the_production_roles():
     assert {"kafka-1", "schema-registry", "clickhouse", "processor", "sink", "api",
-            "delivery", "topics"} <= set(SERVICES)
+            "delivery", "topics", "lakehouse", "minio", "redis", "spark-master",
+            "spark-worker", "mlflow", "mlflow-db"} <= set(SERVICES)
     assert SERVICES["processor"]["deploy"]["replicas"] > 1
     assert SERVICES["kafka-1"]["image"].startswith("apache/kafka:")
     assert SERVICES["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
@@ -35,7 +36,7 @@ def test_compose_validates_against_the_compose_schema():
     result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config", "--quiet"],
                             capture_output=True, text=True, check=False,
                             env={**os.environ, "FITSTREAM_TOKEN_SECRET": "test",
-                                 "MINIO_ROOT_PASSWORD": "test"})
+                                 "MINIO_ROOT_PASSWORD": "test", "MLFLOW_DB_PASSWORD": "test"})
     assert result.returncode == 0, result.stderr
 
 
