@@ -96,7 +96,7 @@ class AchievementChanges:
 
 
 class UserAchievements:
-    __slots__ = ("best_efforts", "best_run_m", "counted", "days", "distance_m", "progress",
+    __slots__ = ("best_efforts", "best_run_m", "counted", "days", "distance_mm", "progress",
                  "unlocked", "user_id", "weeks", "workouts")
 
     def __init__(self, user_id: str) -> None:
@@ -104,7 +104,8 @@ class UserAchievements:
         # workout id -> its last event time, for the workouts already counted.
         self.counted: dict[str, int] = {}
         self.workouts = 0
-        self.distance_m = 0.0
+        # Integer millimetres: a float total depends on the order workouts arrive in.
+        self.distance_mm = 0
         self.best_run_m = 0.0
         # str(distance) -> [elapsed ms, workout id, achieved at, previous ms or None]
         self.best_efforts: dict[str, list[Any]] = {}
@@ -141,7 +142,7 @@ class UserAchievements:
         self.counted[workout_id] = max(at, summary["last_event_at"])
         running = summary["sport_type"] == "running"
         self.workouts += 1
-        self.distance_m += summary["distance_meters"]
+        self.distance_mm += round(summary["distance_meters"] * 1000)
         day = summary["start_time"] // DAY_MS
         if day not in self.days:
             self.days.append(day)
@@ -177,7 +178,7 @@ class UserAchievements:
         elif rule.kind is RuleKind.SINGLE_DISTANCE:
             value = self.best_run_m
         elif rule.kind is RuleKind.CUMULATIVE_DISTANCE:
-            value = self.distance_m
+            value = self.distance_mm / 1000
         elif rule.kind is RuleKind.PERSONAL_RECORD:
             if str(int(rule.threshold)) in self.best_efforts:
                 return 1.0

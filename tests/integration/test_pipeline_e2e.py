@@ -269,11 +269,11 @@ def reference_achievements(summaries: list[dict], reached: dict[str, float],
     for user, workouts in by_user.items():
         workouts.sort(key=lambda s: completed_at[s["workout_id"]])
         unlocked: dict[str, int] = {}
-        total, best_run, days, weeks, timed = 0.0, 0.0, set(), defaultdict(int), set()
+        total_mm, best_run, days, weeks, timed = 0, 0.0, set(), defaultdict(int), set()
         progress: dict[str, float] = {}
         for count, s in enumerate(workouts, 1):
             end = int(s["end_time"].timestamp() * 1000)
-            total += s["distance_meters"]
+            total_mm += round(s["distance_meters"] * 1000)  # totals in whole mm
             days.add(s["start_time"].date())
             iso = s["start_time"].isocalendar()
             weeks[(iso.year, iso.week)] += 1
@@ -283,7 +283,7 @@ def reference_achievements(summaries: list[dict], reached: dict[str, float],
             streak = max(_run_length(days, d) for d in days)
             values = {"first-workout": count / 1, "weekly-goal": max(weeks.values()) / 3}
             values |= {r: best_run / d for r, d in DISTANCE_RULES}
-            values |= {r: total / d for r, d in TOTAL_RULES}
+            values |= {r: total_mm / 1000 / d for r, d in TOTAL_RULES}
             values |= {r: streak / n for r, n in STREAK_RULES}
             for rule, value in values.items():
                 progress[rule] = 1.0 if rule in unlocked else min(1.0, round(value, 4))

@@ -1,0 +1,72 @@
+"""Point-in-time user features: what the stream serves and what a training set reads."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fitstream.domain.features import DAY_MS, current_streak, user_features
+
+AS_OF = 1_796_083_200_000  # 2026-12-01 00:00 UTC
+
+
+def workout(i: int, end: int, distance: float = 5000.0, moving_s: int = 1800,
+            sport: str = "running", hr: float | None = 150.0, status: str = "completed") -> dict:
+    return {"workout_id": f"w{i:03d}", "user_id": "u", "sport_type": sport, "status": status,
+            "start_time": end - moving_s * 1000, "end_time": end,
+            "moving_duration_ms": moving_s * 1000, "distance_meters": distance,
+            "avg_heart_rate": hr}
+
+
+def test_trailing_windows_are_half_open_at_the_far_end():
+    features = user_features("u", [
+        workout(1, AS_OF - 7 * DAY_MS),       # just outside 7 d
+        workout(2, AS_OF - 7 * DAY_MS + 1),   # just inside
+        workout(3, AS_OF),                    # exactly at as_of: known
+        workout(4, AS_OF - 28 * DAY_MS),      # outside 28 d
+    ], AS_OF)
+    assert (features["workouts_7d"], features["workouts_28d"]) == (2, 3)
+    assert features["distance_28d_m"] == 15_000.0
+    assert features["days_since_last_workout"] == 0.0
+
+
+def test_workload_ratio_pace_and_heart_rate():
+    workouts = [workout(1, AS_OF - DAY_MS, moving_s=3600, hr=160.0),
+                workout(2, AS_OF - 10 * DAY_MS, moving_s=1800, hr=130.0),
+                workout(3, AS_OF - 20 * DAY_MS, moving_s=1800, hr=None),
+                workout(4, AS_OF - 2 * DAY_MS, distance=20_000, moving_s=2400, sport="cycling",
+                        hr=140.0),
+                workout(5, AS_OF - DAY_MS, status="cancelled")]
+    f = user_features("u", workouts, AS_OF)
+    assert f["moving_time_7d_s"] == 6000.0 and f["moving_time_28d_s"] == 9600.0
+    assert f["acute_chronic_ratio"] == 6000.0 / (9600.0 / 4)
+    assert f["avg_pace_s_per_km_28d"] == {"cycling": 120.0, "running": 7200 / 15}
+    assert f["avg_heart_rate_28d"] == {"cycling": 140.0,
+                                       "running": (160 * 3600 + 130 * 1800) / 5400}
+
+
+def test_nothing_known_yet():
+    f = user_features("u", [workout(1, AS_OF + 1)], AS_OF)
+    assert (f["workouts_28d"], f["acute_chronic_ratio"], f["days_since_last_workout"],
+            f["current_streak_days"]) == (0, None, None, 0)
+
+
+def test_a_streak_survives_until_a_whole_day_passes_and_spans_month_ends():
+    days = {20604, 20605, 20606}  # 2026-05-31 .. 2026-06-02 (day numbers since 1970)
+    assert current_streak(days, 20606) == 3
+    assert current_streak(days, 20607) == 3  # today has none yet: yesterday's streak lives
+    assert current_streak(days, 20608) == 0
+
+
+ends = st.lists(st.integers(AS_OF - 40 * DAY_MS, AS_OF + 5 * DAY_MS), max_size=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ends=ends, data=st.data())
+def test_order_and_later_workouts_change_nothing_at_a_point_in_time(ends, data):
+    """What the stream could serve at as_of: independent of arrival order, and of
+    workouts that completed after as_of (no leakage into a training set)."""
+    workouts = [workout(i, end, distance=1000.0 + i) for i, end in enumerate(ends)]
+    known = [w for w in workouts if w["end_time"] <= AS_OF]
+    shuffled = data.draw(st.permutations(workouts))
+    assert user_features("u", shuffled, AS_OF) == user_features("u", known, AS_OF)
