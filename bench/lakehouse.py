@@ -16,7 +16,7 @@ from bench.stack import CpuWindow, bench_broker, broker_pid, roles, run_settings
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.positions import LogPosition
 from fitstream.simulator.producer import produce_fleet
-from sinks.delta.topic_sink import records_behind
+from sinks.delta.topic_sink import lakehouse_writers, records_behind
 from sinks.delta.writers import BronzeEventsWriter
 
 
@@ -36,7 +36,10 @@ def run(repeats: int = 3, console: Console | None = None) -> dict:
                 started = time.monotonic()
                 lake = stack.start(settings, "lakehouse", "lakehouse")
                 cpu = CpuWindow({"broker": broker_pid(base), "lakehouse": lake.proc.pid})
-                while records_behind(settings, position.ends, only=BronzeEventsWriter.name):
+                bronze = [w for w in lakehouse_writers(settings)
+                          if w.name == BronzeEventsWriter.name]
+                bronze[0].prepare()
+                while records_behind(bronze, position.ends):
                     stack.check()
                     time.sleep(0.5)
                 elapsed = time.monotonic() - started

@@ -121,12 +121,15 @@ def wait_until_delivered(settings: FitStreamSettings, stack: LocalStack) -> None
 
 def wait_for_lakehouse(settings: FitStreamSettings, stack: LocalStack) -> None:
     """Until Delta holds every record of the lakehouse's topics."""
-    from sinks.delta.topic_sink import records_behind
+    from sinks.delta.topic_sink import lakehouse_writers, records_behind
 
     position = LogPosition(settings.kafka)
     deadline = time.monotonic() + VISIBILITY_TIMEOUT_S
     try:
-        while records_behind(settings, position.ends):
+        writers = lakehouse_writers(settings)
+        for writer in writers:
+            writer.prepare()  # idempotent; the sink may not have created them yet
+        while records_behind(writers, position.ends):
             stack.check()
             if time.monotonic() > deadline:
                 raise RuntimeError("the lakehouse did not catch up in time")

@@ -156,20 +156,13 @@ def lakehouse_sinks(settings: FitStreamSettings) -> list[DeltaTopicSink]:
     return [DeltaTopicSink(settings, writer) for writer in lakehouse_writers(settings)]
 
 
-def records_behind(settings: FitStreamSettings, ends: Callable[[str], dict[int, int]],
-                   only: str | None = None) -> int:
-    """Records on the lakehouse's topics (or ``only`` the writer of that name) that Delta
-    does not hold yet, read from the Delta transaction versions; ``ends`` gives a topic's
-    end offset per partition."""
-    behind = 0
-    for writer in lakehouse_writers(settings):
-        if only is not None and writer.name != only:
-            continue
-        writer.prepare()  # idempotent: creates the tables if the sink has not yet
-        for partition, end in ends(writer.topic).items():
-            done = writer.resume_at(app_id(writer, partition)) or 0
-            behind += max(0, end - done)
-    return behind
+def records_behind(writers: list[LakehouseWriter],
+                   ends: Callable[[str], dict[int, int]]) -> int:
+    """Records on the writers' topics that Delta does not hold yet, read from the Delta
+    transaction versions; ``ends`` gives a topic's end offset per partition. The writers'
+    tables must exist (``prepare``)."""
+    return sum(max(0, end - (writer.resume_at(app_id(writer, partition)) or 0))
+               for writer in writers for partition, end in ends(writer.topic).items())
 
 
 def run_lakehouse(settings: FitStreamSettings) -> None:
