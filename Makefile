@@ -6,9 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test test-fast bench lint clickhouse-server clean
+.PHONY: setup demo test test-fast bench lint clickhouse-server clean feature-repo
 
-setup: $(STAMP)
+setup: $(STAMP) feature-repo
+
+# Register the Feast repo (entity, views, push source, feature services) in the default
+# registry (.state/feast); processes with other settings run `fitstream features apply`.
+feature-repo: $(STAMP)
+	@mkdir -p .state/feast
+	cd feature_repo && ../$(BIN)/feast apply >/dev/null
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

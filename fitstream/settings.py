@@ -36,6 +36,7 @@ class KafkaSettings(BaseModel):
     notification_deliveries_topic: str = "notifications.deliveries.v1"
     notification_dlq_topic: str = "notifications.dlq.v1"
     notification_preferences_topic: str = "users.notification-preferences.v1"
+    features_topic: str = "features.user.v1"
     replication_factor: int = Field(1, ge=1)
     # The embedded broker answers empty fetches at once; idle consumers wait this
     # long before asking again (fitstream.kafka.long_poll_shim). 0 on real Kafka.
@@ -156,6 +157,22 @@ class LakehouseSettings(BaseModel):
     offset_commit_interval_s: float = Field(30.0, gt=0)
 
 
+class FeastSettings(BaseModel):
+    """The feature store (feature_repo/): its registry, online store and online writer.
+
+    The offline store is DuckDB over the Delta table ``features.user_features`` in the
+    lakehouse, so the batch source follows ``lakehouse.root``.
+    """
+
+    project: str = "fitstream"
+    # Relative paths live under the state directory.
+    registry_path: Path = Path("feast/registry.db")
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    sqlite_path: Path = Path("feast/online_store.db")
+    redis_connection_string: str = "127.0.0.1:6379"
+    group_id: str = "fitstream-feast-online"
+
+
 class SparkSettings(BaseModel):
     """PySpark for the batch jobs: local threads by default, a cluster URL in production."""
 
@@ -200,6 +217,7 @@ class FitStreamSettings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     lakehouse: LakehouseSettings = LakehouseSettings()
     spark: SparkSettings = SparkSettings()
+    feast: FeastSettings = FeastSettings()
     # Where processes of one host share Prometheus samples; empty disables it.
     metrics_dir: Path | None = None
 

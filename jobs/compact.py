@@ -14,10 +14,18 @@ from typing import Any
 from deltalake import DeltaTable
 
 from fitstream.settings import FitStreamSettings
-from sinks.delta.tables import BRONZE_DEAD_LETTERS, BRONZE_EVENTS, GOLD_USER_DAILY, SILVER_WORKOUTS
+from sinks.delta.tables import (
+    BRONZE_DEAD_LETTERS,
+    BRONZE_EVENTS,
+    GOLD_USER_DAILY,
+    SILVER_WORKOUTS,
+    TRAINING_SET,
+    USER_FEATURES,
+)
 
-TABLES = (BRONZE_EVENTS, BRONZE_DEAD_LETTERS, SILVER_WORKOUTS, GOLD_USER_DAILY,
-          f"{SILVER_WORKOUTS}_backfill", f"{GOLD_USER_DAILY}_backfill")
+TABLES = (BRONZE_EVENTS, BRONZE_DEAD_LETTERS, SILVER_WORKOUTS, GOLD_USER_DAILY, USER_FEATURES,
+          f"{SILVER_WORKOUTS}_backfill", f"{GOLD_USER_DAILY}_backfill",
+          f"{USER_FEATURES}_backfill", TRAINING_SET)
 
 
 def compact(settings: FitStreamSettings, retention_hours: int = 168) -> list[dict[str, Any]]:

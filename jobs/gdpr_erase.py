@@ -7,7 +7,8 @@ in, and count what was deleted per store and table.
 - ClickHouse (every view table, the notification inbox and its reads, deliveries and
   preferences included): ``ALTER TABLE … DELETE``, a mutation, waited for until the
   user's rows read 0.
-- The Feast online store: not built yet (reported as such).
+- The Feast online store (SQLite or Redis): the user's entity row of every feature view
+  (the offline features are the Delta table ``features.user_features``, above).
 
 Not the Kafka log: it is the system of record, and a replay would bring the user back.
 Erasing there needs a decision this job does not make (crypto-shredding per-user keys,
@@ -51,6 +52,14 @@ def erase_from_delta(settings: FitStreamSettings, user_id: str) -> dict[str, int
     return deleted
 
 
+def erase_from_feast(settings: FitStreamSettings, user_id: str) -> dict[str, int]:
+    from feature_repo.definitions import FEATURE_VIEW
+    from sinks.feast.online_stores import online_store_backend
+
+    return {FEATURE_VIEW: online_store_backend(settings).erase_user(
+        settings, [FEATURE_VIEW], user_id)}
+
+
 def erase_from_clickhouse(settings: FitStreamSettings, store: ClickHouseStore,
                           user_id: str) -> dict[str, int]:
     db = store.database
@@ -76,5 +85,5 @@ def erase_user(settings: FitStreamSettings, store: ClickHouseStore,
                user_id: str) -> dict[str, Any]:
     return {"delta": erase_from_delta(settings, user_id),
             "clickhouse": erase_from_clickhouse(settings, store, user_id),
-            "feast online": "not built yet",
+            "feast online": erase_from_feast(settings, user_id),
             "kafka log": "kept: the system of record (see the module docstring)"}

@@ -14,6 +14,8 @@ from __future__ import annotations
 import shutil
 import time
 from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from confluent_kafka import Consumer, TopicPartition
@@ -120,7 +122,8 @@ def wait_until_delivered(settings: FitStreamSettings, stack: LocalStack) -> None
 
 
 def wait_for_lakehouse(settings: FitStreamSettings, stack: LocalStack) -> None:
-    """Until Delta holds every record of the lakehouse's topics."""
+    """Until Delta holds every record of the lakehouse's topics, and the Feast online
+    writer has pushed every feature row."""
     from sinks.delta.topic_sink import lakehouse_writers, records_behind
 
     position = LogPosition(settings.kafka)
@@ -129,7 +132,10 @@ def wait_for_lakehouse(settings: FitStreamSettings, stack: LocalStack) -> None:
         writers = lakehouse_writers(settings)
         for writer in writers:
             writer.prepare()  # idempotent; the sink may not have created them yet
-        while records_behind(writers, position.ends):
+        topic, group = settings.kafka.features_topic, settings.feast.group_id
+        while records_behind(writers, position.ends) or any(
+                end > position.committed(topic, group).get(p, 0)
+                for p, end in position.ends(topic).items()):
             stack.check()
             if time.monotonic() > deadline:
                 raise RuntimeError("the lakehouse did not catch up in time")
@@ -142,15 +148,47 @@ def print_lakehouse(settings: FitStreamSettings, console: Console) -> None:
     """Row counts of the Delta tables, and where they are."""
     from deltalake import DeltaTable
 
-    from sinks.delta.tables import BRONZE_DEAD_LETTERS, BRONZE_EVENTS, GOLD_USER_DAILY, SILVER_WORKOUTS
+    from sinks.delta.tables import (
+        BRONZE_DEAD_LETTERS,
+        BRONZE_EVENTS,
+        GOLD_USER_DAILY,
+        SILVER_WORKOUTS,
+        USER_FEATURES,
+    )
 
     table = Table("Delta table", "rows", "version",
                   title=f"lakehouse ({settings.lakehouse_root})")
-    for name in (BRONZE_EVENTS, BRONZE_DEAD_LETTERS, SILVER_WORKOUTS, GOLD_USER_DAILY):
+    for name in (BRONZE_EVENTS, BRONZE_DEAD_LETTERS, SILVER_WORKOUTS, GOLD_USER_DAILY,
+                 USER_FEATURES):
         delta = DeltaTable(settings.lakehouse_uri(name),
                            storage_options=settings.lakehouse.storage_options or None)
         table.add_row(name, f"{delta.count():,}", str(delta.version()))
     console.print(table)
+
+
+def online_feature_table(settings: FitStreamSettings, user: str,
+                         service: str | None = None) -> Table:
+    """A user's online feature vector from Feast, one feature per line."""
+    from feature_repo.definitions import FEATURE_VIEW
+    from fitstream.domain.features import FLAT_FEATURE_NAMES
+    from sinks.feast.store import feature_store
+
+    store = feature_store(settings)
+    features: Any = (store.get_feature_service(service) if service else
+                     [f"{FEATURE_VIEW}:{name}" for name in ("as_of", *FLAT_FEATURE_NAMES)])
+    vector = store.get_online_features(features=features,
+                                       entity_rows=[{"user_id": user}]).to_dict()
+    table = Table("feature", "value", title=f"Feast online features of {user} "
+                  f"({settings.feast.online_store}{', ' + service if service else ''})")
+    order = ["user_id", "as_of", *FLAT_FEATURE_NAMES]
+    for name in sorted(vector, key=lambda n: order.index(n) if n in order else len(order)):
+        value = vector[name][0]
+        if name == "as_of" and value is not None:
+            value = f"{value} ({datetime.fromtimestamp(value / 1000, UTC):%Y-%m-%d %H:%M:%S} UTC)"
+        elif isinstance(value, float):
+            value = f"{value:,.3f}"
+        table.add_row(name, "—" if value is None else str(value))
+    return table
 
 
 def print_notifications(settings: FitStreamSettings, users: int, console: Console,
@@ -277,6 +315,7 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         print_views(url, spec, console)
         print_notifications(settings, users, console, channels)
         print_lakehouse(settings, console)
+        console.print(online_feature_table(settings, user_id(0)))
         console.print(f"API: {url}  ·  OpenAPI: {url}/docs  ·  try: "
                       f"curl {url}/api/v1/users/user-00000/workouts?limit=3", soft_wrap=True)
         if not once:

@@ -30,12 +30,15 @@ devices_app = typer.Typer(help="Device credentials for ingest.", no_args_is_help
 users_app = typer.Typer(help="User credentials for the API.", no_args_is_help=True)
 analysts_app = typer.Typer(help="Analyst credentials for read-only SQL.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Batch jobs over the lakehouse (PySpark).", no_args_is_help=True)
+features_app = typer.Typer(help="The Feast feature store (feature_repo/).",
+                           no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(devices_app, name="devices")
 app.add_typer(users_app, name="users")
 app.add_typer(analysts_app, name="analysts")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(features_app, name="features")
 
 console = Console(stderr=True)
 
@@ -231,25 +234,25 @@ def jobs_gdpr_erase(
     user: Annotated[str, typer.Option(help="The user to erase.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete USER from every Delta table (then vacuum) and every ClickHouse view table
-    (the notification inbox included), and report the rows deleted per store.
+    """Delete USER from every Delta table (then vacuum), every ClickHouse view table (the
+    notification inbox included) and the Feast online store; report the rows per store.
 
     With embedded chdb the store must not be open elsewhere (stop the API first); with a
     server it runs alongside. The Kafka log is not erased: see jobs/gdpr_erase.py."""
     from jobs.gdpr_erase import erase_user
 
     if not yes:
-        typer.confirm(f"erase {user} from the lakehouse and ClickHouse? This cannot be undone",
+        typer.confirm(f"erase {user} from the lakehouse, ClickHouse and Feast? This cannot be "
+                      "undone",
                       abort=True)
     settings = get_settings()
     with _store_for_a_job(settings) as store, console.status(f"erasing {user}"):
         report = erase_user(settings, store, user)
     table = Table("store", "table", "rows deleted", title=f"gdpr-erase {user}")
-    for store_name in ("delta", "clickhouse"):
+    for store_name in ("delta", "clickhouse", "feast online"):
         for name, rows in report[store_name].items():
             table.add_row(store_name, name, f"{rows:,}")
-    for store_name in ("feast online", "kafka log"):
-        table.add_row(store_name, "", report[store_name])
+    table.add_row("kafka log", "", report["kafka log"])
     console.print(table)
 
 
@@ -368,9 +371,11 @@ def sink_command() -> None:
 @app.command()
 def lakehouse() -> None:
     """Run the Delta Lake sinks: bronze events and dead letters, silver workouts, gold
-    daily totals, each exactly once (progress is kept in the Delta log).
+    daily totals and the offline features, each exactly once (progress is kept in the
+    Delta log); and the Feast online writer (user features, through the push source).
 
-    Tables live under FITSTREAM_LAKEHOUSE__ROOT (a directory, or s3://...)."""
+    Tables live under FITSTREAM_LAKEHOUSE__ROOT (a directory, or s3://...); the online
+    store is FITSTREAM_FEAST__ONLINE_STORE (sqlite or redis)."""
     from sinks.delta.topic_sink import run_lakehouse
 
     _configure_logs("lakehouse")
@@ -448,3 +453,25 @@ def demo(
 
 if __name__ == "__main__":
     app()
+
+
+@features_app.command("apply")
+def features_apply() -> None:
+    """Register feature_repo/'s entity, view, push source and feature services in the
+    registry of these settings (what `feast apply` does, with FITSTREAM_* settings)."""
+    from sinks.feast.store import apply_definitions
+
+    names = apply_definitions(get_settings())
+    console.print(f"applied {len(names)} Feast objects: {', '.join(names)}")
+
+
+@features_app.command("online")
+def features_online(
+    user: Annotated[str, typer.Option(help="The user id, e.g. user-00000.")],
+    service: Annotated[str, typer.Option(
+        help="A feature service; empty: every feature of the user_features view.")] = "",
+) -> None:
+    """Print one user's online feature vector, as a model would be served it."""
+    from fitstream.cli.demo import online_feature_table
+
+    console.print(online_feature_table(get_settings(), user, service or None))

@@ -10,16 +10,24 @@ Windows are trailing: the 7 (28) days ending at ``as_of``, as (as_of - 7 d, as_o
 Training load is moving time; the acute:chronic workload ratio is the 7-day load over
 the weekly average of the 28-day load (None without any 28-day load). The streak is the
 run of consecutive UTC days with a workout that ends on ``as_of``'s day or the day
-before (a streak is still alive until a full day passes without one). Pace is seconds
-per km of moving time; heart rate is weighted by moving time, as in the gold table.
+before (a streak is still alive until a full day passes without one), counted up to
+:data:`MAX_STREAK_DAYS`. Pace is seconds per km of moving time; heart rate is weighted
+by moving time, as in the gold table.
+
+:class:`UserFeatureHistory` is the stream's side: the little a user's features need
+(28 days of workouts, a year of active days), and the rule that gives every feature
+row its event time. :func:`flat_feature_row` is the row the feature store holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from fitstream.domain.events import SPORT_TYPES
+
 DAY_MS = 86_400_000
+MAX_STREAK_DAYS = 365
 FEATURE_NAMES = (
     "distance_7d_m", "distance_28d_m", "moving_time_7d_s", "moving_time_28d_s",
     "workouts_7d", "workouts_28d", "acute_chronic_ratio", "days_since_last_workout",
@@ -37,19 +45,24 @@ def _window(workouts: list[dict[str, Any]], as_of: int, days: int) -> list[dict[
 
 
 def current_streak(days_with_workouts: set[int], today: int) -> int:
-    """Consecutive days ending today, or yesterday if today has none yet."""
+    """Consecutive days ending today, or yesterday if today has none yet (at most
+    :data:`MAX_STREAK_DAYS`: the stream keeps a year of active days, no more)."""
     day = today if today in days_with_workouts else today - 1
     streak = 0
-    while day in days_with_workouts:
+    while day in days_with_workouts and streak < MAX_STREAK_DAYS:
         streak += 1
         day -= 1
     return streak
 
 
 def user_features(user_id: str, summaries: Iterable[dict[str, Any]], as_of: int,
-                  ) -> dict[str, Any]:
+                  active_days: Iterable[int] = ()) -> dict[str, Any]:
     """The feature vector of ``user_id`` at ``as_of`` (epoch ms) from their WorkoutSummary
-    dicts (any order, any extra workouts: only completed ones known by then count)."""
+    dicts (any order, any extra workouts: only completed ones known by then count).
+
+    ``active_days`` are further UTC day numbers with a workout known by ``as_of``, for
+    the streak only (the stream's history keeps a year of days but 28 days of workouts).
+    """
     known = _known(summaries, as_of)
     week, month = _window(known, as_of, 7), _window(known, as_of, 28)
     acute = sum(w["moving_duration_ms"] for w in week) / 1000
@@ -76,9 +89,128 @@ def user_features(user_id: str, summaries: Iterable[dict[str, Any]], as_of: int,
         "acute_chronic_ratio": acute / (chronic / 4) if chronic > 0 else None,
         "days_since_last_workout": (as_of - last_end) / DAY_MS if last_end is not None
         else None,
-        "current_streak_days": current_streak({w["start_time"] // DAY_MS for w in known},
-                                              as_of // DAY_MS),
+        "current_streak_days": current_streak(
+            {w["start_time"] // DAY_MS for w in known} | set(active_days), as_of // DAY_MS),
         # Over the last 28 days, per sport.
         "avg_pace_s_per_km_28d": pace,
         "avg_heart_rate_28d": heart_rate,
     }
+
+
+# --- The feature store's row -------------------------------------------------------
+
+PER_SPORT_FEATURES = tuple(
+    f"{name}_{sport}" for sport in SPORT_TYPES
+    for name in ("avg_pace_s_per_km_28d", "avg_heart_rate_28d"))
+FLAT_FEATURE_NAMES = FEATURE_NAMES + PER_SPORT_FEATURES
+"""Every feature of a row, in a fixed order: the Feast schema and the Avro contract."""
+
+
+def flat_feature_row(features: dict[str, Any]) -> dict[str, Any]:
+    """The per-sport dicts spread into one column per sport (None where no workout)."""
+    row = {"user_id": features["user_id"], "as_of": features["as_of"]}
+    row.update({name: features[name] for name in FEATURE_NAMES})
+    for sport in SPORT_TYPES:
+        row[f"avg_pace_s_per_km_28d_{sport}"] = features["avg_pace_s_per_km_28d"].get(sport)
+        row[f"avg_heart_rate_28d_{sport}"] = features["avg_heart_rate_28d"].get(sport)
+    return row
+
+
+# --- The stream's per-user history -------------------------------------------------
+
+HISTORY_FIELDS = ("workout_id", "sport_type", "status", "start_time", "end_time",
+                  "moving_duration_ms", "distance_meters", "avg_heart_rate")
+MIN_ROW_STEP_MS = 1_000
+
+
+class UserFeatureHistory:
+    """What one user's features need, and when each feature row happens.
+
+    A row is computed when a workout completes that the history did not know. Its event
+    time is the workout's end, or one second after the user's previous row if that is
+    later (a workout synced late, or two ending in the same second): row times strictly
+    increase per user, by at least a second. That is what keeps online and offline
+    equal: an online store keeps the row with the latest event time (Redis compares
+    whole timestamps and skips equal ones), and a point-in-time lookup at a row's time
+    finds that row. A late workout therefore shows in the next row, not in rows
+    already written, which is also what the stream could have known then.
+
+    A workout it knows again (a re-delivered completion) changes nothing and re-sends
+    the current row, so a crash between saving the state and sending heals on replay.
+    Kept: workouts that ended within 28 days of the latest row, and a year of active
+    days for the streak.
+    """
+
+    __slots__ = ("active_days", "last_row_at", "user_id", "workouts")
+
+    def __init__(self, user_id: str, workouts: dict[str, dict[str, Any]] | None = None,
+                 active_days: Iterable[int] = (), last_row_at: int | None = None) -> None:
+        self.user_id = user_id
+        self.workouts: dict[str, dict[str, Any]] = dict(workouts or {})
+        self.active_days: set[int] = set(active_days)
+        self.last_row_at = last_row_at
+
+    def to_state(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "workouts": self.workouts,
+                "active_days": sorted(self.active_days), "last_row_at": self.last_row_at}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> UserFeatureHistory:
+        return cls(state["user_id"], state["workouts"], state["active_days"],
+                   state["last_row_at"])
+
+    def current_row(self) -> dict[str, Any] | None:
+        if self.last_row_at is None:
+            return None
+        return flat_feature_row(user_features(
+            self.user_id, self.workouts.values(), self.last_row_at, self.active_days))
+
+    def add_workout(self, summary: dict[str, Any]) -> dict[str, Any] | None:
+        """The feature row this completed workout causes (the current one if known)."""
+        if summary["status"] != "completed" or summary["end_time"] is None:
+            return None
+        workout_id = summary["workout_id"]
+        if workout_id in self.workouts or self._forgotten(summary):
+            return self.current_row()
+        at = summary["end_time"] if self.last_row_at is None \
+            else max(summary["end_time"], self.last_row_at + MIN_ROW_STEP_MS)
+        self.workouts[workout_id] = {field: summary[field] for field in HISTORY_FIELDS}
+        self.active_days.add(summary["start_time"] // DAY_MS)
+        self.last_row_at = at
+        self._prune(at)
+        return self.current_row()
+
+    def _forgotten(self, summary: dict[str, Any]) -> bool:
+        """Already counted and pruned since: older than anything the windows keep."""
+        return (self.last_row_at is not None
+                and summary["end_time"] <= self.last_row_at - 28 * DAY_MS
+                and summary["start_time"] // DAY_MS in self.active_days)
+
+    def _prune(self, at: int) -> None:
+        self.workouts = {w: s for w, s in self.workouts.items()
+                         if s["end_time"] > at - 28 * DAY_MS}
+        first_day = at // DAY_MS - MAX_STREAK_DAYS
+        self.active_days = {d for d in self.active_days if d >= first_day}
+
+
+FeatureHistoryLoader = Callable[[str], UserFeatureHistory | None]
+"""Returns a user's stored feature history, or None if there is none."""
+
+
+def apply_completed_to_features(
+    summaries: Iterable[dict[str, Any]], load: FeatureHistoryLoader,
+) -> tuple[dict[str, UserFeatureHistory], list[dict[str, Any]]]:
+    """Feed touched completed workouts, in completion order, to their users' histories:
+    the histories to store and the feature rows to send, in order."""
+    histories: dict[str, UserFeatureHistory] = {}
+    rows: list[dict[str, Any]] = []
+    for summary in summaries:
+        if summary["status"] != "completed":
+            continue
+        user_id = summary["user_id"]
+        history = histories.get(user_id) or load(user_id) or UserFeatureHistory(user_id)
+        histories[user_id] = history
+        row = history.add_workout(summary)
+        if row is not None:
+            rows.append(row)
+    return histories, rows

@@ -15,8 +15,9 @@ CLOCKS_TABLE = "partition-clocks"
 USER_TOTALS_TABLE = "user-totals"
 USER_ACHIEVEMENTS_TABLE = "user-achievements"
 WEEKLY_BOARDS_TABLE = "weekly-boards"
+USER_FEATURES_TABLE = "user-feature-histories"
 STATE_TABLES = (SESSIONS_TABLE, CLOCKS_TABLE, USER_TOTALS_TABLE, USER_ACHIEVEMENTS_TABLE,
-                WEEKLY_BOARDS_TABLE)
+                WEEKLY_BOARDS_TABLE, USER_FEATURES_TABLE)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
                   "deliveries that failed for good, with the reason"),
         TopicSpec(kafka.notification_preferences_topic, p,
                   "NotificationPreferences, key user_id, latest wins", compacted=True),
+        TopicSpec(kafka.features_topic, p,
+                  "UserFeatures rows, key user_id: Feast online and the offline table"),
         *(TopicSpec(changelog_topic(settings, table), p, f"changelog of the {table} table",
                     compacted=True) for table in STATE_TABLES),
     ]

@@ -8,6 +8,9 @@
 - ``bronze.workout_events_dlq``: the dead-letter topic as received, with the reason.
 - ``silver.workouts``: one row per workout in its latest state (WorkoutSummary).
 - ``gold.user_daily``: per user, UTC day and sport, totals of completed workouts.
+- ``features.user_features``: every UserFeatures row the processor emitted, keyed by
+  (user_id, as_of), with ``event_timestamp``: the offline table Feast's batch source
+  reads (feature_repo/).
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ import pyarrow as pa
 from fitstream.contracts.registry import SchemaRegistry
 from fitstream.domain.daily_totals import utc_day
 from fitstream.domain.events import EventType
+from fitstream.domain.features import FLAT_FEATURE_NAMES
 
 BRONZE_EVENTS = "bronze.workout_events"
 BRONZE_DEAD_LETTERS = "bronze.workout_events_dlq"
 SILVER_WORKOUTS = "silver.workouts"
 GOLD_USER_DAILY = "gold.user_daily"
+USER_FEATURES = "features.user_features"
+TRAINING_SET = "features.weekly_distance_training"
 
 _PRIMITIVES = {"string": pa.string(), "long": pa.int64(), "int": pa.int32(),
                "double": pa.float64(), "float": pa.float32(), "boolean": pa.bool_(),
@@ -145,5 +151,23 @@ GOLD_SCHEMA = pa.schema([
     pa.field("workouts", pa.int64()), pa.field("calories", pa.float64()),
     pa.field("avg_heart_rate", pa.float64())])
 
+_INTEGER_FEATURES = {"workouts_7d", "workouts_28d", "current_streak_days"}
+USER_FEATURES_SCHEMA = pa.schema([
+    pa.field("user_id", pa.string()), pa.field("as_of", pa.int64()),
+    pa.field("event_timestamp", pa.timestamp("ms", tz="UTC")),
+    pa.field("as_of_date", pa.string()),
+    *(pa.field(name, pa.int64() if name in _INTEGER_FEATURES else pa.float64())
+      for name in FLAT_FEATURE_NAMES)])
+
+
+def user_feature_rows(records: Iterable[dict[str, Any]]) -> pa.Table:
+    """UserFeatures records as offline rows, one per (user_id, as_of)."""
+    latest = {(r["user_id"], r["as_of"]): r for r in records}
+    rows = [{**r, "event_timestamp": datetime.fromtimestamp(r["as_of"] / 1000, UTC),
+             "as_of_date": utc_day(r["as_of"])} for r in latest.values()]
+    return pa.Table.from_pylist(rows, schema=USER_FEATURES_SCHEMA)
+
+
 PARTITIONS = {BRONZE_EVENTS: ["event_date"], BRONZE_DEAD_LETTERS: ["received_date"],
-              SILVER_WORKOUTS: ["start_date"], GOLD_USER_DAILY: ["day"]}
+              SILVER_WORKOUTS: ["start_date"], GOLD_USER_DAILY: ["day"],
+              USER_FEATURES: ["as_of_date"]}

@@ -136,20 +136,21 @@ class DeltaTopicSink:
 
 
 def lakehouse_writers(settings: FitStreamSettings) -> list[LakehouseWriter]:
-    """bronze events, bronze dead letters, and silver + gold."""
+    """bronze events, bronze dead letters, silver + gold, and the offline features."""
     from fitstream.contracts import AvroSerde, registry_from_settings
     from sinks.delta.writers import (
         BronzeDeadLettersWriter,
         BronzeEventsWriter,
         DeltaTables,
         SilverGoldWriter,
+        UserFeaturesWriter,
     )
 
     registry = registry_from_settings(settings.schema_registry)
     serde = AvroSerde(registry)
     tables = DeltaTables(settings)
     return [BronzeEventsWriter(tables, serde, registry), BronzeDeadLettersWriter(tables),
-            SilverGoldWriter(tables, serde)]
+            SilverGoldWriter(tables, serde), UserFeaturesWriter(tables, serde)]
 
 
 def lakehouse_sinks(settings: FitStreamSettings) -> list[DeltaTopicSink]:
@@ -166,9 +167,14 @@ def records_behind(writers: list[LakehouseWriter],
 
 
 def run_lakehouse(settings: FitStreamSettings) -> None:
-    """Every lakehouse sink on its own thread until interrupted; each flushes on stop."""
-    sinks = lakehouse_sinks(settings)
-    threads = [threading.Thread(target=sink.run, name=f"delta-{sink.group_id}", daemon=True)
+    """Every lakehouse sink, and the Feast online writer, on its own thread until
+    interrupted; each flushes on stop."""
+    from sinks.feast.online_sink import OnlineFeatureSink
+    from sinks.feast.store import apply_definitions
+
+    apply_definitions(settings)
+    sinks: list[Any] = [*lakehouse_sinks(settings), OnlineFeatureSink(settings)]
+    threads = [threading.Thread(target=sink.run, name=f"sink-{sink.group_id}", daemon=True)
                for sink in sinks]
     for thread in threads:
         thread.start()

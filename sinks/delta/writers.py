@@ -29,10 +29,13 @@ from sinks.delta.tables import (
     PARTITIONS,
     SILVER_SCHEMA,
     SILVER_WORKOUTS,
+    USER_FEATURES,
+    USER_FEATURES_SCHEMA,
     bronze_event_rows,
     bronze_event_schema,
     dead_letter_rows,
     silver_rows,
+    user_feature_rows,
 )
 
 log = structlog.get_logger("sinks.delta")
@@ -197,3 +200,39 @@ class SilverGoldWriter:
         rows = [r for r in self.tables.open(SILVER_WORKOUTS).to_pyarrow_table(
             filters=[("start_date", "in", days)]).to_pylist() if r["user_id"] in users]
         return [r for r in user_daily_rows(rows) if (r["user_id"], r["day"]) in touched]
+
+
+class UserFeaturesWriter:
+    """UserFeatures rows into the offline feature table, MERGEd on (user_id, as_of): the
+    processor re-sends a user's current row when a completion is re-delivered, and the
+    row must stay one row (an append would give a point-in-time join two)."""
+
+    name = "user-features"
+
+    def __init__(self, tables: DeltaTables, serde: AvroSerde) -> None:
+        self.tables, self.serde = tables, serde
+        self.topic = tables.settings.kafka.features_topic
+
+    def prepare(self) -> None:
+        self.tables.ensure(USER_FEATURES, USER_FEATURES_SCHEMA)
+
+    def resume_at(self, app_id: str) -> int | None:
+        return self.tables.version_of(USER_FEATURES, app_id)
+
+    def write(self, messages: list[Any], transactions: list[Transaction]) -> int:
+        records = []
+        for message in messages:
+            try:
+                records.append(self.serde.decode(message.value())[1])
+            except SerdeError as exc:
+                log.warning("undecodable_features_skipped", reason=exc.reason,
+                            partition=message.partition(), offset=message.offset())
+        rows = user_feature_rows(records)
+        (self.tables.open(USER_FEATURES)
+         .merge(rows, "t.user_id = s.user_id AND t.as_of = s.as_of", source_alias="s",
+                target_alias="t", commit_properties=CommitProperties(
+                    app_transactions=transactions))
+         .when_matched_update_all()
+         .when_not_matched_insert_all()
+         .execute())
+        return rows.num_rows

@@ -13,6 +13,7 @@ from fitstream.kafka.topics import (
     CLOCKS_TABLE,
     SESSIONS_TABLE,
     USER_ACHIEVEMENTS_TABLE,
+    USER_FEATURES_TABLE,
     USER_TOTALS_TABLE,
     WEEKLY_BOARDS_TABLE,
     changelog_topic,
@@ -75,10 +76,13 @@ class WorkoutSessionsApp:
             partitions=kafka.events_partitions)
         self.notifications = self.app.topic(kafka.notifications_topic, key_serializer="raw",
                                             value_serializer="raw")
+        self.features = self.app.topic(kafka.features_topic, key_serializer="raw",
+                                       value_serializer="raw")
         self.sessions = self._bytes_table(SESSIONS_TABLE)
         self.clocks = self._bytes_table(CLOCKS_TABLE)
         self.user_totals = self._bytes_table(USER_TOTALS_TABLE)
         self.user_achievements = self._bytes_table(USER_ACHIEVEMENTS_TABLE)
+        self.user_features = self._bytes_table(USER_FEATURES_TABLE)
         # Keyed by weekly board, co-partitioned with board_completions (not the events).
         self.weekly_boards = self._bytes_table(WEEKLY_BOARDS_TABLE)
 

@@ -12,7 +12,8 @@ Per batch:
 4. send WorkoutSummary, LeaderboardEntry, AchievementProgress changes,
    AchievementUnlocked and PersonalRecord events, notifications (unlocks, records,
    distance goals), completed workouts re-keyed by weekly board (for the
-   top-places agent, streams/faust/weekly_boards.py), and dead letters.
+   top-places agent, streams/faust/weekly_boards.py), UserFeatures rows (the feature
+   store's, fitstream/domain/features.py), and dead letters.
 
 Sends go out at once (``force=True``): attached sends would wait for the next
 offset commit, seconds away. Faust flushes the producer before every offset
@@ -34,6 +35,7 @@ from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.domain.achievements import UserAchievements, apply_completed_workouts
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import WORKOUT_SUBJECTS, EventType
+from fitstream.domain.features import UserFeatureHistory, apply_completed_to_features
 from fitstream.domain.leaderboards import UserLeaderboardTotals, count_completed_workouts
 from fitstream.domain.notifications import (
     board_completion,
@@ -60,6 +62,7 @@ PROGRESS_SUBJECT = "fitstream.views.AchievementProgress"
 UNLOCKED_SUBJECT = "fitstream.achievements.AchievementUnlocked"
 RECORD_SUBJECT = "fitstream.achievements.PersonalRecord"
 ROUTE_SUBJECT = "fitstream.views.WorkoutRoute"
+FEATURES_SUBJECT = "fitstream.features.UserFeatures"
 
 State = TypeVar("State")
 
@@ -87,6 +90,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
     load_session = table_loader(wiring.sessions, WorkoutSession.from_state)
     load_totals = table_loader(wiring.user_totals, UserLeaderboardTotals.from_state)
     load_achievements = table_loader(wiring.user_achievements, UserAchievements.from_state)
+    load_features = table_loader(wiring.user_features, UserFeatureHistory.from_state)
 
     async def send_all(topic: Any, subject: str, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
@@ -137,11 +141,13 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         totals, entries = count_completed_workouts(
             completed, load_totals, clock.settled_watermark, policy.allowed_lateness_ms)
         achievements, changes = apply_completed_workouts(completed, load_achievements)
+        feature_histories, feature_rows = apply_completed_to_features(completed, load_features)
 
         store_states(wiring.sessions, result.sessions)
         store_states(wiring.clocks, {clock_key: clock})
         store_states(wiring.user_totals, totals)
         store_states(wiring.user_achievements, achievements)
+        store_states(wiring.user_features, feature_histories)
 
         await send_all(wiring.summaries, SUMMARY_SUBJECT, result.summaries)
         await send_all(wiring.routes, ROUTE_SUBJECT, result.routes)
@@ -149,6 +155,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         await send_all(wiring.achievement_progress, PROGRESS_SUBJECT, changes.progress)
         await send_all(wiring.achievements, UNLOCKED_SUBJECT, changes.unlocked)
         await send_all(wiring.achievements, RECORD_SUBJECT, changes.records)
+        await send_all(wiring.features, FEATURES_SUBJECT, feature_rows)
         await send_all(wiring.notifications, NOTIFICATION_SUBJECT, [
             *map(for_unlock, changes.unlocked), *map(for_record, changes.records),
             *map(for_goal, result.goals)])

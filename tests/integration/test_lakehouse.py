@@ -1,7 +1,8 @@
 """The lakehouse against the real broker, processor and Delta tables: the sinks, killed
 with SIGKILL after Delta commits and before any Kafka offset commit, write nothing twice
-and lose nothing; and the Spark backfill rebuilds silver and gold from bronze equal to
-what the stream wrote."""
+and lose nothing; the Spark backfill rebuilds silver and gold from bronze equal to
+what the stream wrote; and what Feast served online during the stream is what a
+point-in-time lookup in the offline store returns afterwards (no training/serving skew)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,31 @@ def streamed(tmp_path_factory):
         yield stream_with_a_kill(broker, tmp_path_factory.mktemp("lake"))
 
 
+class OnlineSampler:
+    """Reads users' online feature vectors from Feast while the stream runs."""
+
+    def __init__(self, settings) -> None:
+        from feature_repo.definitions import FEATURE_VIEW
+        from fitstream.domain.features import FLAT_FEATURE_NAMES
+        from sinks.feast.store import feature_store
+
+        self.features = [f"{FEATURE_VIEW}:{n}" for n in ("as_of", *FLAT_FEATURE_NAMES)]
+        self.store = feature_store(settings)
+        self.samples: list[dict] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        users = [f"user-{i:05d}" for i in range(SPEC.users)]
+        while not self.stop.wait(0.3):
+            vector = self.store.get_online_features(
+                features=self.features, entity_rows=[{"user_id": u} for u in users]).to_dict()
+            for index in range(len(users)):
+                sample = {name: values[index] for name, values in vector.items()}
+                if sample["as_of"] is not None and sample not in self.samples[-50:]:
+                    self.samples.append(sample)
+
+
 def stream_with_a_kill(broker, tmp_path):
     settings = isolated(broker, tmp_path, "lake")
     settings = settings.model_copy(update={"lakehouse": settings.lakehouse.model_copy(update={
@@ -58,6 +84,11 @@ def stream_with_a_kill(broker, tmp_path):
     stack = LocalStack()
     stack.start(settings, "processor", "process")
     lake = stack.start(settings, "lakehouse-0", "lakehouse")
+    from sinks.feast.store import apply_definitions
+
+    apply_definitions(settings)
+    sampler = OnlineSampler(settings)
+    sampler.thread.start()
     produced = {}
     producer = threading.Thread(target=lambda: produced.setdefault(
         "tally", produce_fleet(settings, SPEC, serde, rate=RATE)))
@@ -74,6 +105,8 @@ def stream_with_a_kill(broker, tmp_path):
         assert producer.is_alive(), "the kill should land mid-stream"
         lake = stack.start(settings, "lakehouse-1", "lakehouse")
         producer.join(120)
+        sampler.stop.set()
+        sampler.thread.join(10)
 
         log = read_topic(settings, settings.kafka.events_topic)
         expected = set()
@@ -102,12 +135,14 @@ def stream_with_a_kill(broker, tmp_path):
             assert time.monotonic() < deadline, lake.log_tail()
             time.sleep(1)
     finally:
+        sampler.stop.set()
         stack.stop()
-    return settings, serde, produced["tally"], positions, expected, summaries, silver
+    return (settings, serde, produced["tally"], positions, expected, summaries, silver,
+            sampler.samples)
 
 
 def test_a_killed_lakehouse_sink_writes_nothing_twice(streamed):
-    settings, _, tally, positions, expected, summaries, silver = streamed
+    settings, _, tally, positions, expected, summaries, silver, _ = streamed
     duplicates = [p for p, n in Counter(positions).items() if n > 1]
     assert duplicates == []
     assert set(positions) == expected
@@ -144,6 +179,30 @@ def test_the_spark_backfill_rebuilds_silver_and_gold_equal_to_the_stream(streame
     # One Delta commit each, readable by any Delta reader.
     assert DeltaTable(settings.lakehouse_uri(SILVER_BACKFILL)).version() == 0
     assert len(rows(settings, GOLD_BACKFILL)) == report["gold"]["streamed"]
+
+
+def test_online_features_served_during_the_stream_equal_the_point_in_time_lookup(streamed):
+    """For each (user, as_of) Feast served online mid-stream, get_historical_features at
+    as_of and just before the next possible row (as_of + 999 ms) return the same values."""
+    import pandas as pd
+
+    from sinks.feast.store import feature_store
+
+    settings, *_, samples = streamed
+    assert len({(s["user_id"], s["as_of"]) for s in samples}) >= 20, len(samples)
+    entities = pd.DataFrame(
+        [{"user_id": s["user_id"], "event_timestamp": pd.Timestamp(s["as_of"] + lag, unit="ms",
+                                                                   tz="UTC"), "sample": i}
+         for i, s in enumerate(samples) for lag in (0, 999)])
+    store = feature_store(settings)
+    features = [f"user_features:{name}" for name in samples[0] if name != "user_id"]
+    historical = store.get_historical_features(entity_df=entities, features=features).to_df()
+    assert len(historical) == len(entities)
+    for row in historical.to_dict("records"):
+        served = samples[row["sample"]]
+        offline = {name: (None if isinstance(row[name], float) and row[name] != row[name]
+                          else row[name]) for name in served if name != "user_id"}
+        assert offline == {k: v for k, v in served.items() if k != "user_id"}, row
 
 
 def test_compaction_leaves_fewer_files_and_the_same_rows(streamed):

@@ -5,7 +5,16 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fitstream.domain.features import DAY_MS, current_streak, user_features
+from fitstream.domain.features import (
+    DAY_MS,
+    FLAT_FEATURE_NAMES,
+    MAX_STREAK_DAYS,
+    UserFeatureHistory,
+    apply_completed_to_features,
+    current_streak,
+    flat_feature_row,
+    user_features,
+)
 
 AS_OF = 1_796_083_200_000  # 2026-12-01 00:00 UTC
 
@@ -70,3 +79,70 @@ def test_order_and_later_workouts_change_nothing_at_a_point_in_time(ends, data):
     known = [w for w in workouts if w["end_time"] <= AS_OF]
     shuffled = data.draw(st.permutations(workouts))
     assert user_features("u", shuffled, AS_OF) == user_features("u", known, AS_OF)
+
+
+# --- The stream's history: rows, their times, and the state round trip ---------------
+
+def replay_history(completions: list[dict], restart_every: int = 0) -> list[dict]:
+    """Rows from feeding completions one by one, optionally through the stored state."""
+    import orjson
+
+    history = UserFeatureHistory("u")
+    rows = []
+    for i, summary in enumerate(completions):
+        if restart_every and i % restart_every == 0:
+            history = UserFeatureHistory.from_state(orjson.loads(orjson.dumps(
+                history.to_state())))
+        histories, new_rows = apply_completed_to_features([summary], lambda _u, h=history: h)
+        history = histories["u"]
+        rows += new_rows
+    return rows
+
+
+completion_ends = st.lists(st.integers(AS_OF - 60 * DAY_MS, AS_OF), min_size=1, max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ends=completion_ends, data=st.data())
+def test_each_row_is_the_point_in_time_features_of_what_had_arrived(ends, data):
+    """Rows are what user_features gives from scratch over every workout seen so far, at
+    the row's time; times strictly increase by a second or more; re-deliveries re-send the
+    current row; the stored state round trip changes nothing."""
+    workouts = [workout(i, end, distance=1000.0 + i, hr=120.0 + i % 7) for i, end in
+                enumerate(ends)]
+    arrivals = data.draw(st.lists(st.sampled_from(workouts), min_size=1, max_size=40))
+    rows = replay_history(arrivals)
+    assert rows == replay_history(arrivals, restart_every=data.draw(st.integers(1, 5)))
+    seen: dict[str, dict] = {}
+    previous = None
+    for summary, row in zip(arrivals, rows, strict=True):
+        new = summary["workout_id"] not in seen
+        seen[summary["workout_id"]] = summary
+        if previous is not None:
+            too_old = summary["end_time"] <= previous["as_of"] - 28 * DAY_MS
+            if new and not too_old:
+                assert row["as_of"] >= previous["as_of"] + 1000
+            elif row["as_of"] == previous["as_of"]:
+                assert row == previous  # known, or too old to change any window
+        assert row["as_of"] >= summary["end_time"] or not new
+        assert row == flat_feature_row(user_features("u", seen.values(), row["as_of"]))
+        previous = row
+
+
+def test_a_late_workout_shows_in_the_next_row_one_second_on():
+    late, current = workout(1, AS_OF - 3 * DAY_MS), workout(2, AS_OF)
+    rows = replay_history([current, late])
+    assert [r["as_of"] for r in rows] == [AS_OF, AS_OF + 1000]
+    assert [r["workouts_7d"] for r in rows] == [1, 2]
+
+
+def test_flat_rows_have_one_column_per_sport():
+    row = flat_feature_row(user_features("u", [workout(1, AS_OF, sport="cycling")], AS_OF))
+    assert set(row) == {"user_id", "as_of", *FLAT_FEATURE_NAMES}
+    assert row["avg_pace_s_per_km_28d_cycling"] == 360.0
+    assert row["avg_pace_s_per_km_28d_running"] is None
+
+
+def test_streaks_are_capped_at_a_year():
+    days = set(range(1000, 1500))
+    assert current_streak(days, 1499) == MAX_STREAK_DAYS

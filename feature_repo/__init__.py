@@ -1,0 +1,1 @@
+"""The Feast repo: `feast apply` here (or `fitstream features apply`) registers these."""

@@ -1,0 +1,1 @@
+"""Feast: the store built from settings, the online writer, per-backend erasure."""
