@@ -20,6 +20,8 @@ def spark_session(settings: FitStreamSettings, app_name: str) -> SparkSession:
                .config("spark.driver.memory", spark.driver_memory)
                .config("spark.sql.shuffle.partitions", spark.shuffle_partitions)
                .config("spark.sql.session.timeZone", "UTC")
+               # Delta's timestamp is microseconds; Spark's default Parquet INT96 is not it.
+               .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
                .config("spark.ui.enabled", "false")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .getOrCreate())

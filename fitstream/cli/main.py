@@ -164,9 +164,10 @@ def sql(
 
 @jobs_app.command("backfill")
 def jobs_backfill() -> None:
-    """Rebuild silver and gold from bronze with Spark (FITSTREAM_SPARK__MASTER, local[2]
-    by default) into silver.workouts_backfill and gold.user_daily_backfill, and say
-    whether they equal what the stream wrote. Exits 1 if they differ."""
+    """Rebuild silver, gold and the user features from bronze with Spark
+    (FITSTREAM_SPARK__MASTER, local[2] by default) into silver.workouts_backfill,
+    gold.user_daily_backfill and features.user_features_backfill, and say whether they
+    equal what the stream wrote. Exits 1 if they differ."""
     import time
 
     from jobs.backfill import iter_report, run_backfill
@@ -177,7 +178,7 @@ def jobs_backfill() -> None:
     with console.status("starting Spark"):
         spark = spark_session(settings, "fitstream-backfill")
     try:
-        with console.status("backfilling silver and gold from bronze"):
+        with console.status("backfilling silver, gold and features from bronze"):
             report = run_backfill(settings, spark)
     finally:
         spark.stop()
@@ -185,10 +186,45 @@ def jobs_backfill() -> None:
     for label, value in iter_report(report):
         table.add_row(label, value)
     console.print(table)
-    if not (report["silver"]["equal"] and report["gold"]["equal"]):
-        console.print(f"[red]differing keys: {report['silver']['differing_keys']} "
-                      f"{report['gold']['differing_keys']}[/red]")
+    differing = {name: report[name]["differing_keys"] for name in ("silver", "gold", "features")
+                 if not report[name]["equal"]}
+    if differing:
+        console.print(f"[red]differing keys: {differing}[/red]")
         raise typer.Exit(1)
+
+
+@jobs_app.command("training-set")
+def jobs_training_set() -> None:
+    """Build the weekly-distance training set with Spark: a snapshot per user and UTC
+    midnight, the user's features as of then (point in time, from
+    features.user_features) and the label, metres in the next 7 days (from
+    silver.workouts), into features.weekly_distance_training (Delta)."""
+    import time
+
+    from jobs.spark import spark_session
+    from jobs.training_set import LABEL, build_training_set
+
+    settings = get_settings()
+    started = time.monotonic()
+    with console.status("starting Spark"):
+        spark = spark_session(settings, "fitstream-training-set")
+    try:
+        with console.status("joining features point in time with next-week labels"):
+            report = build_training_set(settings, spark)
+    finally:
+        spark.stop()
+    table = Table(title=f"training set ({time.monotonic() - started:.1f} s)",
+                  show_header=False)
+    day = "%Y-%m-%d"
+    for label, value in (
+            ("rows (one per user and day)", f"{report['rows']:,}"), ("users", f"{report['users']:,}"),
+            ("snapshots", f"{datetime.fromtimestamp(report['first'] / 1000, UTC):{day}} to "
+                          f"{datetime.fromtimestamp(report['last'] / 1000, UTC):{day}}"),
+            (f"mean {LABEL}", f"{report['mean_label']:,.1f}"),
+            ("rows with a zero label", f"{report['zero_labels']:,}"),
+            ("table", report["table"])):
+        table.add_row(label, value)
+    console.print(table)
 
 
 @jobs_app.command("compact")

@@ -214,3 +214,26 @@ def apply_completed_to_features(
         if row is not None:
             rows.append(row)
     return histories, rows
+
+
+# --- Training labels ------------------------------------------------------------------
+
+LABEL_HORIZON_DAYS = 7
+
+
+def snapshot_days(first_row_at: int, data_end: int, horizon_days: int = LABEL_HORIZON_DAYS,
+                  ) -> range:
+    """UTC day numbers whose midnight is a training snapshot for a user: from the first
+    midnight after the user's first feature row, while the label window (midnight,
+    midnight + horizon] has ended by ``data_end`` (the latest workout end known)."""
+    return range(first_row_at // DAY_MS + 1, (data_end - horizon_days * DAY_MS) // DAY_MS + 1)
+
+
+def next_days_distance_m(summaries: Iterable[dict[str, Any]], at: int,
+                         horizon_days: int = LABEL_HORIZON_DAYS) -> float:
+    """The label: metres of completed workouts ending in (at, at + horizon], summed in
+    whole millimetres so any summation order gives the same value."""
+    end = at + horizon_days * DAY_MS
+    return sum(round(s["distance_meters"] * 1000) for s in summaries
+               if s["status"] == "completed" and s["end_time"] is not None
+               and at < s["end_time"] <= end) / 1000

@@ -14,6 +14,7 @@ from pathlib import Path
 from feast import FeatureStore, RepoConfig
 
 from fitstream.settings import FitStreamSettings
+from sinks.feast.offline_store import OFFLINE_STORE_TYPE
 from sinks.feast.online_stores import online_store_backend
 
 REPO_DIR = Path(__file__).resolve().parents[2] / "feature_repo"
@@ -30,7 +31,7 @@ def repo_config(settings: FitStreamSettings) -> RepoConfig:
     return RepoConfig(
         project=feast.project, provider="local", registry=str(registry),
         online_store=online_store_backend(settings).config(settings),
-        offline_store={"type": "duckdb"}, entity_key_serialization_version=3,
+        offline_store={"type": OFFLINE_STORE_TYPE}, entity_key_serialization_version=3,
         repo_path=REPO_DIR)
 
 

@@ -20,17 +20,23 @@ from fitstream.domain.daily_totals import user_daily_rows
 from fitstream.local_stack import LocalStack
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
 from fitstream.simulator.producer import produce_fleet
-from sinks.delta.tables import BRONZE_DEAD_LETTERS, BRONZE_EVENTS, GOLD_USER_DAILY, SILVER_WORKOUTS
+from sinks.delta.tables import (
+    BRONZE_DEAD_LETTERS,
+    BRONZE_EVENTS,
+    GOLD_USER_DAILY,
+    SILVER_WORKOUTS,
+    USER_FEATURES,
+)
 from tests.conftest import isolated
 from tests.integration.test_pipeline_e2e import read_topic
 
 pytestmark = pytest.mark.e2e
 
-SPEC = FleetSpec(users=10, days=7, seed=21, start_ms=1_793_577_600_000,
+SPEC = FleetSpec(users=10, days=10, seed=21, start_ms=1_793_577_600_000,
                  chaos=ChaosKnobs(duplicate=0.03, out_of_order=0.03, late=0.1, malformed=0.01))
 
 
-RATE = 400  # records/s: a stream of about 15 s, committed in many small batches
+RATE = 600  # records/s: a stream of about 15 s, committed in many small batches
 
 
 def rows(settings, table: str) -> list[dict]:
@@ -64,7 +70,7 @@ class OnlineSampler:
 
     def run(self) -> None:
         users = [f"user-{i:05d}" for i in range(SPEC.users)]
-        while not self.stop.wait(0.3):
+        while not self.stop.wait(0.1):
             vector = self.store.get_online_features(
                 features=self.features, entity_rows=[{"user_id": u} for u in users]).to_dict()
             for index in range(len(users)):
@@ -176,6 +182,8 @@ def test_the_spark_backfill_rebuilds_silver_and_gold_equal_to_the_stream(streame
                                 "backfilled": len(rows(settings, SILVER_BACKFILL)),
                                 "equal": True, "differing_keys": []}
     assert report["gold"]["equal"] and report["gold"]["backfilled"] > 10
+    # The same pure feature code, replayed in log order: the same rows, times included.
+    assert report["features"]["equal"] and report["features"]["backfilled"] > 10
     # One Delta commit each, readable by any Delta reader.
     assert DeltaTable(settings.lakehouse_uri(SILVER_BACKFILL)).version() == 0
     assert len(rows(settings, GOLD_BACKFILL)) == report["gold"]["streamed"]
@@ -183,26 +191,63 @@ def test_the_spark_backfill_rebuilds_silver_and_gold_equal_to_the_stream(streame
 
 def test_online_features_served_during_the_stream_equal_the_point_in_time_lookup(streamed):
     """For each (user, as_of) Feast served online mid-stream, get_historical_features at
-    as_of and just before the next possible row (as_of + 999 ms) return the same values."""
+    as_of and just before the next possible row (as_of + 999 ms) return the same values;
+    a millisecond before as_of it returns an earlier row (or none): no future leaks in."""
     import pandas as pd
 
     from sinks.feast.store import feature_store
 
     settings, *_, samples = streamed
-    assert len({(s["user_id"], s["as_of"]) for s in samples}) >= 20, len(samples)
+    assert len({(s["user_id"], s["as_of"]) for s in samples}) >= 10, len(samples)
     entities = pd.DataFrame(
         [{"user_id": s["user_id"], "event_timestamp": pd.Timestamp(s["as_of"] + lag, unit="ms",
                                                                    tz="UTC"), "sample": i}
-         for i, s in enumerate(samples) for lag in (0, 999)])
+         for i, s in enumerate(samples) for lag in (-1, 0, 999)])
     store = feature_store(settings)
     features = [f"user_features:{name}" for name in samples[0] if name != "user_id"]
     historical = store.get_historical_features(entity_df=entities, features=features).to_df()
     assert len(historical) == len(entities)
+    assert historical["as_of"].notna().sum() > len(samples) * 2  # not all lookups came back empty
     for row in historical.to_dict("records"):
         served = samples[row["sample"]]
+        if row["event_timestamp"].value // 1_000_000 < served["as_of"]:
+            assert pd.isna(row["as_of"]) or row["as_of"] < served["as_of"], row
+            continue
         offline = {name: (None if isinstance(row[name], float) and row[name] != row[name]
                           else row[name]) for name in served if name != "user_id"}
         assert offline == {k: v for k, v in served.items() if k != "user_id"}, row
+
+
+def test_the_training_set_joins_each_snapshot_with_the_features_known_then(streamed):
+    """Every row: the user's latest streamed feature row at or before the snapshot, and
+    the metres of the 7 days after it, as the pure functions compute them."""
+    from fitstream.domain.features import FLAT_FEATURE_NAMES, next_days_distance_m, snapshot_days
+    from jobs.spark import spark_session
+    from jobs.training_set import LABEL, build_training_set
+    from sinks.delta.tables import TRAINING_SET
+
+    settings, *_ = streamed
+    spark = spark_session(settings, "test-training-set")
+    try:
+        report = build_training_set(settings, spark)
+    finally:
+        spark.stop()
+    features = rows(settings, USER_FEATURES)
+    workouts = rows(settings, SILVER_WORKOUTS)
+    data_end = max(w["end_time"] for w in workouts if w["status"] == "completed")
+    expected = {}
+    for user in {f["user_id"] for f in features}:
+        mine = sorted((f for f in features if f["user_id"] == user), key=lambda f: f["as_of"])
+        for day in snapshot_days(mine[0]["as_of"], data_end):
+            at = day * 86_400_000
+            known = [f for f in mine if f["as_of"] <= at][-1]
+            expected[(user, at)] = {
+                "feature_as_of": known["as_of"], **{n: known[n] for n in FLAT_FEATURE_NAMES},
+                LABEL: next_days_distance_m([w for w in workouts if w["user_id"] == user], at)}
+    training = {(r["user_id"], r["snapshot_at"]): r for r in rows(settings, TRAINING_SET)}
+    assert set(training) == set(expected) and report["rows"] == len(expected) >= 5
+    for key, want in expected.items():
+        assert {k: training[key][k] for k in want} == want, key
 
 
 def test_compaction_leaves_fewer_files_and_the_same_rows(streamed):
@@ -227,7 +272,7 @@ def test_gdpr_erase_leaves_no_row_of_the_user_in_any_delta_file(streamed):
     settings, *_ = streamed
     user = "user-00002"
     mine = {t: sum(r["user_id"] == user for r in rows(settings, t))
-            for t in (BRONZE_EVENTS, SILVER_WORKOUTS, GOLD_USER_DAILY)}
+            for t in (BRONZE_EVENTS, SILVER_WORKOUTS, GOLD_USER_DAILY, USER_FEATURES)}
     dead = sum(r["key"] == user.encode() for r in rows(settings, BRONZE_DEAD_LETTERS))
     assert all(mine.values()) and dead
     deleted = erase_from_delta(settings, user)
@@ -240,3 +285,22 @@ def test_gdpr_erase_leaves_no_row_of_the_user_in_any_delta_file(streamed):
             assert user not in table.column("user_id").to_pylist(), path
         if "key" in table.column_names:
             assert user.encode() not in table.column("key").to_pylist(), path
+
+
+def test_gdpr_erase_empties_the_users_feast_online_row(streamed):
+    from jobs.gdpr_erase import erase_from_feast
+    from sinks.feast.store import feature_store
+
+    settings, *_ = streamed
+    store = feature_store(settings)
+
+    def online(user: str) -> dict:
+        return store.get_online_features(features=["user_features:as_of",
+                                                   "user_features:distance_28d_m"],
+                                         entity_rows=[{"user_id": user}]).to_dict()
+
+    assert online("user-00003")["as_of"][0] is not None
+    assert erase_from_feast(settings, "user-00003") == {"user_features": 1}
+    assert online("user-00003") == {"user_id": ["user-00003"], "as_of": [None],
+                                    "distance_28d_m": [None]}
+    assert online("user-00004")["as_of"][0] is not None

@@ -13,6 +13,8 @@ from fitstream.domain.features import (
     apply_completed_to_features,
     current_streak,
     flat_feature_row,
+    next_days_distance_m,
+    snapshot_days,
     user_features,
 )
 
@@ -146,3 +148,18 @@ def test_flat_rows_have_one_column_per_sport():
 def test_streaks_are_capped_at_a_year():
     days = set(range(1000, 1500))
     assert current_streak(days, 1499) == MAX_STREAK_DAYS
+
+
+def test_snapshots_start_after_the_first_row_and_stop_when_the_label_is_incomplete():
+    first, end = AS_OF + 5 * 3_600_000, AS_OF + 10 * DAY_MS
+    days = snapshot_days(first, end)
+    assert days[0] * DAY_MS == AS_OF + DAY_MS
+    assert days[-1] * DAY_MS + 7 * DAY_MS <= end < (days[-1] + 1) * DAY_MS + 7 * DAY_MS
+    assert list(snapshot_days(first, AS_OF + 7 * DAY_MS)) == []
+
+
+def test_the_label_counts_the_next_seven_days_half_open_at_the_start():
+    workouts = [workout(1, AS_OF), workout(2, AS_OF + 1, distance=0.0004),
+                workout(3, AS_OF + 7 * DAY_MS, distance=1.0015),
+                workout(4, AS_OF + 7 * DAY_MS + 1), workout(5, AS_OF + 5, status="cancelled")]
+    assert next_days_distance_m(workouts, AS_OF) == 1.002  # 0 mm (0.4 rounds down) + 1002 mm
