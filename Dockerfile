@@ -10,6 +10,7 @@ COPY fitstream fitstream
 COPY streams streams
 COPY sinks sinks
 COPY jobs jobs
+COPY feature_repo feature_repo
 COPY api api
 COPY bench bench
 COPY schemas schemas

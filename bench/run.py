@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bench import api_latency, backfill, ingest, lakehouse, latency, processor
+from bench import api_latency, backfill, feast_online, ingest, lakehouse, latency, processor
 
 RESULTS = Path(__file__).parent / "results"
 console = Console(stderr=True)
@@ -32,11 +32,12 @@ def machine() -> str:
 
 def main(
     only: Annotated[list[str] | None, typer.Option(
-        help="ingest, processor, latency, api, lakehouse or backfill (repeatable).")] = None,
+        help="ingest, processor, latency, api, lakehouse, backfill or feast "
+             "(repeatable).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per throughput benchmark.")] = 3,
 ) -> None:
     """Run the benchmarks and print the README rows."""
-    chosen = only or ["ingest", "processor", "latency", "api", "lakehouse", "backfill"]
+    chosen = only or ["ingest", "processor", "latency", "api", "lakehouse", "backfill", "feast"]
     results = []
     if "ingest" in chosen:
         results.append(ingest.run(repeats, console))
@@ -50,6 +51,8 @@ def main(
         results.append(lakehouse.run(repeats, console))
     if "backfill" in chosen:
         results.append(backfill.run(repeats, console))
+    if "feast" in chosen:
+        results.append(feast_online.run(repeats, console))
     stamp = datetime.now(UTC)
     report = {"date": stamp.date().isoformat(), "machine": machine(), "results": results}
     RESULTS.mkdir(exist_ok=True)
@@ -61,6 +64,12 @@ def main(
                 typer.echo(f"| {result['benchmark']}: {name} | p50 {e['p50_ms']:g} ms, "
                            f"p99 {e['p99_ms']:g} ms ({e['requests_per_s']:g} requests/s, "
                            f"{e['failures']} failed; median of {len(result['runs'])}) |")
+            continue
+        if "backends" in result:
+            for name, b in result["backends"].items():
+                typer.echo(f"| {result['benchmark']}: {name} | p50 {b['p50_ms']:g} ms, p99 "
+                           f"{b['p99_ms']:g} ms (median of {len(b['runs'])} runs of "
+                           f"{b['calls_per_run']:,} calls, {b['users']:,} users stored) |")
             continue
         if "p50_ms" in result:
             figure = (f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "

@@ -165,8 +165,9 @@ class FeastSettings(BaseModel):
     """
 
     project: str = "fitstream"
-    # Relative paths live under the state directory.
-    registry_path: Path = Path("feast/registry.db")
+    # A file registry: relative paths live under the state directory; s3://... is shared
+    # by every process of a deployment.
+    registry_path: str = "feast/registry.db"
     online_store: Literal["sqlite", "redis"] = "sqlite"
     sqlite_path: Path = Path("feast/online_store.db")
     redis_connection_string: str = "127.0.0.1:6379"

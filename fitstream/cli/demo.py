@@ -133,9 +133,12 @@ def wait_for_lakehouse(settings: FitStreamSettings, stack: LocalStack) -> None:
         for writer in writers:
             writer.prepare()  # idempotent; the sink may not have created them yet
         topic, group = settings.kafka.features_topic, settings.feast.group_id
-        while records_behind(writers, position.ends) or any(
-                end > position.committed(topic, group).get(p, 0)
-                for p, end in position.ends(topic).items()):
+
+        def online_behind() -> bool:
+            pushed = position.committed(topic, group)
+            return any(end > pushed.get(p, 0) for p, end in position.ends(topic).items())
+
+        while records_behind(writers, position.ends) or online_behind():
             stack.check()
             if time.monotonic() > deadline:
                 raise RuntimeError("the lakehouse did not catch up in time")

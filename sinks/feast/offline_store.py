@@ -31,15 +31,19 @@ from feast.infra.offline_stores.ibis import (
 OFFLINE_STORE_TYPE = "sinks.feast.offline_store.DeltaDuckDBOfflineStore"
 
 
-def read_source(data_source: Any, repo_path: str) -> ibis.Table:
-    if isinstance(data_source, FileSource) and isinstance(data_source.file_format,
-                                                          DeltaFormat):
-        return ibis.memtable(DeltaTable(data_source.path).to_pyarrow_table())
-    return feast_duckdb._read_data_source(data_source, repo_path)
+def delta_reader(storage_options: dict[str, str]) -> Any:
+    def read_source(data_source: Any, repo_path: str) -> ibis.Table:
+        if isinstance(data_source, FileSource) and isinstance(data_source.file_format,
+                                                              DeltaFormat):
+            return ibis.memtable(DeltaTable(data_source.path,
+                                            storage_options=storage_options or None)
+                                 .to_pyarrow_table())
+        return feast_duckdb._read_data_source(data_source, repo_path)
+    return read_source
 
 
 def _io(config: Any) -> dict[str, Any]:
-    return {"data_source_reader": read_source,
+    return {"data_source_reader": delta_reader(config.offline_store.storage_options),
             "data_source_writer": feast_duckdb._write_data_source,
             "staging_location": config.offline_store.staging_location,
             "staging_location_endpoint_override":
@@ -48,6 +52,8 @@ def _io(config: Any) -> dict[str, Any]:
 
 class DeltaDuckDBOfflineStoreConfig(DuckDBOfflineStoreConfig):
     type: str = OFFLINE_STORE_TYPE
+    # deltalake's storage options for the lakehouse (lakehouse.storage_options).
+    storage_options: dict[str, str] = {}
 
 
 class DeltaDuckDBOfflineStore(DuckDBOfflineStore):

@@ -26,12 +26,17 @@ os.environ.setdefault("FEAST_USAGE", "False")
 
 def repo_config(settings: FitStreamSettings) -> RepoConfig:
     feast = settings.feast
-    registry = settings.resolve(feast.registry_path)
-    registry.parent.mkdir(parents=True, exist_ok=True)
+    registry = feast.registry_path
+    if "://" not in registry:
+        path = settings.resolve(Path(registry))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        registry = str(path)
     return RepoConfig(
-        project=feast.project, provider="local", registry=str(registry),
+        project=feast.project, provider="local", registry=registry,
         online_store=online_store_backend(settings).config(settings),
-        offline_store={"type": OFFLINE_STORE_TYPE}, entity_key_serialization_version=3,
+        offline_store={"type": OFFLINE_STORE_TYPE,
+                       "storage_options": settings.lakehouse.storage_options},
+        entity_key_serialization_version=3,
         repo_path=REPO_DIR)
 
 
