@@ -129,3 +129,19 @@ def test_the_compatibility_check_catches_a_breaking_change():
     broken["fields"].append({"name": "cadence", "type": "int"})  # no default
     with pytest.raises(SchemaResolutionError):
         backward_compatible(latest, broken)
+
+
+def test_the_user_features_contract_carries_every_feature_and_round_trips():
+    from fitstream.domain.features import FLAT_FEATURE_NAMES, UserFeatureHistory
+
+    subject = "fitstream.features.UserFeatures"
+    fields = [f["name"] for f in REGISTRY.latest(subject).schema["fields"]]
+    assert fields == ["user_id", "as_of", *FLAT_FEATURE_NAMES]
+    row = UserFeatureHistory("user-1").add_workout({
+        "workout_id": "w-1", "user_id": "user-1", "sport_type": "rowing",
+        "status": "completed", "start_time": 1_793_606_400_000,
+        "end_time": 1_793_608_200_000, "moving_duration_ms": 1_700_000,
+        "distance_meters": 6000.0, "avg_heart_rate": None})
+    serde = AvroSerde(REGISTRY)
+    assert serde.decode(serde.encode(subject, row)) == (subject, row)
+    assert row["avg_heart_rate_28d_rowing"] is None and row["acute_chronic_ratio"] == 4.0
