@@ -1,5 +1,6 @@
-"""Spark backfill wall time: a bronze table of at least 1M events, rebuilt into silver and
-gold (``fitstream jobs backfill``'s work), Spark start-up included and reported apart.
+"""Spark backfill wall time: a bronze table of at least 1M events, rebuilt into silver,
+gold and the user features (``fitstream jobs backfill``'s work), Spark start-up included
+and reported apart.
 
 Bronze is written straight from the simulator through the bronze writer (offsets are
 assigned per partition as the broker would), so the benchmark needs no broker.
@@ -71,7 +72,8 @@ def run(repeats: int = 3, console: Console | None = None) -> dict:
         spark = spark_session(settings, "bench-backfill")
         ready = time.monotonic()
         try:
-            for table in ("silver/workouts_backfill", "gold/user_daily_backfill"):
+            for table in ("silver/workouts_backfill", "gold/user_daily_backfill",
+                          "features/user_features_backfill"):
                 shutil.rmtree(f"{settings.lakehouse_root}/{table}", ignore_errors=True)
             report = run_backfill(settings, spark)
         finally:
@@ -79,9 +81,10 @@ def run(repeats: int = 3, console: Console | None = None) -> dict:
         runs.append({"seconds": round(time.monotonic() - started, 2),
                      "spark_start_s": round(ready - started, 2),
                      "silver_rows": report["silver"]["backfilled"],
-                     "gold_rows": report["gold"]["backfilled"]})
+                     "gold_rows": report["gold"]["backfilled"],
+                     "feature_rows": report["features"]["backfilled"]})
         console.print(f"run {attempt + 1}: {runs[-1]}")
     median = statistics.median(r["seconds"] for r in runs)
-    return {"benchmark": "Spark backfill: bronze → silver + gold (local[2])",
+    return {"benchmark": "Spark backfill: bronze → silver + gold + features (local[2])",
             "records": events, "samples": 0, "median_seconds": median,
             "records_per_s": round(events / median), "samples_per_s": 0, "runs": runs}

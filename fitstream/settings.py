@@ -165,8 +165,9 @@ class FeastSettings(BaseModel):
     """
 
     project: str = "fitstream"
-    # A file registry: relative paths live under the state directory; s3://... is shared
-    # by every process of a deployment.
+    # A file registry: relative paths live under the state directory. A URI (s3://...)
+    # goes to Feast as is and needs that cloud's SDK (not installed: compose shares a
+    # volume instead).
     registry_path: str = "feast/registry.db"
     online_store: Literal["sqlite", "redis"] = "sqlite"
     sqlite_path: Path = Path("feast/online_store.db")

@@ -162,27 +162,36 @@ def sql(
     print_result(columns, rows, output, console)
 
 
+@contextmanager
+def _spark_job(settings, app_name: str):
+    """A Spark session for one job (stopped after it), and the job's elapsed seconds so
+    far, Spark's start included."""
+    import time
+
+    from jobs.spark import spark_session
+
+    started = time.monotonic()
+    with console.status("starting Spark"):
+        spark = spark_session(settings, app_name)
+    try:
+        yield spark, lambda: time.monotonic() - started
+    finally:
+        spark.stop()
+
+
 @jobs_app.command("backfill")
 def jobs_backfill() -> None:
     """Rebuild silver, gold and the user features from bronze with Spark
     (FITSTREAM_SPARK__MASTER, local[2] by default) into silver.workouts_backfill,
     gold.user_daily_backfill and features.user_features_backfill, and say whether they
     equal what the stream wrote. Exits 1 if they differ."""
-    import time
-
     from jobs.backfill import iter_report, run_backfill
-    from jobs.spark import spark_session
 
     settings = get_settings()
-    started = time.monotonic()
-    with console.status("starting Spark"):
-        spark = spark_session(settings, "fitstream-backfill")
-    try:
-        with console.status("backfilling silver, gold and features from bronze"):
-            report = run_backfill(settings, spark)
-    finally:
-        spark.stop()
-    table = Table(title=f"backfill ({time.monotonic() - started:.1f} s)", show_header=False)
+    with _spark_job(settings, "fitstream-backfill") as (spark, elapsed), console.status(
+            "backfilling silver, gold and features from bronze"):
+        report = run_backfill(settings, spark)
+    table = Table(title=f"backfill ({elapsed():.1f} s)", show_header=False)
     for label, value in iter_report(report):
         table.add_row(label, value)
     console.print(table)
@@ -199,22 +208,13 @@ def jobs_training_set() -> None:
     midnight, the user's features as of then (point in time, from
     features.user_features) and the label, metres in the next 7 days (from
     silver.workouts), into features.weekly_distance_training (Delta)."""
-    import time
-
-    from jobs.spark import spark_session
     from jobs.training_set import LABEL, build_training_set
 
     settings = get_settings()
-    started = time.monotonic()
-    with console.status("starting Spark"):
-        spark = spark_session(settings, "fitstream-training-set")
-    try:
-        with console.status("joining features point in time with next-week labels"):
-            report = build_training_set(settings, spark)
-    finally:
-        spark.stop()
-    table = Table(title=f"training set ({time.monotonic() - started:.1f} s)",
-                  show_header=False)
+    with _spark_job(settings, "fitstream-training-set") as (spark, elapsed), console.status(
+            "joining features point in time with next-week labels"):
+        report = build_training_set(settings, spark)
+    table = Table(title=f"training set ({elapsed():.1f} s)", show_header=False)
     day = "%Y-%m-%d"
     for label, value in (
             ("rows (one per user and day)", f"{report['rows']:,}"), ("users", f"{report['users']:,}"),

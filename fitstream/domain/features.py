@@ -181,7 +181,8 @@ class UserFeatureHistory:
         return self.current_row()
 
     def _forgotten(self, summary: dict[str, Any]) -> bool:
-        """Already counted and pruned since: older than anything the windows keep."""
+        """Too old to change any window, and its day already counts for the streak: a
+        re-delivered completion whose workout was pruned, or one that changes nothing."""
         return (self.last_row_at is not None
                 and summary["end_time"] <= self.last_row_at - 28 * DAY_MS
                 and summary["start_time"] // DAY_MS in self.active_days)
