@@ -215,6 +215,8 @@ def jobs_training_set() -> None:
             "joining features point in time with next-week labels"):
         report = build_training_set(settings, spark)
     table = Table(title=f"training set ({elapsed():.1f} s)", show_header=False)
+    table.add_column()
+    table.add_column(overflow="fold")
     day = "%Y-%m-%d"
     for label, value in (
             ("rows (one per user and day)", f"{report['rows']:,}"), ("users", f"{report['users']:,}"),
