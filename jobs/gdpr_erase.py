@@ -11,8 +11,10 @@ in, and count what was deleted per store and table.
   (the offline features are the Delta table ``features.user_features``, above).
 
 Not the Kafka log: it is the system of record, and a replay would bring the user back.
-Erasing there needs a decision this job does not make (crypto-shredding per-user keys,
-or rewriting the topics); the report says so.
+The decision for the log is crypto-shredding (personal fields encrypted with a per-user
+key kept outside Kafka; erasing deletes the key), because rewriting topics moves the
+offsets every sink's exactly-once bookkeeping depends on. It is not built yet; the report
+says the log is kept.
 """
 
 from __future__ import annotations
