@@ -40,7 +40,7 @@ def user_rows() -> list[dict]:
                 "start_time": AS_OF - (30 - day) * DAY_MS,
                 "end_time": AS_OF - (30 - day) * DAY_MS + 1_800_000,
                 "moving_duration_ms": 1_700_000, "distance_meters": 5_000.0 + index,
-                "avg_heart_rate": 140.0 + day})
+                "avg_heart_rate": 140.0 + day})[-1]
         rows.append(row)
     return rows
 

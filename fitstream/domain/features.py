@@ -121,6 +121,9 @@ def flat_feature_row(features: dict[str, Any]) -> dict[str, Any]:
 HISTORY_FIELDS = ("workout_id", "sport_type", "status", "start_time", "end_time",
                   "moving_duration_ms", "distance_meters", "avg_heart_rate")
 MIN_ROW_STEP_MS = 1_000
+WINDOW_MS = 28 * DAY_MS
+# How far behind the latest row a row can still be made again exactly (see add_workout).
+REPRODUCIBLE_MS = 7 * DAY_MS
 
 
 class UserFeatureHistory:
@@ -135,10 +138,16 @@ class UserFeatureHistory:
     finds that row. A late workout therefore shows in the next row, not in rows
     already written, which is also what the stream could have known then.
 
-    A workout it knows again (a re-delivered completion) changes nothing and re-sends
-    the current row, so a crash between saving the state and sending heals on replay.
-    Kept: workouts that ended within 28 days of the latest row, and a year of active
-    days for the streak.
+    Each workout remembers the time of the row it caused (``row_at``), and rows arrive
+    in that order, so the history as it stood at any of its rows is the workouts with
+    ``row_at`` up to it. A re-delivered completion re-sends its own row, made again from
+    that, then the current row (so a user's rows on the log always end on the latest):
+    after a crash between saving this state and sending, the replayed batch sends every
+    row that was lost, and the offline table equals a replay from offset 0.
+    Exact for rows up to :data:`REPRODUCIBLE_MS` behind the latest (the workouts of
+    their windows are kept that much longer); older re-deliveries re-send the current
+    row only. Kept: workouts that ended within 28 + 7 days of the latest row, and a year
+    and 7 days of active days for the streak.
     """
 
     __slots__ = ("active_days", "last_row_at", "user_id", "workouts")
@@ -159,38 +168,48 @@ class UserFeatureHistory:
         return cls(state["user_id"], state["workouts"], state["active_days"],
                    state["last_row_at"])
 
-    def current_row(self) -> dict[str, Any] | None:
-        if self.last_row_at is None:
-            return None
-        return flat_feature_row(user_features(
-            self.user_id, self.workouts.values(), self.last_row_at, self.active_days))
+    def row_at(self, at: int) -> dict[str, Any]:
+        """The row made at ``at`` (a time some workout's row was made): the workouts known
+        then, and the active days except those only later workouts brought."""
+        known = [w for w in self.workouts.values() if w["row_at"] <= at]
+        later_days = {w["start_time"] // DAY_MS for w in self.workouts.values()
+                      if w["row_at"] > at}
+        days = (self.active_days - later_days) | {w["start_time"] // DAY_MS for w in known}
+        return flat_feature_row(user_features(self.user_id, known, at, days))
 
-    def add_workout(self, summary: dict[str, Any]) -> dict[str, Any] | None:
-        """The feature row this completed workout causes (the current one if known)."""
+    def add_workout(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
+        """The feature rows to send for this completed workout, in order: its new row; or,
+        known already, its own row again (if still reproducible) and the current row."""
         if summary["status"] != "completed" or summary["end_time"] is None:
-            return None
-        workout_id = summary["workout_id"]
-        if workout_id in self.workouts or self._forgotten(summary):
-            return self.current_row()
+            return []
+        known = self.workouts.get(summary["workout_id"])
+        if known is not None or self._forgotten(summary):
+            assert self.last_row_at is not None
+            current = self.row_at(self.last_row_at)
+            if known is None or known["row_at"] == self.last_row_at or \
+                    known["row_at"] < self.last_row_at - REPRODUCIBLE_MS:
+                return [current]
+            return [self.row_at(known["row_at"]), current]
         at = summary["end_time"] if self.last_row_at is None \
             else max(summary["end_time"], self.last_row_at + MIN_ROW_STEP_MS)
-        self.workouts[workout_id] = {field: summary[field] for field in HISTORY_FIELDS}
+        self.workouts[summary["workout_id"]] = {
+            **{field: summary[field] for field in HISTORY_FIELDS}, "row_at": at}
         self.active_days.add(summary["start_time"] // DAY_MS)
         self.last_row_at = at
         self._prune(at)
-        return self.current_row()
+        return [self.row_at(at)]
 
     def _forgotten(self, summary: dict[str, Any]) -> bool:
         """Too old to change any window, and its day already counts for the streak: a
         re-delivered completion whose workout was pruned, or one that changes nothing."""
         return (self.last_row_at is not None
-                and summary["end_time"] <= self.last_row_at - 28 * DAY_MS
+                and summary["end_time"] <= self.last_row_at - WINDOW_MS
                 and summary["start_time"] // DAY_MS in self.active_days)
 
     def _prune(self, at: int) -> None:
         self.workouts = {w: s for w, s in self.workouts.items()
-                         if s["end_time"] > at - 28 * DAY_MS}
-        first_day = at // DAY_MS - MAX_STREAK_DAYS
+                         if s["end_time"] > at - WINDOW_MS - REPRODUCIBLE_MS}
+        first_day = (at - REPRODUCIBLE_MS) // DAY_MS - MAX_STREAK_DAYS
         self.active_days = {d for d in self.active_days if d >= first_day}
 
 
@@ -211,9 +230,7 @@ def apply_completed_to_features(
         user_id = summary["user_id"]
         history = histories.get(user_id) or load(user_id) or UserFeatureHistory(user_id)
         histories[user_id] = history
-        row = history.add_workout(summary)
-        if row is not None:
-            rows.append(row)
+        rows += history.add_workout(summary)
     return histories, rows
 
 

@@ -93,3 +93,21 @@ def test_three_sigkills_lose_and_double_nothing(own_broker, clickhouse_server, t
     assert len(notifications) > SPEC.users
     assert notifications == {serde.decode(m.value())[1]["notification_id"] for m in read_topic(
         settings, replay_settings(settings, "clean").kafka.notifications_topic)}
+    # Feature rows: the same rows (the offline table's content), each user's last the same.
+    live, clean = ({(row["user_id"], row["as_of"]): row for row in rows}
+                   for rows in (feature_rows(settings, settings.kafka.features_topic),
+                                feature_rows(settings, replay_settings(
+                                    settings, "clean").kafka.features_topic)))
+    assert len(live) > SPEC.users and live == clean
+    assert last_row_per_user(settings, settings.kafka.features_topic) == last_row_per_user(
+        settings, replay_settings(settings, "clean").kafka.features_topic)
+
+
+def feature_rows(settings, topic: str) -> list[dict]:
+    serde = AvroSerde(registry_from_settings(settings.schema_registry))
+    return [serde.decode(m.value())[1] for m in read_topic(settings, topic)]
+
+
+def last_row_per_user(settings, topic: str) -> dict[str, dict]:
+    """What the online store ends on: each user's last row in log order."""
+    return {row["user_id"]: row for row in feature_rows(settings, topic)}

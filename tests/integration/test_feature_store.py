@@ -38,7 +38,7 @@ def summary(user: str, i: int, end: int, sport: str = "running") -> dict:
 def feature_rows(user: str, workouts: int) -> list[dict]:
     history = UserFeatureHistory(user)
     return [history.add_workout(summary(user, i, AS_OF - (workouts - i) * DAY_MS,
-                                        "cycling" if i % 3 == 0 else "running"))
+                                        "cycling" if i % 3 == 0 else "running"))[-1]
             for i in range(workouts)]
 
 

@@ -141,7 +141,7 @@ def test_the_user_features_contract_carries_every_feature_and_round_trips():
         "workout_id": "w-1", "user_id": "user-1", "sport_type": "rowing",
         "status": "completed", "start_time": 1_793_606_400_000,
         "end_time": 1_793_608_200_000, "moving_duration_ms": 1_700_000,
-        "distance_meters": 6000.0, "avg_heart_rate": None})
+        "distance_meters": 6000.0, "avg_heart_rate": None})[-1]
     serde = AvroSerde(REGISTRY)
     assert serde.decode(serde.encode(subject, row)) == (subject, row)
     assert row["avg_heart_rate_28d_rowing"] is None and row["acute_chronic_ratio"] == 4.0
