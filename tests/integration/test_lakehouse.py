@@ -167,16 +167,20 @@ def test_a_killed_lakehouse_sink_writes_nothing_twice(streamed):
     assert Counter(r["reason"] for r in dead)["malformed"] == tally.malformed
 
 
-def test_the_spark_backfill_rebuilds_silver_and_gold_equal_to_the_stream(streamed):
-    from jobs.backfill import GOLD_BACKFILL, SILVER_BACKFILL, run_backfill
+@pytest.fixture(scope="module")
+def spark(streamed):
+    """One local[2] session for the module's Spark jobs (the JVM starts once)."""
     from jobs.spark import spark_session
 
+    session = spark_session(streamed[0], "test-lakehouse-jobs")
+    yield session
+    session.stop()
+
+
+def test_the_spark_backfill_rebuilds_silver_and_gold_equal_to_the_stream(streamed, spark):
+    from jobs.backfill import GOLD_BACKFILL, SILVER_BACKFILL, run_backfill
     settings, *_ = streamed
-    spark = spark_session(settings, "test-backfill")
-    try:
-        report = run_backfill(settings, spark)
-    finally:
-        spark.stop()
+    report = run_backfill(settings, spark)
     assert report["bronze_events"] == len(rows(settings, BRONZE_EVENTS))
     assert report["silver"] == {"streamed": len(rows(settings, SILVER_WORKOUTS)),
                                 "backfilled": len(rows(settings, SILVER_BACKFILL)),
@@ -218,20 +222,15 @@ def test_online_features_served_during_the_stream_equal_the_point_in_time_lookup
         assert offline == {k: v for k, v in served.items() if k != "user_id"}, row
 
 
-def test_the_training_set_joins_each_snapshot_with_the_features_known_then(streamed):
+def test_the_training_set_joins_each_snapshot_with_the_features_known_then(streamed, spark):
     """Every row: the user's latest streamed feature row at or before the snapshot, and
     the metres of the 7 days after it, as the pure functions compute them."""
     from fitstream.domain.features import FLAT_FEATURE_NAMES, next_days_distance_m, snapshot_days
-    from jobs.spark import spark_session
     from jobs.training_set import LABEL, build_training_set
     from sinks.delta.tables import TRAINING_SET
 
     settings, *_ = streamed
-    spark = spark_session(settings, "test-training-set")
-    try:
-        report = build_training_set(settings, spark)
-    finally:
-        spark.stop()
+    report = build_training_set(settings, spark)
     features = rows(settings, USER_FEATURES)
     workouts = rows(settings, SILVER_WORKOUTS)
     data_end = max(w["end_time"] for w in workouts if w["status"] == "completed")
