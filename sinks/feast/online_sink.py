@@ -3,9 +3,10 @@
 Lifecycle: :meth:`OnlineFeatureSink.run` consumes the features topic until :meth:`stop`;
 each poll's records are pushed (``PushMode.ONLINE``) and only then are their offsets
 committed, so a crash re-pushes, never skips. Re-pushing is harmless: a user's rows are
-on one partition in the order the processor made them, whose times strictly increase,
-so any replayed suffix ends on the same latest row (the SQLite store keeps the last
-write; Redis keeps the latest event time). Per push only each user's last row is sent.
+on one partition, and the processor ends them on the user's latest row (an older row it
+re-sends is followed by the current one), so any replayed suffix ends on the same latest
+row (the SQLite store keeps the last write; Redis keeps the latest event time). Per push
+only each user's last row is sent.
 The offline side is the Delta table the lakehouse sink writes, not a Feast push: Delta's
 transactions are what make it exactly once.
 """
