@@ -44,13 +44,14 @@ def build_training_set(settings: FitStreamSettings, spark: SparkSession) -> dict
     horizon_ms = LABEL_HORIZON_DAYS * DAY_MS
     last_day = (data_end - horizon_ms) // DAY_MS
     spine = (features.groupBy("user_id").agg(sf.min("as_of").alias("first_row_at"))
-             .select("user_id", sf.explode(sf.sequence(
+             .select("user_id", "first_row_at", sf.explode(sf.sequence(
                  sf.floor(sf.col("first_row_at") / DAY_MS).cast("bigint") + 1,
                  sf.lit(last_day).cast("bigint"))).alias("day"))
              .withColumn("snapshot_at", sf.col("day") * DAY_MS)
-             .drop("day"))
-    # sequence() counts down when start > stop: keep only the snapshots it should make.
-    spine = spine.where(sf.col("snapshot_at") <= last_day * DAY_MS)
+             # sequence() counts down when start > stop: keep only what snapshot_days makes.
+             .where((sf.col("snapshot_at") > sf.col("first_row_at"))
+                    & (sf.col("day") <= last_day))
+             .select("user_id", "snapshot_at"))
 
     latest = Window.partitionBy("s.user_id", "s.snapshot_at").orderBy(sf.col("f.as_of").desc())
     with_features = (
