@@ -59,17 +59,13 @@ def main(
     (RESULTS / f"{stamp:%Y%m%dT%H%M%S}.json").write_text(json.dumps(report, indent=2) + "\n")
     typer.echo(f"\nmachine: {report['machine']}, date: {report['date']}\n")
     for result in results:
-        if "endpoints" in result:
-            for name, e in result["endpoints"].items():
-                typer.echo(f"| {result['benchmark']}: {name} | p50 {e['p50_ms']:g} ms, "
-                           f"p99 {e['p99_ms']:g} ms ({e['requests_per_s']:g} requests/s, "
-                           f"{e['failures']} failed; median of {len(result['runs'])}) |")
-            continue
-        if "backends" in result:
-            for name, b in result["backends"].items():
-                typer.echo(f"| {result['benchmark']}: {name} | p50 {b['p50_ms']:g} ms, p99 "
-                           f"{b['p99_ms']:g} ms (median of {len(b['runs'])} runs of "
-                           f"{b['calls_per_run']:,} calls, {b['users']:,} users stored) |")
+        for name, e in result.get("endpoints", {}).items():
+            latency_row(result, name, e, f"{e['requests_per_s']:g} requests/s, "
+                        f"{e['failures']} failed; median of {len(result['runs'])}")
+        for name, b in result.get("backends", {}).items():
+            latency_row(result, name, b, f"median of {len(b['runs'])} runs of "
+                        f"{b['calls_per_run']:,} calls, {b['users']:,} users stored")
+        if "endpoints" in result or "backends" in result:
             continue
         if "p50_ms" in result:
             figure = (f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
@@ -79,6 +75,12 @@ def main(
                       f"samples/s (median of {len(result['runs'])}: "
                       f"{result['median_seconds']} s for {result['records']:,} records)")
         typer.echo(f"| {result['benchmark']} | {figure} |")
+
+
+def latency_row(result: dict, name: str, stats: dict, detail: str) -> None:
+    """One README row per part of a latency benchmark (an endpoint, a backend)."""
+    typer.echo(f"| {result['benchmark']}: {name} | p50 {stats['p50_ms']:g} ms, "
+               f"p99 {stats['p99_ms']:g} ms ({detail}) |")
 
 
 if __name__ == "__main__":
