@@ -14,5 +14,9 @@ class DeadLetterReason(StrEnum):
     CONFLICTING_SEQ = "conflicting_seq"  # another event already holds this seq
     REORDER_BUFFER_FULL = "reorder_buffer_full"  # too far ahead of the next expected seq
     LATE = "late"  # further behind the watermark than the allowed lateness
+    FROM_FUTURE = "from_future"  # occurred_at far ahead of the Kafka record's timestamp
+    OUT_OF_BOUNDS = "out_of_bounds"  # a field outside its physical or contractual bounds
+    WORKOUT_ID_TAKEN = "workout_id_taken"  # the workout id belongs to another user
+    USER_ERASED = "user_erased"  # the user asked to be erased (GDPR); nothing of theirs is kept
     DELIVERY_FAILED = "delivery_failed"  # a channel kept failing past the retries
     DELIVERY_REJECTED = "delivery_rejected"  # a channel refused it for good (bad address)
