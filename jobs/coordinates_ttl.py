@@ -26,6 +26,7 @@ import orjson
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
+from fitstream.privacy.predicates import delta_string_literal
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
 from sinks.delta.tables import BRONZE_EVENTS, PARTITIONS
@@ -67,7 +68,8 @@ def strip_bronze(settings: FitStreamSettings, cutoff: datetime) -> int:
         columns["samples"] = pa.array(
             [_without_coordinates(v) for v in old.column("samples").to_pylist()], pa.string())
     stripped = pa.table(columns, schema=old.schema)
-    write_deltalake(uri, stripped, mode="overwrite", predicate=f"event_date < '{day}'",
+    write_deltalake(uri, stripped, mode="overwrite",
+                    predicate=f"event_date < {delta_string_literal(day)}",
                     partition_by=PARTITIONS[BRONZE_EVENTS], storage_options=options)
     DeltaTable(uri, storage_options=options).vacuum(
         retention_hours=0, dry_run=False, enforce_retention_duration=False)

@@ -24,6 +24,8 @@ from typing import Any
 
 from deltalake import DeltaTable
 
+from fitstream.domain.identifiers import check_id
+from fitstream.privacy.predicates import delta_equals
 from fitstream.settings import FitStreamSettings
 from jobs.compact import TABLES
 from sinks.clickhouse.store import ClickHouseStore
@@ -33,11 +35,13 @@ from sinks.delta.tables import BRONZE_DEAD_LETTERS
 MUTATION_TIMEOUT_S = 120
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def erase_from_delta(settings: FitStreamSettings, user_id: str) -> dict[str, int]:
+    """Delete ``user_id``'s rows from every lakehouse table and vacuum the old files.
+
+    The id is checked against the one id pattern first, and the predicate's literal is
+    built by ``delta_string_literal`` (quotes doubled, as DataFusion reads them): an id
+    such as ``' OR 1=1 --`` once turned this delete into one of every row."""
+    check_id("user_id", user_id)
     options = settings.lakehouse.storage_options or None
     deleted = {}
     for name in TABLES:
@@ -46,7 +50,7 @@ def erase_from_delta(settings: FitStreamSettings, user_id: str) -> dict[str, int
             continue
         table = DeltaTable(uri, storage_options=options)
         predicate = (f"key = X'{user_id.encode().hex()}'" if name == BRONZE_DEAD_LETTERS
-                     else f"user_id = {_sql_string(user_id)}")
+                     else delta_equals("user_id", user_id))
         deleted[name] = table.delete(predicate)["num_deleted_rows"]
         if deleted[name]:
             DeltaTable(uri, storage_options=options).vacuum(
@@ -85,6 +89,7 @@ def erase_from_clickhouse(settings: FitStreamSettings, store: ClickHouseStore,
 
 def erase_user(settings: FitStreamSettings, store: ClickHouseStore,
                user_id: str) -> dict[str, Any]:
+    check_id("user_id", user_id)  # before any store is touched
     return {"delta": erase_from_delta(settings, user_id),
             "clickhouse": erase_from_clickhouse(settings, store, user_id),
             "feast online": erase_from_feast(settings, user_id),

@@ -277,8 +277,13 @@ def jobs_gdpr_erase(
 
     With embedded chdb the store must not be open elsewhere (stop the API first); with a
     server it runs alongside. The Kafka log is not erased: see jobs/gdpr_erase.py."""
+    from fitstream.domain.identifiers import InvalidIdentifier, check_id
     from jobs.gdpr_erase import erase_user
 
+    try:
+        check_id("user_id", user)  # ids reach Delta predicates: refuse before anything runs
+    except InvalidIdentifier as exc:
+        raise typer.BadParameter(str(exc), param_hint="--user") from exc
     if not yes:
         typer.confirm(f"erase {user} from the lakehouse, ClickHouse and Feast? This cannot be "
                       "undone",

@@ -1,0 +1,1 @@
+"""Privacy: erasing a user (GDPR) and keeping personal fields erasable in the log."""
