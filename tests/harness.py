@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REQUIRE_CLICKHOUSE_SERVER = os.environ.get("FITSTREAM_REQUIRE_CLICKHOUSE_SERVER") == "1"
@@ -33,6 +34,36 @@ def wait_for_port(host: str, port: int, timeout_s: float, proc: subprocess.Popen
                 return
         time.sleep(0.1)
     raise TimeoutError(f"nothing listened on {host}:{port} within {timeout_s}s")
+
+
+def wait_until(done: Callable[[], bool], what: str, *,
+               progress: Callable[[], object] | None = None,
+               alive: Callable[[], object] | None = None,
+               stall_s: float = 120, overall_s: float = 1800, poll_s: float = 0.2) -> None:
+    """Wait for ``done()``, on progress rather than on a fixed deadline.
+
+    A busy machine (two stacks and a suite on two cores) makes any fixed deadline a
+    guess. Here the clock that fails the test is the stall clock: it restarts whenever
+    ``progress()`` returns something new (a count of versions, an offset), so slow but
+    moving work is waited for, up to ``overall_s``, and stuck work fails after
+    ``stall_s`` with a message naming ``what`` was awaited and the last progress seen.
+    ``alive()`` is called every poll: it may raise (e.g. ``LocalStack.check``), and a
+    returned ``False`` fails the wait at once (the thing that should make progress died).
+    """
+    started = last_change = time.monotonic()
+    seen = progress() if progress else None
+    while not done():
+        now = time.monotonic()
+        if alive is not None and alive() is False:
+            raise AssertionError(f"gave up waiting for {what}: what should make it happen "
+                                 f"has stopped (last progress: {seen!r})")
+        if progress is not None and (current := progress()) != seen:
+            seen, last_change = current, now
+        if now - last_change > stall_s or now - started > overall_s:
+            raise AssertionError(
+                f"waited {now - started:.0f} s for {what}; no progress for "
+                f"{now - last_change:.0f} s (last progress: {seen!r})")
+        time.sleep(poll_s)
 
 
 class ClickHouseServer:
