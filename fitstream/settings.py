@@ -37,6 +37,8 @@ class KafkaSettings(BaseModel):
     notification_dlq_topic: str = "notifications.dlq.v1"
     notification_preferences_topic: str = "users.notification-preferences.v1"
     features_topic: str = "features.user.v1"
+    # WorkoutClaim records, key workout_id: who started a workout id, and when (record time).
+    claims_topic: str = "workouts.claims.v1"
     replication_factor: int = Field(1, ge=1)
     # The embedded broker answers empty fetches at once; idle consumers wait this
     # long before asking again (fitstream.kafka.long_poll_shim). 0 on real Kafka.

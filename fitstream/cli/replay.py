@@ -36,7 +36,8 @@ def replay_settings(settings: FitStreamSettings, name: str) -> FitStreamSettings
         topic: f"{getattr(settings.kafka, topic)}.{suffix}"
         for topic in ("dlq_topic", "summaries_topic", "leaderboard_topic",
                       "achievements_topic", "achievement_progress_topic", "routes_topic",
-                      "board_completions_topic", "notifications_topic", "features_topic")})
+                      "board_completions_topic", "notifications_topic", "features_topic",
+                      "claims_topic")})
     clickhouse = settings.clickhouse.model_copy(update={
         "database": f"{settings.clickhouse.database}_{suffix.replace('-', '_')}",
         "chdb_path": settings.clickhouse.chdb_path.with_name(

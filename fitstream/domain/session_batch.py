@@ -11,6 +11,14 @@ decides nothing, so a restart or a replay gives the same decisions.
 
 Lateness is decided against the same watermark: an event more than the allowed
 lateness behind it is dead-lettered as ``late`` before it touches any state.
+
+A workout id belongs to the first user whose WorkoutStarted for it is accepted.
+Sessions are loaded by workout id within the partition, so on one partition a second
+user's events for a taken id are dead-lettered as ``workout_id_taken`` and touch no
+state. Users on other partitions never meet here; for them every accepted
+WorkoutStarted yields a claim (:attr:`BatchResult.claims`) carrying the Kafka record
+timestamp of the Started record, and readers take the owner as the claim with the
+least ``(claimed_at, user_id)``: a pure function of the log, whatever the partitioning.
 """
 
 from __future__ import annotations
@@ -22,10 +30,18 @@ from typing import Any
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.events import EventType, WorkoutEvent
 from fitstream.domain.notifications import GoalPassed
-from fitstream.domain.workout_session import Rejection, WorkoutSession, WorkoutStatus
+from fitstream.domain.workout_session import (
+    Rejection,
+    WorkoutSession,
+    WorkoutStatus,
+    short_id,
+)
 
 SessionLoader = Callable[[str], WorkoutSession | None]
-"""Returns the stored session for a workout id, or None if there is none."""
+"""Returns the stored session for a workout id in this partition, or None if there is none."""
+
+RecordTime = Callable[[Any], int]
+"""The Kafka record timestamp (epoch ms) of the event an ``apply_batch`` ref stands for."""
 
 
 CHECKPOINTS_KEPT = 500
@@ -106,6 +122,9 @@ class BatchResult:
     routes: list[dict[str, Any]] = field(default_factory=list)
     # Distance goals passed mid-workout, and re-sent for re-delivered updates.
     goals: list[GoalPassed] = field(default_factory=list)
+    # WorkoutClaim records: one per accepted WorkoutStarted, and again whenever that
+    # Started record is read again (re-sent, like every output).
+    claims: list[dict[str, Any]] = field(default_factory=list)
 
     def completed_summaries(self) -> list[dict[str, Any]]:
         """Completed workouts touched by the batch: the ones that completed in it first,
@@ -121,6 +140,13 @@ def _route(session: WorkoutSession, coordinates: list[dict[str, float]]) -> dict
             "lons": [c["lon"] for c in coordinates]}
 
 
+def _claims(session: WorkoutSession, event: WorkoutEvent) -> bool:
+    """True if ``event`` is the WorkoutStarted the session applied at seq 0 (first
+    delivery or a re-delivery of it)."""
+    return (event["type"] == EventType.STARTED and event["seq"] == 0 and bool(session.ids)
+            and session.ids[0] == short_id(event["event_id"]))
+
+
 @dataclass(frozen=True)
 class EventTimePolicy:
     """How far event time may lag behind a partition's watermark.
@@ -134,17 +160,25 @@ class EventTimePolicy:
     unknown_workout_timeout_ms: int = 15 * 60_000
 
 
+def _taken(event: WorkoutEvent, ref: Any, owner: str) -> Rejection:
+    return Rejection(event, ref, DeadLetterReason.WORKOUT_ID_TAKEN,
+                     f"workout {event['workout_id']} belongs to user {owner}")
+
+
 def apply_batch(
     events: Iterable[tuple[WorkoutEvent, Any]],
     load: SessionLoader,
     clock: PartitionClock,
     policy: EventTimePolicy,
     positions: tuple[int, int] | None = None,
+    record_time: RecordTime | None = None,
 ) -> BatchResult:
     """Apply ``(event, ref)`` pairs in log order; ``clock`` is updated in place.
 
     ``positions`` are the first and last log positions (offsets) of the batch in its
     partition; with them a replayed batch sees the watermark it saw the first time.
+    ``record_time`` gives the Kafka record timestamp behind a ref; without it no
+    claims are made (jobs that only rebuild summaries need none).
     """
     if positions is not None:
         clock.rewind(positions[0])
@@ -159,11 +193,21 @@ def apply_batch(
                 f"{policy.allowed_lateness_ms // 1000} s"))
             continue
         workout_id = event["workout_id"]
-        session = sessions.get(workout_id)
+        session = sessions.get(workout_id) or load(workout_id)
+        if session is not None and session.user_id != event["user_id"]:
+            if session.ids or event["type"] != EventType.STARTED or event["seq"] != 0:
+                # Another user's workout: refused before it touches state or the clock.
+                result.rejections.append(_taken(event, ref, session.user_id))
+                continue
+            # The other user's events are waiting for a WorkoutStarted that never came
+            # (or gave up waiting): the first Started takes the id, and theirs are refused.
+            result.rejections += [_taken(e, r, event["user_id"])
+                                  for _, (e, r) in sorted(session.pending.items())]
+            clock.awaiting_start.pop(workout_id, None)
+            session = None
         if session is None:
-            session = load(workout_id) or WorkoutSession(
-                workout_id, event["user_id"], event["device_id"])
-            sessions[workout_id] = session
+            session = WorkoutSession(workout_id, event["user_id"], event["device_id"])
+        sessions[workout_id] = session
         before = (session.version, len(session.pending))
         was_completed = session.status is WorkoutStatus.COMPLETED
         rejected = session.offer(event, ref)
@@ -179,8 +223,12 @@ def apply_batch(
             session.passed_goals = []
         if rejected:
             result.rejections += rejected
-        elif (session.version, len(session.pending)) == before:
-            result.duplicates += 1
+        else:
+            if (session.version, len(session.pending)) == before:
+                result.duplicates += 1
+            if record_time is not None and _claims(session, event):
+                result.claims.append({"workout_id": workout_id, "user_id": session.user_id,
+                                      "claimed_at": record_time(ref)})
         clock.watermark = max(clock.watermark, event["occurred_at"])
         clock.track(session)
     for workout_id in clock.overdue(policy.unknown_workout_timeout_ms):

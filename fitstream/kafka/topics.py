@@ -58,6 +58,10 @@ def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
                   "NotificationPreferences, key user_id, latest wins", compacted=True),
         TopicSpec(kafka.features_topic, p,
                   "UserFeatures rows, key user_id: Feast online and the offline table"),
+        # Not compacted: a workout id's owner is its earliest claim, and compaction by
+        # key would keep only the latest.
+        TopicSpec(kafka.claims_topic, p,
+                  "WorkoutClaim records, key workout_id: who started a workout id, and when"),
         *(TopicSpec(changelog_topic(settings, table), p, f"changelog of the {table} table",
                     compacted=True) for table in STATE_TABLES),
     ]

@@ -26,6 +26,7 @@ LEADERBOARD_ENTRIES = "leaderboard_entries"
 ACHIEVEMENT_PROGRESS = "achievement_progress"
 WORKOUT_ROUTES = "workout_routes"
 WORKOUT_SAMPLES = "workout_samples"
+WORKOUT_CLAIMS = "workout_claims"
 NOTIFICATIONS = "notifications"
 NOTIFICATION_READS = "notification_reads"
 NOTIFICATION_DELIVERIES = "notification_deliveries"
@@ -97,6 +98,8 @@ DDL = [
     ORDER BY (user_id, workout_id)
     """,
     # Telemetry straight from the log: a re-sent sample has the same key and values.
+    # Keyed by user first: the log holds whatever any producer sent for a workout id, and
+    # only the owner's samples (user_id = the owner of the workout) are ever read.
     """
     CREATE TABLE IF NOT EXISTS {db}.workout_samples (
         workout_id String,
@@ -109,7 +112,17 @@ DDL = [
         lon Float64,
         elevation_meters Nullable(Float64)
     ) ENGINE = ReplacingMergeTree()
-    ORDER BY (workout_id, offset_ms)
+    ORDER BY (user_id, workout_id, offset_ms)
+    """,
+    # Who started each workout id, and when (Kafka record time): the owner is the claim
+    # with the least (claimed_at, user_id), see OWNER_QUERY. A re-sent claim is the row.
+    """
+    CREATE TABLE IF NOT EXISTS {db}.workout_claims (
+        workout_id String,
+        user_id String,
+        claimed_at Int64
+    ) ENGINE = ReplacingMergeTree()
+    ORDER BY (workout_id, claimed_at, user_id)
     """,
     # The in-app inbox. Ids are deterministic, so a re-sent notification is the row.
     """
@@ -243,6 +256,16 @@ PREFERENCE_COLUMNS: dict[str, Callable[[dict], Any]] = {
 }
 
 
+CLAIM_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    c: _field(c) for c in ("workout_id", "user_id", "claimed_at")}
+
+# The owner of a workout id: its earliest claim, ties to the smaller user id. Every
+# owner check reads this (the processor's decision), never a summary row. Plain
+# ORDER BY ... LIMIT 1, so it runs on ClickHouse 18.16 and chdb alike.
+OWNER_QUERY = ("SELECT user_id FROM {db}.workout_claims WHERE workout_id = %(workout_id)s"
+               " ORDER BY claimed_at, user_id LIMIT 1")
+
+
 SAMPLE_FIELDS = ("offset_ms", "distance_meters", "heart_rate", "speed", "lat", "lon",
                  "elevation_meters")
 
@@ -263,6 +286,7 @@ summary_columns = columns_builder(SUMMARY_COLUMNS)
 leaderboard_columns = columns_builder(LEADERBOARD_COLUMNS)
 progress_columns = columns_builder(PROGRESS_COLUMNS)
 route_columns = columns_builder(ROUTE_COLUMNS)
+claim_columns = columns_builder(CLAIM_COLUMNS)
 notification_columns = columns_builder(NOTIFICATION_COLUMNS)
 read_columns = columns_builder(READ_COLUMNS)
 delivery_columns = columns_builder(DELIVERY_COLUMNS)
@@ -288,6 +312,7 @@ def view_tables(settings: FitStreamSettings) -> list[ViewTable]:
         ViewTable("achievements", kafka.achievement_progress_topic, ACHIEVEMENT_PROGRESS,
                   progress_columns),
         ViewTable("routes", kafka.routes_topic, WORKOUT_ROUTES, route_columns),
+        ViewTable("claims", kafka.claims_topic, WORKOUT_CLAIMS, claim_columns),
         # Straight from the log: samples need no processing, only storing.
         ViewTable("samples", kafka.events_topic, WORKOUT_SAMPLES, sample_columns),
         ViewTable("notifications", kafka.notifications_topic, NOTIFICATIONS,

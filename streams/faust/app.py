@@ -13,6 +13,7 @@ from fitstream.kafka.topics import (
     CLOCKS_TABLE,
     SESSIONS_TABLE,
     USER_ACHIEVEMENTS_TABLE,
+    USER_ERASURES_TABLE,
     USER_FEATURES_TABLE,
     USER_TOTALS_TABLE,
     WEEKLY_BOARDS_TABLE,
@@ -78,11 +79,14 @@ class WorkoutSessionsApp:
                                             value_serializer="raw")
         self.features = self.app.topic(kafka.features_topic, key_serializer="raw",
                                        value_serializer="raw")
+        self.claims = self.app.topic(kafka.claims_topic, key_serializer="raw",
+                                     value_serializer="raw")
         self.sessions = self._bytes_table(SESSIONS_TABLE)
         self.clocks = self._bytes_table(CLOCKS_TABLE)
         self.user_totals = self._bytes_table(USER_TOTALS_TABLE)
         self.user_achievements = self._bytes_table(USER_ACHIEVEMENTS_TABLE)
         self.user_features = self._bytes_table(USER_FEATURES_TABLE)
+        self.user_erasures = self._bytes_table(USER_ERASURES_TABLE)
         # Keyed by weekly board, co-partitioned with board_completions (not the events).
         self.weekly_boards = self._bytes_table(WEEKLY_BOARDS_TABLE)
 

@@ -24,6 +24,7 @@ and a send heals when the batch is replayed (all consumers are idempotent).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -49,6 +50,7 @@ from fitstream.domain.workout_session import WorkoutSession
 from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
 from fitstream.kafka.long_poll_shim import install_aiokafka_long_poll
 from fitstream.observability import metrics
+from fitstream.privacy.erasures import ErasureLedger
 from fitstream.settings import FitStreamSettings
 from streams.faust.app import WorkoutSessionsApp
 from streams.faust.batches import each_batch
@@ -62,6 +64,7 @@ PROGRESS_SUBJECT = "fitstream.views.AchievementProgress"
 UNLOCKED_SUBJECT = "fitstream.achievements.AchievementUnlocked"
 RECORD_SUBJECT = "fitstream.achievements.PersonalRecord"
 ROUTE_SUBJECT = "fitstream.views.WorkoutRoute"
+CLAIM_SUBJECT = "fitstream.views.WorkoutClaim"
 FEATURES_SUBJECT = "fitstream.features.UserFeatures"
 
 State = TypeVar("State")
@@ -87,10 +90,32 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
     topic_name = settings.kafka.events_topic
     policy = EventTimePolicy(settings.processor.allowed_lateness_ms,
                              settings.processor.unknown_workout_timeout_ms)
-    load_session = table_loader(wiring.sessions, WorkoutSession.from_state)
+    # Sessions are keyed by partition and workout id: Faust's stores answer a key from
+    # any partition the worker holds, and a workout id another user reuses on another
+    # partition must not reach this one's session (which partitions share a worker
+    # must not change any decision).
+    load_stored_session = table_loader(wiring.sessions, WorkoutSession.from_state)
     load_totals = table_loader(wiring.user_totals, UserLeaderboardTotals.from_state)
     load_achievements = table_loader(wiring.user_achievements, UserAchievements.from_state)
     load_features = table_loader(wiring.user_features, UserFeatureHistory.from_state)
+    erasures = ErasureLedger(settings, serde)
+
+    def drop_erased_users(partition: int) -> None:
+        """Forget every user newly erased on ``partition`` (fitstream/privacy/erasures.py):
+        their sessions, totals, achievements and feature history, once per erasure (the
+        user-erasures table remembers which erased_at was applied, across restarts)."""
+        for user_id, erased_at in erasures.take_new(partition).items():
+            key, applied = user_id.encode(), str(erased_at).encode()
+            if wiring.user_erasures.get(key) == applied:
+                continue
+            for table in (wiring.user_totals, wiring.user_achievements, wiring.user_features):
+                if key in table:
+                    del table[key]
+            for session_key, state in list(wiring.sessions.items()):
+                if orjson.loads(state)["user_id"] == user_id:
+                    del wiring.sessions[session_key]
+            wiring.user_erasures[key] = applied
+            log.info("user_erased", user_id=user_id, erased_at=erased_at, partition=partition)
 
     async def send_all(topic: Any, subject: str, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
@@ -112,6 +137,10 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
 
     async def process_batch(batch: list[Any]) -> None:
         partition = batch[0].message.partition
+        # Every erasure produced before these records is read first (a blocking read:
+        # off the event loop), and applied before any record of the batch.
+        await asyncio.get_running_loop().run_in_executor(None, erasures.catch_up, [partition])
+        drop_erased_users(partition)
         raw_by_offset: dict[int, Any] = {}
         decoded = []
         samples = 0
@@ -128,6 +157,11 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
                 await dead_letter(event.value, message.key,
                                   DeadLetterReason.NOT_A_WORKOUT_EVENT, subject, source)
                 continue
+            if erasures.is_erased(record["user_id"], round(message.timestamp * 1000)):
+                await dead_letter(event.value, message.key, DeadLetterReason.USER_ERASED,
+                                  f"logged at or before the erasure of {record['user_id']}",
+                                  source)
+                continue
             samples += len(record.get("samples") or ())
             raw_by_offset[message.offset] = event
             decoded.append((record, [message.partition, message.offset]))
@@ -135,15 +169,19 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         clock_key = str(partition)
         clock = table_loader(wiring.clocks, PartitionClock.from_state)(clock_key) \
             or PartitionClock()
-        result = apply_batch(decoded, load_session, clock, policy,
-                             (batch[0].message.offset, batch[-1].message.offset))
+        # Claims carry the Started record's Kafka timestamp (set by ingest's producer).
+        record_ms = {e.message.offset: round(e.message.timestamp * 1000) for e in batch}
+        result = apply_batch(decoded, lambda w: load_stored_session(f"{partition}/{w}"),
+                             clock, policy, (batch[0].message.offset, batch[-1].message.offset),
+                             record_time=lambda ref: record_ms[ref[1]])
         completed = result.completed_summaries()
         totals, entries = count_completed_workouts(
             completed, load_totals, clock.settled_watermark, policy.allowed_lateness_ms)
         achievements, changes = apply_completed_workouts(completed, load_achievements)
         feature_histories, feature_rows = apply_completed_to_features(completed, load_features)
 
-        store_states(wiring.sessions, result.sessions)
+        store_states(wiring.sessions, {f"{partition}/{w}": session
+                                       for w, session in result.sessions.items()})
         store_states(wiring.clocks, {clock_key: clock})
         store_states(wiring.user_totals, totals)
         store_states(wiring.user_achievements, achievements)
@@ -151,6 +189,9 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
 
         await send_all(wiring.summaries, SUMMARY_SUBJECT, result.summaries)
         await send_all(wiring.routes, ROUTE_SUBJECT, result.routes)
+        for claim in result.claims:  # keyed by workout: one workout's claims meet
+            await wiring.claims.send(key=claim["workout_id"].encode(),
+                                     value=serde.encode(CLAIM_SUBJECT, claim), force=True)
         await send_all(wiring.leaderboard_entries, LEADERBOARD_SUBJECT, entries)
         await send_all(wiring.achievement_progress, PROGRESS_SUBJECT, changes.progress)
         await send_all(wiring.achievements, UNLOCKED_SUBJECT, changes.unlocked)

@@ -1,0 +1,109 @@
+"""Workout ownership in the processor (issue 9 finding 1): a workout id belongs to the
+first user whose WorkoutStarted for it is accepted; on one partition another user's
+events for it are dead-lettered as ``workout_id_taken`` and touch no state."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fitstream.domain.dead_letter import DeadLetterReason
+from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
+from fitstream.domain.workout_session import WorkoutSession
+from tests.unit.test_workout_session import T0, WorkoutScript, feed
+
+NEVER = EventTimePolicy(allowed_lateness_ms=10**12, unknown_workout_timeout_ms=10**12)
+WORKOUT = "w-shared"
+
+
+def victim_workout() -> list[dict]:
+    return (WorkoutScript(WORKOUT, "victim").started()
+            .updated(T0 + 60_000, 200.0, [120, 125])
+            .paused(T0 + 90_000).resumed(T0 + 100_000)
+            .updated(T0 + 400_000, 1500.0, [140])
+            .completed(T0 + 500_000, 1600.0, 90.0)).events
+
+
+def attacker_workout() -> list[dict]:
+    events = (WorkoutScript(WORKOUT, "attacker").started(T0 + 5_000, sport="cycling")
+              .updated(T0 + 70_000, 900.0, [180])
+              .completed(T0 + 80_000, 50_000.0, 3000.0)).events
+    # Its own event ids: a hostile producer is free to choose any.
+    return [{**e, "event_id": e["event_id"][:-4] + "beef"} for e in events]
+
+
+def run(delivered: list[dict], batch_size: int, store: dict[str, bytes] | None = None):
+    """``delivered`` through apply_batch in batches, state stored between batches as the
+    processor does; refs are log positions, record times 1000 + position."""
+    store = {} if store is None else store
+    clock = PartitionClock()
+    rejections, claims, summaries = [], [], []
+    for start in range(0, len(delivered), batch_size):
+        chunk = list(enumerate(delivered))[start:start + batch_size]
+        result = apply_batch(
+            ((event, position) for position, event in chunk),
+            lambda w: WorkoutSession.from_state(orjson.loads(store[w])) if w in store else None,
+            clock, NEVER, (chunk[0][0], chunk[-1][0]), record_time=lambda ref: 1000 + ref)
+        for workout_id, session in result.sessions.items():
+            store[workout_id] = orjson.dumps(session.to_state())
+        rejections += result.rejections
+        claims += result.claims
+        summaries += result.summaries
+    return store, rejections, claims, summaries
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), batch_size=st.integers(1, 12))
+def test_another_users_events_for_a_started_workout_touch_nothing(data, batch_size):
+    victim, attacker = victim_workout(), attacker_workout()
+    chosen = data.draw(st.lists(st.sampled_from(attacker), min_size=1, max_size=8))
+    rest = data.draw(st.permutations(victim[1:] + chosen))
+    delivered = [victim[0], *rest]
+    store, rejections, claims, summaries = run(delivered, batch_size)
+
+    alone, _ = feed(victim)
+    stored = WorkoutSession.from_state(orjson.loads(store[WORKOUT]))
+    assert stored.summary() == alone.summary()
+    assert summaries[-1] == alone.summary()
+    assert all(s["user_id"] == "victim" for s in summaries)
+    assert sorted((r.event["seq"], r.reason, r.ref) for r in rejections) == sorted(
+        (e["seq"], DeadLetterReason.WORKOUT_ID_TAKEN, p)
+        for p, e in enumerate(delivered) if e["user_id"] == "attacker")
+    assert {r.detail for r in rejections} <= {f"workout {WORKOUT} belongs to user victim"}
+    assert claims == [{"workout_id": WORKOUT, "user_id": "victim", "claimed_at": 1000}]
+
+
+def test_a_re_read_started_record_re_sends_the_same_claim():
+    victim = victim_workout()
+    store, _, first, _ = run(victim[:2], 2)
+    _, rejections, again, _ = run(victim[:2], 2, store)
+    assert rejections == []
+    assert first == again == [{"workout_id": WORKOUT, "user_id": "victim", "claimed_at": 1000}]
+
+
+def test_the_first_started_takes_an_id_another_user_only_sent_updates_for():
+    """A squatter's events waiting for a Started that never comes do not block the
+    workout: the first user to start it owns it, and the squatter's events are refused."""
+    victim, attacker = victim_workout(), attacker_workout()
+    delivered = [attacker[1], attacker[2], *victim, attacker[0]]
+    store, rejections, claims, _ = run(delivered, 3)
+    alone, _ = feed(victim)
+    assert WorkoutSession.from_state(orjson.loads(store[WORKOUT])).summary() == alone.summary()
+    assert sorted((r.ref, r.reason) for r in rejections) == [
+        (0, DeadLetterReason.WORKOUT_ID_TAKEN), (1, DeadLetterReason.WORKOUT_ID_TAKEN),
+        (len(delivered) - 1, DeadLetterReason.WORKOUT_ID_TAKEN)]
+    assert claims == [{"workout_id": WORKOUT, "user_id": "victim", "claimed_at": 1002}]
+
+
+def test_a_refused_event_moves_no_clock():
+    victim, attacker = victim_workout(), attacker_workout()
+    clock = PartitionClock()
+    sessions: dict[str, WorkoutSession] = {}
+    first = apply_batch([(victim[0], 0)], sessions.get, clock, NEVER)
+    sessions.update(first.sessions)
+    late_attack = {**attacker[1], "occurred_at": T0 + 10**9}
+    second = apply_batch([(late_attack, 1)], sessions.get, clock, NEVER)
+    assert [r.reason for r in second.rejections] == [DeadLetterReason.WORKOUT_ID_TAKEN]
+    assert clock.watermark == victim[0]["occurred_at"]
+    assert second.sessions == {} and second.summaries == []
