@@ -11,9 +11,9 @@ import struct
 from typing import Any
 
 import fastavro
-from fastavro.validation import ValidationError, validate
 
 from fitstream.contracts.registry import SchemaRegistry, UnknownSchemaError
+from fitstream.contracts.strict import StrictContract
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -32,6 +32,12 @@ class AvroSerde:
         self._registry = registry
         self._writers: dict[str, tuple[bytes, Any]] = {}
         self._readers: dict[int, tuple[str, Any, Any]] = {}
+        self._contracts: dict[str, StrictContract] = {}
+
+    @property
+    def registry(self) -> SchemaRegistry:
+        """Where the contracts come from (ingest derives its OpenAPI schema from them)."""
+        return self._registry
 
     def _writer(self, subject: str) -> tuple[bytes, Any]:
         cached = self._writers.get(subject)
@@ -61,13 +67,24 @@ class AvroSerde:
             raise SerdeError("invalid_record", f"{subject}: {exc}") from exc
         return buf.getvalue()
 
-    def validate(self, subject: str, record: dict[str, Any]) -> None:
-        """Raise SerdeError naming every field that breaks the contract."""
-        _, parsed = self._writer(subject)
-        try:
-            validate(record, parsed, raise_errors=True)
-        except ValidationError as exc:
-            raise SerdeError("invalid_record", "; ".join(map(str, exc.errors)) or str(exc)) from exc
+    def problems(self, subject: str, record: Any) -> list[str]:
+        """Every way a JSON ``record`` breaks the latest contract of ``subject``, strictly.
+
+        No coercion (``0.9`` or ``true`` is no int, ``"52.1"`` no double) and no unknown
+        keys: see :mod:`fitstream.contracts.strict`. :meth:`encode` alone would coerce,
+        so anything from outside passes here first.
+        """
+        contract = self._contracts.get(subject)
+        if contract is None:
+            contract = StrictContract(self._registry.latest(subject).schema)
+            self._contracts[subject] = contract
+        return contract.problems(record)
+
+    def validate(self, subject: str, record: Any) -> None:
+        """Raise SerdeError naming every field that breaks the contract (see :meth:`problems`)."""
+        found = self.problems(subject, record)
+        if found:
+            raise SerdeError("invalid_record", "; ".join(found))
 
     def decode(self, data: bytes | None) -> tuple[str, dict[str, Any]]:
         """Return (subject, record); raise SerdeError for bytes no contract explains."""
