@@ -1,12 +1,23 @@
 """POST /api/v1/ingest/events: devices send JSON batches; the log gets Avro.
 
-Order of checks: token (401), size (413), JSON shape (400), each event against
-its Avro contract (400 listing every bad index), ownership of every event by the
-token's user and device (403), then Kafka acknowledges all of them (202) or the
-batch fails whole (503) and the device retries; duplicates are harmless
-downstream because the processor ignores repeated event ids.
+Order of checks: token (401), size (413), JSON shape (400), then each event (400
+listing every bad index with its reasons):
+
+1. strictly against its Avro contract (:mod:`fitstream.contracts.strict`): the
+   encoder would turn ``seq: 0.9`` into 0 and drop unknown keys, so nothing is
+   encoded before the JSON types match exactly;
+2. within its bounds (:mod:`fitstream.domain.event_bounds`: ids, text lengths,
+   physics, ``start_time`` against ``occurred_at``);
+3. not more than ``api.max_future_skew_ms`` ahead of the server's clock: one event
+   dated 2100 would move its partition's watermark and make everyone's events late.
+
+Then ownership of every event by the token's user and device (403), then Kafka
+acknowledges all of them (202) or the batch fails whole (503) and the device
+retries; duplicates are harmless downstream because the processor ignores repeated
+event ids. A refused batch writes nothing.
 """
 
+import time
 from typing import Any
 
 import orjson
@@ -16,8 +27,12 @@ from pydantic import BaseModel
 from api.auth import require_device
 from api.errors import ApiError, ErrorBody
 from api.event_publisher import BrokerUnavailable, EventPublisher
+from api.workout_owners import refuse_taken_workouts
 from fitstream.contracts import AvroSerde, SerdeError
+from fitstream.contracts.json_schema import ingest_body_schema
+from fitstream.domain.event_bounds import event_bound_problems, future_problem
 from fitstream.domain.events import EventType
+from fitstream.domain.identifiers import is_valid_id
 from fitstream.observability import metrics
 from fitstream.settings import FitStreamSettings
 
@@ -26,15 +41,31 @@ class IngestAccepted(BaseModel):
     accepted: int
 
 
-class IngestBatch(BaseModel):
-    """The request body: ``events`` is a list of workout events as JSON objects."""
-
-    events: list[dict[str, Any]]
-
-
 def _fail(status: int, error: str, message: str, details: Any = None) -> ApiError:
     metrics.INGEST_REJECTED.labels(status=str(status)).inc()
     return ApiError(status, error, message, details)
+
+
+def event_problems(serde: AvroSerde, event: Any, now_ms: int, max_future_skew_ms: int,
+                   ) -> tuple[str, list[str]]:
+    """(subject, problems) of one event from a device; no problems: it may be encoded.
+
+    Bounds are judged only on an event whose types match its contract, so that one
+    wrong value gets one message, not one from each layer.
+    """
+    if not isinstance(event, dict):
+        return "", ["an event must be a JSON object"]
+    try:
+        subject = EventType(event.get("type")).subject
+    except ValueError:
+        return "", [f"unknown type {event.get('type')!r}"[:80]]
+    problems = serde.problems(subject, event)
+    if not problems:
+        problems = event_bound_problems(event)
+        future = future_problem(event, now_ms, max_future_skew_ms)  # now_ms: the server's
+        if future:
+            problems.append(future)
+    return subject, problems
 
 
 def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
@@ -46,7 +77,7 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
     @router.post(
         "/events", status_code=202, response_model=IngestAccepted,
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-            "schema": IngestBatch.model_json_schema()}}}},
+            "schema": ingest_body_schema(serde.registry, api.ingest_max_events)}}}},
         responses={s: {"model": ErrorBody} for s in (400, 401, 403, 413, 503)},
     )
     async def ingest_events(request: Request) -> IngestAccepted:
@@ -67,30 +98,26 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
         except orjson.JSONDecodeError as exc:
             raise _fail(400, "invalid_json", f"body is not JSON: {exc}") from exc
         events = payload.get("events") if isinstance(payload, dict) else None
-        if not isinstance(events, list) or not events:
-            raise _fail(400, "invalid_batch", 'body must be {"events": [...]} with 1+ events')
+        if not isinstance(events, list) or not events or len(payload) != 1:
+            raise _fail(400, "invalid_batch",
+                        'body must be {"events": [...]} with 1+ events and no other key')
         if len(events) > api.ingest_max_events:
             raise _fail(413, "too_many_events",
                         f"{len(events)} events; at most {api.ingest_max_events} per batch")
         problems, records, foreign = [], [], []
+        now_ms = time.time_ns() // 1_000_000
         for index, event in enumerate(events):
-            try:
-                if not isinstance(event, dict):
-                    raise SerdeError("invalid_record", "an event must be a JSON object")
-                try:
-                    subject = EventType(event.get("type")).subject
-                except ValueError:
-                    raise SerdeError("invalid_record",
-                                     f"unknown type {event.get('type')!r}") from None
-                # Encoding checks the contract too; the slower validation runs only to
-                # explain a failure field by field.
+            subject, reasons = event_problems(serde, event, now_ms, api.max_future_skew_ms)
+            if not reasons:
                 try:
                     value = serde.encode(subject, event)
-                except SerdeError:
-                    serde.validate(subject, event)
-                    raise
-            except SerdeError as exc:
-                problems.append({"index": index, "reason": str(exc)})
+                except SerdeError as exc:  # the strict check should have caught it
+                    reasons = [str(exc)]
+            if reasons:
+                bad = {"index": index, "reason": "; ".join(reasons)}
+                if is_valid_id(event.get("event_id") if isinstance(event, dict) else None):
+                    bad["event_id"] = event["event_id"]
+                problems.append(bad)
                 continue
             if event["user_id"] != device.user_id or event["device_id"] != device.device_id:
                 foreign.append({"index": index, "user_id": event["user_id"],
@@ -104,6 +131,9 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
             raise _fail(403, "forbidden",
                         f"the token is for user {device.user_id} on device {device.device_id}",
                         foreign)
+        # 409 for a workout id another user started (the processor's claims).
+        await refuse_taken_workouts(getattr(request.app.state, "workout_owners", None),
+                                    events, device.user_id)
         try:
             await publisher.publish(records)
         except BrokerUnavailable as exc:

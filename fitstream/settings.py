@@ -193,6 +193,10 @@ class ApiSettings(BaseModel):
     ingest_max_events: int = 1000
     ingest_max_bytes: int = 4 * 1024 * 1024
     ingest_ack_timeout_s: float = 10.0
+    # Ingest refuses an event whose occurred_at is further than this ahead of the
+    # server's clock: one event dated 2100 would move its partition's watermark and
+    # make every later event on it late (event_bounds.MAX_FUTURE_SKEW_MS).
+    max_future_skew_ms: int = Field(5 * 60_000, ge=0)
     page_limit_default: int = 20
     page_limit_max: int = 200
     # Read answers (leaderboards, stats) are reused this long, as their Cache-Control

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import copy
+import re
+import time
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.event_publisher import EventPublisher
 from api.tokens import issue_device_token
 from fitstream.contracts import AvroSerde, registry_from_settings
+from fitstream.domain.identifiers import ID_PATTERN
+from fitstream.kafka.clients import consumer_config
 from fitstream.settings import ApiSettings, FitStreamSettings, KafkaSettings
 from tests.conftest import isolated
 from tests.harness import free_port
@@ -151,3 +156,114 @@ def test_a_broker_outage_is_503_never_a_silent_drop(tmp_path):
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"
     assert "Kafka" in response.json()["message"]
+
+
+def end_offsets(settings: FitStreamSettings) -> dict[int, int]:
+    """The events topic's end offset per partition: what 'nothing was written' means."""
+    topic = settings.kafka.events_topic
+    consumer = Consumer(consumer_config(settings.kafka, "test-end-offsets"))
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in partitions}
+    finally:
+        consumer.close()
+
+
+def refused(settings: FitStreamSettings, client: TestClient, events: list) -> dict:
+    """Post a batch that must be refused whole: 400, the error body, no record written."""
+    before = end_offsets(settings)
+    response = client.post("/api/v1/ingest/events", json={"events": events},
+                           headers=auth(settings))
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) == {"error", "message", "code", "details"}
+    assert (body["error"], body["code"]) == ("invalid_events", 400)
+    assert end_offsets(settings) == before
+    return body
+
+
+def numbered(event: dict, n: int, **changes: object) -> dict:
+    return {**event, "event_id": f"{event['event_id'][:-4]}{n:04d}", **changes}
+
+
+# Finding 12: each of these got 202 and reached the log coerced (seq 0.9 as 0, start_time
+# 1.5 as 1). Each rides with a valid event, which must not be written either.
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("seq", 0.9, "seq: expected int, got number 0.9"),
+    ("seq", True, "seq: expected int, got boolean true"),
+    ("start_time", 1.5, "start_time: expected long, got number 1.5"),
+    ("location", {"latitude": "52.1", "longitude": 13.4},
+     "location.latitude: expected double, got string '52.1'"),
+    ("cadence", 90, "cadence: unknown field"),
+])
+def test_wrong_json_types_are_refused_and_the_log_does_not_move(ingest, field, value, reason):
+    settings, client, _ = ingest
+    bad = numbered(STARTED, 100, **{field: value})
+    body = refused(settings, client, [numbered(STARTED, 101), bad])
+    assert body["message"] == "1 of 2 events break their contract"
+    assert body["details"] == [{"index": 1, "event_id": bad["event_id"], "reason": reason}]
+
+
+# Findings 9 and 13: ids, lengths, physics and start_time against occurred_at.
+@pytest.mark.parametrize(("event", "reason"), [
+    (numbered(STARTED, 110, workout_id="' OR 1=1 --"),
+     "workout_id: \"' OR 1=1 --\" is not a valid id (1 to 64 letters, digits, '_', '-', "
+     "'.' or ':')"),
+    (numbered(STARTED, 111, device_model="m" * 201),
+     "device_model: 201 characters, at most 200"),
+    (numbered(UPDATED, 112, current_distance_meters=-5.0),
+     "current_distance_meters: -5.0 is outside 0 to 5e+06"),
+    (numbered(UPDATED, 113, heart_rate=400), "heart_rate: 400 is outside 20 to 250"),
+    (numbered(STARTED, 114, start_time=1),
+     "start_time: 1 is outside 9.46685e+11 to 9.22337e+18"),
+    (numbered(STARTED, 115, start_time=T0 - 49 * 3600 * 1000),
+     "start_time: 1793430000000 is 176400000 ms before occurred_at; at most 172800000 ms "
+     "(48 h)"),
+])
+def test_out_of_bounds_events_are_refused_and_the_log_does_not_move(ingest, event, reason):
+    settings, client, _ = ingest
+    body = refused(settings, client, [numbered(STARTED, 119), event])
+    assert body["details"] == [{"index": 1, "event_id": event["event_id"], "reason": reason}]
+
+
+# Finding 2: one event dated 2100 would move its partition's watermark for everyone.
+def test_an_event_from_the_year_2100_is_refused_by_name(ingest):
+    settings, client, _ = ingest
+    year_2100 = 4_102_444_800_000
+    future = numbered(STARTED, 120, occurred_at=year_2100, start_time=year_2100)
+    body = refused(settings, client, [numbered(STARTED, 121), future])
+    [detail] = body["details"]
+    assert (detail["index"], detail["event_id"]) == (1, future["event_id"])
+    ahead, now = re.fullmatch(rf"occurred_at: {year_2100} is (\d+) ms ahead of (\d+); "
+                              r"at most 300000 ms", detail["reason"]).groups()
+    assert int(ahead) == year_2100 - int(now)
+    assert abs(int(now) - time.time_ns() // 1_000_000) < 600_000  # the server's clock
+    # Within the skew (a device clock a minute fast) is accepted.
+    soon = time.time_ns() // 1_000_000 + 60_000
+    response = client.post("/api/v1/ingest/events", headers=auth(settings), json={
+        "events": [numbered(STARTED, 122, occurred_at=soon, start_time=soon)]})
+    assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize("body", [{"events": [STARTED], "extra": 1}, {"events": {"0": STARTED}}])
+def test_a_body_with_other_keys_or_shapes_is_400(ingest, body):
+    settings, client, _ = ingest
+    before = end_offsets(settings)
+    response = client.post("/api/v1/ingest/events", json=body, headers=auth(settings))
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_batch")
+    assert end_offsets(settings) == before
+
+
+def test_the_openapi_document_describes_each_event_type(ingest):
+    _, client, _ = ingest
+    operation = client.get("/openapi.json").json()["paths"]["/api/v1/ingest/events"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    events = body["properties"]["events"]
+    assert (events["minItems"], events["maxItems"]) == (1, 5)
+    assert [s["title"] for s in events["items"]["oneOf"]] == [
+        "WorkoutStarted", "WorkoutUpdated", "WorkoutPaused", "WorkoutResumed",
+        "WorkoutCompleted", "WorkoutCancelled"]
+    started = events["items"]["oneOf"][0]
+    assert started["properties"]["user_id"]["pattern"] == ID_PATTERN
+    assert started["additionalProperties"] is False
