@@ -237,7 +237,7 @@ def event_bound_problems(event: dict[str, Any]) -> list[str]:
         elif len(route) > MAX_ROUTE_POINTS:
             problems.append(f"route_coordinates: {len(route)} points, at most "
                             f"{MAX_ROUTE_POINTS}")
-        else:
+        elif not all(map(_point_ok, route)):
             for i, point in enumerate(route):
                 before = len(problems)
                 check.position(f"route_coordinates[{i}]", point, "lat", "lon")
@@ -255,6 +255,8 @@ def _check_samples(check: _Checker, samples: object) -> None:
         problems.append(f"samples: {len(samples)} samples, at most {MAX_SAMPLES_PER_EVENT}")
         return
     for i, sample in enumerate(samples):
+        if _sample_ok(sample):
+            continue
         before = len(problems)
         name = f"samples[{i}]"
         if not isinstance(sample, dict):
@@ -272,6 +274,44 @@ def _check_samples(check: _Checker, samples: object) -> None:
                      MIN_ELEVATION_METERS, MAX_ELEVATION_METERS, nullable=True)
         if len(problems) > before:
             break  # the first bad sample names the problem; do not list thousands
+
+
+_REAL = (float, int)
+
+
+def _sample_ok(sample: object) -> bool:
+    """The common case, fast (samples are most of the processor's input): a sample
+    within every bound. NaN fails every comparison, so it falls to the slow path."""
+    try:
+        heart_rate = sample["heart_rate"]  # type: ignore[index]
+        speed = sample["speed"]  # type: ignore[index]
+        elevation = sample["elevation_meters"]  # type: ignore[index]
+        offset = sample["offset_ms"]  # type: ignore[index]
+        distance = sample["distance_meters"]  # type: ignore[index]
+        lat = sample["lat"]  # type: ignore[index]
+        lon = sample["lon"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return False
+    return (type(offset) is int and 0 <= offset <= MAX_WORKOUT_DURATION_MS
+            and type(distance) in _REAL and 0.0 <= distance <= MAX_DISTANCE_METERS
+            and type(lat) in _REAL and -90.0 <= lat <= 90.0
+            and type(lon) in _REAL and -180.0 <= lon <= 180.0
+            and (heart_rate is None or (type(heart_rate) is int
+                                        and MIN_HEART_RATE <= heart_rate <= MAX_HEART_RATE))
+            and (speed is None or (type(speed) in _REAL and 0.0 <= speed <= MAX_SPEED_MPS))
+            and (elevation is None or (type(elevation) in _REAL
+                                       and MIN_ELEVATION_METERS <= elevation
+                                       <= MAX_ELEVATION_METERS)))
+
+
+def _point_ok(point: object) -> bool:
+    try:
+        lat = point["lat"]  # type: ignore[index]
+        lon = point["lon"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return False
+    return (type(lat) in _REAL and -90.0 <= lat <= 90.0
+            and type(lon) in _REAL and -180.0 <= lon <= 180.0)
 
 
 def completion_problems(start_time: int, end_time: int) -> list[str]:

@@ -12,6 +12,14 @@ decides nothing, so a restart or a replay gives the same decisions.
 Lateness is decided against the same watermark: an event more than the allowed
 lateness behind it is dead-lettered as ``late`` before it touches any state.
 
+Before that, two checks that depend on the record alone, so a replay decides the
+same (see event_bounds.py): an event with a field out of its bounds is dead-lettered
+as ``out_of_bounds``, and one whose ``occurred_at`` is more than
+``max_future_skew_ms`` ahead of its Kafka record's timestamp as ``from_future``.
+Only an event the session accepts (applies, buffers, or recognises as a duplicate)
+moves the watermark: a refused event never moves the clock, or one device could date
+an event in 2100 and make every later event of every user on its partition late.
+
 A workout id belongs to the first user whose WorkoutStarted for it is accepted.
 Sessions are loaded by workout id within the partition, so on one partition a second
 user's events for a taken id are dead-lettered as ``workout_id_taken`` and touch no
@@ -28,6 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fitstream.domain.dead_letter import DeadLetterReason
+from fitstream.domain.event_bounds import (
+    EARLIEST_EVENT_MS,
+    MAX_FUTURE_SKEW_MS,
+    event_bound_problems,
+    future_problem,
+)
 from fitstream.domain.events import EventType, WorkoutEvent
 from fitstream.domain.notifications import GoalPassed
 from fitstream.domain.workout_session import (
@@ -154,10 +168,30 @@ class EventTimePolicy:
     ``allowed_lateness_ms``: an event older than the watermark minus this is
     dead-lettered as ``late`` (the log keeps it for batch correction).
     ``unknown_workout_timeout_ms``: see the module docstring.
+    ``max_future_skew_ms``: an event further ahead of its Kafka record's timestamp is
+    dead-lettered as ``from_future``.
     """
 
     allowed_lateness_ms: int = 48 * 3_600_000
     unknown_workout_timeout_ms: int = 15 * 60_000
+    max_future_skew_ms: int = MAX_FUTURE_SKEW_MS
+
+
+def _refusal(event: WorkoutEvent, ref: Any, policy: EventTimePolicy,
+             record_time: RecordTime | None) -> Rejection | None:
+    """Out of bounds, or from the future: judged on the event and its record alone."""
+    problems = event_bound_problems(event)
+    if problems:
+        return Rejection(event, ref, DeadLetterReason.OUT_OF_BOUNDS, "; ".join(problems[:5]))
+    written_at = record_time(ref) if record_time is not None else None
+    # A record without a timestamp (-1, or 0 from a client that never set one) has no
+    # clock to judge by; a producer that can write any timestamp can write 2100 too.
+    if written_at is not None and written_at >= EARLIEST_EVENT_MS:
+        detail = future_problem(event, written_at, policy.max_future_skew_ms)
+        if detail is not None:
+            return Rejection(event, ref, DeadLetterReason.FROM_FUTURE,
+                             f"{detail} (the Kafka record's timestamp)")
+    return None
 
 
 def _taken(event: WorkoutEvent, ref: Any, owner: str) -> Rejection:
@@ -185,6 +219,10 @@ def apply_batch(
     result = BatchResult()
     sessions = result.sessions
     for event, ref in events:
+        refusal = _refusal(event, ref, policy, record_time)
+        if refusal is not None:
+            result.rejections.append(refusal)
+            continue
         lag = clock.watermark - event["occurred_at"]
         if lag > policy.allowed_lateness_ms:
             result.rejections.append(Rejection(
@@ -229,7 +267,8 @@ def apply_batch(
             if record_time is not None and _claims(session, event):
                 result.claims.append({"workout_id": workout_id, "user_id": session.user_id,
                                       "claimed_at": record_time(ref)})
-        clock.watermark = max(clock.watermark, event["occurred_at"])
+        if not any(r.event is event for r in rejected):
+            clock.watermark = max(clock.watermark, event["occurred_at"])
         clock.track(session)
     for workout_id in clock.overdue(policy.unknown_workout_timeout_ms):
         session = sessions.get(workout_id) or load(workout_id)

@@ -10,8 +10,11 @@ comes back as a :class:`Rejection` for the dead-letter topic, and ``seq`` moves 
 so one bad event never blocks its workout.
 
 Moving time is the sum of the active intervals in event time; paused time is not
-moving time. Best efforts (fastest 1/5/10 km inside the workout) are tracked from
-the samples as they are applied. The session is a plain object whose :meth:`to_state` is JSON-ready,
+moving time, and a completed workout's moving time never exceeds its span from
+``start_time`` to ``end_time``, which is at most ``MAX_WORKOUT_DURATION_MS``
+(event_bounds.py; a longer one's WorkoutCompleted is refused as ``out_of_bounds``).
+Best efforts (fastest 1/5/10 km inside the workout) are tracked from the samples as
+they are applied. The session is a plain object whose :meth:`to_state` is JSON-ready,
 so any engine can keep it in its own state store.
 """
 
@@ -23,6 +26,7 @@ from typing import Any
 
 from fitstream.domain.best_efforts import BestEfforts
 from fitstream.domain.dead_letter import DeadLetterReason
+from fitstream.domain.event_bounds import completion_problems
 from fitstream.domain.events import EventType, WorkoutEvent
 from fitstream.domain.notifications import GoalPassed, goals_passed
 
@@ -222,7 +226,14 @@ class WorkoutSession:
             self.status = WorkoutStatus.ACTIVE
         elif kind == EventType.COMPLETED and status in (WorkoutStatus.ACTIVE,
                                                         WorkoutStatus.PAUSED):
+            problems = completion_problems(self.start_ms, event["end_time"])
+            if problems:
+                # Each event was within its bounds, but not the span from this
+                # workout's start to its end (see event_bounds.py).
+                return [self._refuse(event, ref, DeadLetterReason.OUT_OF_BOUNDS, problems[0])]
             self._stop_clock(event["end_time"])
+            # Pause and resume times are the device's: never more moving than elapsed.
+            self.moving_ms = min(self.moving_ms, event["end_time"] - self.start_ms)
             self.status = WorkoutStatus.COMPLETED
             self.end_ms = event["end_time"]
             self.distance_m = event["distance_meters"]
