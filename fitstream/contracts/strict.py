@@ -26,7 +26,6 @@ A problem reads ``"location.latitude: expected double, got string '52.1'"``.
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -35,8 +34,10 @@ INT_RANGE = (-(2**31), 2**31 - 1)
 LONG_RANGE = (-(2**63), 2**63 - 1)
 FLOAT_MAX = 3.4028234663852886e38  # the largest finite single-precision value
 
-# (value, path, problems) -> None: appends one line per problem found.
-Check = Callable[[Any, str, list[str]], None]
+# (value, parent path, name or index, problems) -> None: appends one line per problem.
+# The JSON path is built only for a problem or a nested value: most events are valid,
+# and ingest checks every field of every sample of every event.
+Check = Callable[[Any, str, "str | int", list[str]], None]
 
 
 def describe(value: Any) -> str:
@@ -58,38 +59,45 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _at(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+def json_path(parent: str, name: str | int) -> str:
+    """``location.latitude``, ``samples[3].speed``; a top-level field is its name."""
+    if isinstance(name, int):
+        return f"{parent}[{name}]"
+    return f"{parent}.{name}" if parent else name
 
 
+# JSON decoders (orjson, json) give exactly int, float, str, bool: comparing types, not
+# isinstance, is what keeps true out of the ints (bool subclasses int) and is faster.
 def _integer(kind: str, low: int, high: int) -> Check:
-    def check(value: Any, path: str, problems: list[str]) -> None:
-        if not isinstance(value, int) or isinstance(value, bool):
-            problems.append(f"{path}: expected {kind}, got {describe(value)}")
+    def check(value: Any, parent: str, name: str | int, problems: list[str]) -> None:
+        if type(value) is not int:
+            problems.append(f"{json_path(parent, name)}: expected {kind}, got {describe(value)}")
         elif not low <= value <= high:
-            problems.append(f"{path}: {value} is outside the {kind} range [{low}, {high}]")
+            problems.append(f"{json_path(parent, name)}: {value} is outside the {kind} range "
+                            f"[{low}, {high}]")
     return check
 
 
 def _number(kind: str, bound: float) -> Check:
-    def check(value: Any, path: str, problems: list[str]) -> None:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            problems.append(f"{path}: expected {kind}, got {describe(value)}")
-        elif abs(value) > bound or (isinstance(value, float) and math.isnan(value)):
-            problems.append(f"{path}: {describe(value)} is outside the {kind} range")
+    def check(value: Any, parent: str, name: str | int, problems: list[str]) -> None:
+        kind_of = type(value)
+        if kind_of is not float and kind_of is not int:
+            problems.append(f"{json_path(parent, name)}: expected {kind}, got {describe(value)}")
+        elif not -bound <= value <= bound:  # also false for NaN
+            problems.append(f"{json_path(parent, name)}: {describe(value)} is outside the "
+                            f"{kind} range")
     return check
 
 
-def _of_type(kind: str, python_type: type | None) -> Check:
-    def check(value: Any, path: str, problems: list[str]) -> None:
-        ok = value is None if python_type is None else isinstance(value, python_type)
-        if not ok:
-            problems.append(f"{path}: expected {kind}, got {describe(value)}")
+def _of_type(kind: str, python_type: type) -> Check:
+    def check(value: Any, parent: str, name: str | int, problems: list[str]) -> None:
+        if type(value) is not python_type:
+            problems.append(f"{json_path(parent, name)}: expected {kind}, got {describe(value)}")
     return check
 
 
 _PRIMITIVES: dict[str, Check] = {
-    "null": _of_type("null", None),
+    "null": _of_type("null", type(None)),
     "boolean": _of_type("boolean", bool),
     "string": _of_type("string", str),
     "int": _integer("int", *INT_RANGE),
@@ -144,81 +152,118 @@ def _register(schema: dict[str, Any], named: dict[str, Any], check: Check) -> No
         named[f"{schema['namespace']}.{schema['name']}"] = check
 
 
+# Primitive fields are checked inline in their record (no call per field): the exact
+# JSON types and the range a valid value has. A value that fails goes to the field's
+# Check, which says why.
+_FAST: dict[str, tuple[frozenset[type], Any, Any]] = {
+    "null": (frozenset({type(None)}), None, None),
+    "boolean": (frozenset({bool}), None, None),
+    "string": (frozenset({str}), None, None),
+    "int": (frozenset({int}), *INT_RANGE),
+    "long": (frozenset({int}), *LONG_RANGE),
+    "float": (frozenset({int, float}), -FLOAT_MAX, FLOAT_MAX),
+    "double": (frozenset({int, float}), -sys.float_info.max, sys.float_info.max),
+}
+
+
+def _fast_path(avro_type: Any) -> tuple[frozenset[type] | None, Any, Any, bool]:
+    """(types, low, high, nullable) of a primitive or ``["null", primitive]`` field."""
+    nullable = False
+    if isinstance(avro_type, list) and len(avro_type) == 2 and "null" in avro_type:
+        nullable = True
+        avro_type = next(t for t in avro_type if t != "null")
+    if isinstance(avro_type, str) and avro_type in _FAST:
+        return (*_FAST[avro_type], nullable)
+    return None, None, None, False
+
+
 def _record(schema: dict[str, Any], named: dict[str, Any]) -> Check:
-    fields: list[tuple[str, Check, bool]] = []
+    fields: list[tuple[str, Check, bool, frozenset[type] | None, Any, Any, bool]] = []
     known: frozenset[str] = frozenset(f["name"] for f in schema["fields"])
 
-    def check(value: Any, path: str, problems: list[str]) -> None:
-        if not isinstance(value, dict):
+    def check(value: Any, parent: str, name: str | int, problems: list[str]) -> None:
+        path = json_path(parent, name) if name != "" else ""
+        if type(value) is not dict:
             problems.append(f"{path or 'event'}: expected {schema['name']} object, "
                             f"got {describe(value)}")
             return
-        for name, field_check, required in fields:
-            if name in value:
-                field_check(value[name], _at(path, name), problems)
+        for field, field_check, required, types, low, high, nullable in fields:
+            if field in value:
+                item = value[field]
+                if types is not None:
+                    if type(item) in types:
+                        if low is None or low <= item <= high:  # NaN is in no range
+                            continue
+                    elif item is None and nullable:
+                        continue
+                field_check(item, path, field, problems)
             elif required:
-                problems.append(f"{_at(path, name)}: missing")
+                problems.append(f"{json_path(path, field)}: missing")
         if len(value) > len(known) or not known.issuperset(value):
             for key in value:
                 if key not in known:
-                    problems.append(f"{_at(path, str(key)[:40])}: unknown field")
+                    problems.append(f"{json_path(path, str(key)[:40])}: unknown field")
 
     # Registered before its fields compile, so a recursive reference resolves.
     _register(schema, named, check)
     for field in schema["fields"]:
-        fields.append((field["name"], compile_check(field["type"], named), "default" not in field))
+        fields.append((field["name"], compile_check(field["type"], named),
+                       "default" not in field, *_fast_path(field["type"])))
     return check
 
 
 def _enum(schema: dict[str, Any], named: dict[str, Any]) -> Check:
     symbols = frozenset(schema["symbols"])
 
-    def check(value: Any, path: str, problems: list[str]) -> None:
-        if not isinstance(value, str) or value not in symbols:
-            problems.append(f"{path}: expected one of {', '.join(schema['symbols'])}, "
-                            f"got {describe(value)}")
+    def check(value: Any, parent: str, name: str | int, problems: list[str]) -> None:
+        if type(value) is not str or value not in symbols:
+            problems.append(f"{json_path(parent, name)}: expected one of "
+                            f"{', '.join(schema['symbols'])}, got {describe(value)}")
 
     _register(schema, named, check)
     return check
 
 
 def _array(items: Check) -> Check:
-    def check(value: Any, path: str, problems: list[str]) -> None:
-        if not isinstance(value, list):
+    def check(value: Any, parent: str, name: str | int, problems: list[str]) -> None:
+        path = json_path(parent, name)
+        if type(value) is not list:
             problems.append(f"{path}: expected array, got {describe(value)}")
             return
         for index, item in enumerate(value):
-            items(item, f"{path}[{index}]", problems)
+            items(item, path, index, problems)
     return check
 
 
 def _map(values: Check) -> Check:
-    def check(value: Any, path: str, problems: list[str]) -> None:
-        if not isinstance(value, dict):
+    def check(value: Any, parent: str, name: str | int, problems: list[str]) -> None:
+        path = json_path(parent, name)
+        if type(value) is not dict:
             problems.append(f"{path}: expected object, got {describe(value)}")
             return
         for key, item in value.items():
-            values(item, _at(path, str(key)[:40]), problems)
+            values(item, path, str(key)[:40], problems)
     return check
 
 
 def _union(branches: list[Check], schema: list[Any]) -> Check:
-    non_null = [(b, s) for b, s in zip(branches, schema, strict=True) if s != "null"]
+    non_null = [b for b, s in zip(branches, schema, strict=True) if s != "null"]
     nullable = len(non_null) < len(branches)
 
-    def check(value: Any, path: str, problems: list[str]) -> None:
+    def check(value: Any, parent: str, name: str | int, problems: list[str]) -> None:
         if value is None and nullable:
             return
         if len(non_null) == 1:
             # ["null", X]: whatever is wrong with the value as an X is the useful message.
-            non_null[0][0](value, path, problems)
+            non_null[0](value, parent, name, problems)
             return
-        for branch, _ in non_null:
+        for branch in non_null:
             scratch: list[str] = []
-            branch(value, path, scratch)
+            branch(value, parent, name, scratch)
             if not scratch:
                 return
-        problems.append(f"{path}: expected {type_name(schema)}, got {describe(value)}")
+        problems.append(f"{json_path(parent, name)}: expected {type_name(schema)}, "
+                        f"got {describe(value)}")
     return check
 
 
@@ -232,5 +277,5 @@ class StrictContract:
     def problems(self, value: Any) -> list[str]:
         """Every way ``value`` differs from the contract; empty when it matches exactly."""
         found: list[str] = []
-        self._check(value, "", found)
+        self._check(value, "", "", found)
         return found
