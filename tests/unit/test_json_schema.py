@@ -5,6 +5,7 @@ schema in OpenAPI")."""
 from __future__ import annotations
 
 import copy
+import json
 
 import jsonschema_rs
 import pytest
@@ -144,3 +145,25 @@ def test_each_documented_bound_is_where_ingest_draws_the_line(kind, path, name):
             event = set_path(base, path, value)
         assert body_ok(event) == within, (path, value, "schema")
         assert ingest_ok(event) == within, (path, value, event_bound_problems(event))
+
+
+def test_every_field_of_every_event_is_bounded_or_closed():
+    """A field added to a contract must get a bound (event_bounds, FIELD_BOUNDS) or be
+    closed by its type (an enum, a record whose fields are bounded, the type tag)."""
+    def fields(schema: object) -> set[tuple[str, str]]:
+        found = set()
+        if isinstance(schema, list):
+            for branch in schema:
+                found |= fields(branch)
+        elif isinstance(schema, dict) and schema["type"] == "record":
+            for field in schema["fields"]:
+                found.add((field["name"], json.dumps(field["type"])[:20]))
+                found |= fields(field["type"])
+        elif isinstance(schema, dict) and schema["type"] == "array":
+            found |= fields(schema["items"])
+        return found
+
+    closed = {"type", "sport_type", "location", "position"}
+    for event_type in EventType:
+        for name, avro_type in fields(REGISTRY.latest(event_type.subject).schema):
+            assert name in FIELD_BOUNDS or name in closed, (event_type.value, name, avro_type)
