@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from api.auth import UserIdPath
 from api.caching import conditional_json
 from fitstream.domain.achievements import CATALOGUE, achievement_id
 from sinks.clickhouse.store import ClickHouseStore
@@ -31,7 +32,7 @@ def achievement_router(store: ClickHouseStore) -> APIRouter:
     db = store.database
 
     @router.get("/users/{user_id}/achievements", response_model=UserAchievementList)
-    def get_user_achievements(user_id: str, request: Request) -> Response:
+    def get_user_achievements(user_id: UserIdPath, request: Request) -> Response:
         """Every rule in catalogue order; a rule never approached shows progress 0."""
         rows = {r["rule_id"]: r for r in store.query(
             f"SELECT rule_id, progress, achieved_at_ms FROM {db}.achievement_progress FINAL"

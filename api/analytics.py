@@ -4,22 +4,27 @@ Embedded ClickHouse (chdb) lets one process open its data directory, and that is
 API process; ``fitstream sql`` sends its statement here. Statements run with
 ClickHouse's ``readonly=1`` on a connection of their own, so they can read every view
 table and change nothing. Analyst tokens only (``fitstream analysts token``).
+
+Every statement runs with ClickHouse's limits from the settings (:func:`analyst_limits`:
+time, result rows, memory), set before ``readonly=1`` so the statement cannot lift
+them: ``SELECT * FROM numbers(1e9)`` fails in milliseconds with a 400 instead of being
+pulled whole into the process that owns the store and runs the sinks. The token is
+checked before the body is read.
 """
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import require_analyst
+from api.auth import CurrentAnalyst
 from api.errors import ApiError, ErrorBody
-from fitstream.settings import FitStreamSettings
+from fitstream.settings import ApiSettings, FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
-
-MAX_ROWS = 100_000
 
 
 class SqlRequest(BaseModel):
@@ -29,7 +34,25 @@ class SqlRequest(BaseModel):
 class SqlResult(BaseModel):
     columns: list[str]
     rows: list[list[Any]]
-    truncated: bool = Field(description=f"More than {MAX_ROWS:,} rows; the rest was dropped")
+    truncated: bool = Field(
+        False, description="Always false: a result over the row limit fails with 400")
+
+
+def analyst_limits(api: ApiSettings) -> dict[str, int | str]:
+    """The ClickHouse settings every analyst statement runs under (both backends)."""
+    return {"max_execution_time": api.analyst_sql_max_execution_time_s,
+            "max_result_rows": api.analyst_sql_max_result_rows,
+            "result_overflow_mode": "throw",
+            "max_memory_usage": api.analyst_sql_max_memory_bytes}
+
+
+async def sql_body(request: Request) -> SqlRequest:
+    """The body, read after the token was checked (declared after CurrentAnalyst)."""
+    try:
+        return SqlRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]) from exc
 
 
 def _plain(value: Any) -> Any:
@@ -46,21 +69,22 @@ def _plain(value: Any) -> Any:
 
 def analytics_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRouter:
     router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
-    secret = settings.api.token_secret.get_secret_value()
+    limits = analyst_limits(settings.api)
 
     @router.post("/sql", response_model=SqlResult,
-                 responses={s: {"model": ErrorBody} for s in (400, 401)})
-    async def run_sql(body: SqlRequest, request: Request) -> SqlResult:
+                 openapi_extra={"requestBody": {"required": True, "content": {
+                     "application/json": {"schema": SqlRequest.model_json_schema()}}}},
+                 responses={s: {"model": ErrorBody} for s in (400, 401, 413, 422)})
+    async def run_sql(_analyst: CurrentAnalyst,
+                      body: Annotated[SqlRequest, Depends(sql_body)]) -> SqlResult:
         """Run one read-only statement on the view tables; 400 with ClickHouse's message
-        if it fails (a write is refused by readonly=1)."""
-        require_analyst(request, secret)
+        if it fails: a write (readonly=1), or a statement over the time, row or memory
+        limit."""
         try:
-            columns, rows = await run_in_threadpool(store.query_read_only, body.sql)
+            columns, rows = await run_in_threadpool(store.query_read_only, body.sql, limits)
         except Exception as exc:  # the server's or chdb's own error: the analyst's to fix
             message = str(exc).split("Stack trace")[0].strip()
             raise ApiError(400, "sql_failed", message[:2000]) from exc
-        return SqlResult(columns=columns, rows=[[_plain(v) for v in row]
-                                                for row in rows[:MAX_ROWS]],
-                         truncated=len(rows) > MAX_ROWS)
+        return SqlResult(columns=columns, rows=[[_plain(v) for v in row] for row in rows])
 
     return router

@@ -4,22 +4,80 @@ ingest only, reads only, or both (the embedded default)."""
 import random
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from api.achievements import achievement_router
 from api.analytics import analytics_router
-from api.errors import ApiError, install_error_handlers
+from api.auth import TokenVerifier, device_scheme
+from api.errors import ApiError, document_errors, error_response, install_error_handlers
 from api.event_publisher import EventPublisher
 from api.ingest import ingest_router
 from api.leaderboards import leaderboard_router
 from api.notifications import notification_router
+from api.revocations import Revocations
+from api.tokens import TokenKeys
 from api.view_cache import ViewCache
+from api.workout_owners import WorkoutOwners
 from api.workout_views import workout_router
 from fitstream.contracts import AvroSerde
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
+
+
+class DefaultSecretRefused(RuntimeError):
+    pass
+
+
+def check_token_secret(settings: FitStreamSettings) -> None:
+    """Refuse the well-known default token secret (anyone could sign tokens with it)
+    unless the settings are the embedded demo's or the tests'."""
+    if (TokenKeys.from_settings(settings.api).uses_default_secret()
+            and not settings.allow_default_token_secret):
+        raise DefaultSecretRefused(
+            "the API token secret is the public default: set FITSTREAM_API__TOKEN_SECRET "
+            "(the embedded demo and the tests set FITSTREAM_ALLOW_DEFAULT_TOKEN_SECRET=true)")
+
+
+class BodySizeLimit:
+    """Refuses request bodies over a cap with 413 and the error body: at once if
+    Content-Length says so, else as soon as the streamed body passes the cap, before
+    anything parses it. Paths under a prefix of ``caps`` get that prefix's cap."""
+
+    def __init__(self, app: Any, max_bytes: int, caps: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.caps = caps or {}
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cap = next((c for prefix, c in self.caps.items() if scope["path"].startswith(prefix)),
+                   self.max_bytes)
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and (not declared.isdigit() or int(declared) > cap):
+            status, error = (413, "payload_too_large") if declared.isdigit() else (
+                400, "bad_request")
+            await error_response(status, error, f"request body over {cap} bytes" if
+                                 status == 413 else "invalid Content-Length")(scope, receive, send)
+            return
+        received = 0
+
+        async def capped_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > cap:
+                    # Starlette's HTTPException passes through FastAPI's body reading
+                    # and becomes our error body (errors.py).
+                    raise HTTPException(413, f"request body over {cap} bytes")
+            return message
+
+        await self.app(scope, capped_receive, send)
 
 
 class TraceIdMiddleware:
@@ -49,15 +107,26 @@ class TraceIdMiddleware:
 
 
 def create_app(settings: FitStreamSettings, serde: AvroSerde,
-               store: ClickHouseStore | None, publisher: EventPublisher | None) -> FastAPI:
+               store: ClickHouseStore | None, publisher: EventPublisher | None,
+               revocations: Revocations | None = None) -> FastAPI:
+    """The app; ``revocations`` (followed by the caller) are checked on every device
+    token, None only for apps built in-process without a revocation topic."""
     app = FastAPI(
         title="FitStream API", version="1.0.0",
         description="Device ingest and workout read models. Errors share one body: "
                     '{"error", "message", "code", "details"}.')
     install_error_handlers(app)
+    app.state.token_verifier = TokenVerifier(TokenKeys.from_settings(settings.api), revocations)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes,
+                       caps={"/api/v1/ingest/": settings.api.ingest_max_bytes})
     app.add_middleware(TraceIdMiddleware)
     if publisher is not None:
-        app.include_router(ingest_router(settings, serde, publisher))
+        # The scheme, for the OpenAPI document; the route verifies the token itself.
+        app.include_router(ingest_router(settings, serde, publisher),
+                           dependencies=[Depends(device_scheme)])
+    # Whose workout an id is: the reads' owner checks and ingest's 409 (api/ingest.py).
+    app.state.workout_owners = (WorkoutOwners(store, settings.api.view_cache_ttl_s)
+                                if store is not None else None)
     if store is not None:
         cache = ViewCache(settings.api.view_cache_ttl_s)
         app.include_router(workout_router(settings, store, cache))
@@ -82,4 +151,12 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
     def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(generate_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

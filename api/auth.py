@@ -1,51 +1,155 @@
-"""Who is calling: the identity in a request's bearer token, or a 401 with the error body."""
+"""Who is calling: the identity in a request's bearer token, or a 401 with the error body.
+
+The app holds one :class:`TokenVerifier` (the key ring of the settings, and for ingest
+the device revocations) in ``app.state.token_verifier``. Routes declare who may call
+them with the dependencies below (``CurrentUser``, ``CurrentDevice``,
+``CurrentAnalyst``, ``owner_of_path``): FastAPI's ``HTTPBearer`` puts the bearer scheme
+in the OpenAPI document (the Authorize button of /docs), and a dependency declared
+before a body is resolved before the body is read, so an anonymous or foreign caller
+gets 401/403, never a parse or validation error about a body they may not send.
+"""
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError
+from api.revocations import Revocations
 from api.tokens import (
     DeviceIdentity,
     InvalidToken,
+    TokenKeys,
     bearer,
     verify_analyst_token,
     verify_device_token,
     verify_user_token,
 )
+from fitstream.domain.identifiers import ID_PATTERN
 
 Identity = TypeVar("Identity")
 
 
-def authenticate(request: Request, verify: Callable[[str], Identity], kind: str) -> Identity:
-    """The identity ``verify`` finds in the bearer token; ApiError 401 without a valid one."""
-    token = bearer(request.headers.get("authorization"))
+class TokenVerifier:
+    """Verifies tokens against the key ring; device tokens also against the revocations
+    (None: this process serves no ingest and follows no revocation topic)."""
+
+    def __init__(self, keys: TokenKeys, revocations: Revocations | None = None) -> None:
+        self.keys = keys
+        self.revocations = revocations
+
+    def user(self, token: str) -> str:
+        return verify_user_token(self.keys, token)
+
+    def analyst(self, token: str) -> str:
+        return verify_analyst_token(self.keys, token)
+
+    def device(self, token: str) -> DeviceIdentity:
+        device = verify_device_token(self.keys, token)
+        if self.revocations is not None:
+            if not self.revocations.loaded.is_set():
+                raise ApiError(503, "unavailable",
+                               "device revocations are not loaded yet; retry shortly",
+                               headers={"Retry-After": "1"})
+            if self.revocations.is_revoked(device):
+                raise InvalidToken("the token has been revoked")
+        return device
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _verify(token: str | None, verify: Callable[[str], Identity], kind: str) -> Identity:
     if token is None:
-        raise ApiError(401, "unauthorized", f"a {kind} bearer token is required",
-                       headers={"WWW-Authenticate": "Bearer"})
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise _unauthorized(f"{article} {kind} bearer token is required")
     try:
         return verify(token)
     except InvalidToken as exc:
-        raise ApiError(401, "unauthorized", f"invalid {kind} token: {exc}",
-                       headers={"WWW-Authenticate": "Bearer"}) from exc
+        raise _unauthorized(f"invalid {kind} token: {exc}") from exc
 
 
-def require_user(request: Request, secret: str) -> str:
+def verifier_of(request: Request, secret: str | None = None) -> TokenVerifier:
+    """The app's verifier; a plain ``secret`` only for an app built without one."""
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        if secret is None:
+            raise RuntimeError("the app has no token_verifier")
+        verifier = TokenVerifier(TokenKeys.single(secret))
+    return verifier
+
+
+def authenticate(request: Request, verify: Callable[[str], Identity], kind: str) -> Identity:
+    """The identity ``verify`` finds in the bearer token; ApiError 401 without a valid one."""
+    return _verify(bearer(request.headers.get("authorization")), verify, kind)
+
+
+# Call sites that have not moved to the dependencies yet pass the secret they were
+# built with; the app's verifier (key ring and revocations of the same settings) wins.
+def require_user(request: Request, secret: str | None = None) -> str:
     """The signed-in user, for views only their owner may read."""
-    return authenticate(request, lambda token: verify_user_token(secret, token), "user")
+    return authenticate(request, verifier_of(request, secret).user, "user")
 
 
-def require_device(request: Request, secret: str) -> DeviceIdentity:
-    """The device (and the user it records for) sending events."""
-    return authenticate(request, lambda token: verify_device_token(secret, token), "device")
+def require_device(request: Request, secret: str | None = None) -> DeviceIdentity:
+    """The device (and the user it records for) sending events; revoked tokens are 401."""
+    return authenticate(request, verifier_of(request, secret).device, "device")
 
 
-def require_analyst(request: Request, secret: str) -> str:
+def require_analyst(request: Request, secret: str | None = None) -> str:
     """An analyst, for read-only SQL on the store."""
-    return authenticate(request, lambda token: verify_analyst_token(secret, token), "analyst")
+    return authenticate(request, verifier_of(request, secret).analyst, "analyst")
 
 
 def require_owner(user_id: str, owner_id: str, what: str) -> None:
     if user_id != owner_id:
         raise ApiError(403, "forbidden", f"only its owner may read this {what}")
+
+
+# auto_error=False: a missing or non-bearer header is our 401 with the error body, not
+# FastAPI's 403.
+_user_scheme = HTTPBearer(scheme_name="userToken", auto_error=False,
+                          description="`fitstream users token --user ID`: hours")
+device_scheme = HTTPBearer(scheme_name="deviceToken", auto_error=False,
+                            description="`fitstream devices token`: revocable")
+_analyst_scheme = HTTPBearer(scheme_name="analystToken", auto_error=False,
+                             description="`fitstream analysts token`")
+Credentials = HTTPAuthorizationCredentials | None
+
+
+def _current_user(request: Request, credentials: Annotated[Credentials, Depends(_user_scheme)],
+                  ) -> str:
+    return _verify(credentials and credentials.credentials, verifier_of(request).user, "user")
+
+
+def _current_device(request: Request,
+                    credentials: Annotated[Credentials, Depends(device_scheme)],
+                    ) -> DeviceIdentity:
+    return _verify(credentials and credentials.credentials, verifier_of(request).device,
+                   "device")
+
+
+def _current_analyst(request: Request,
+                     credentials: Annotated[Credentials, Depends(_analyst_scheme)]) -> str:
+    return _verify(credentials and credentials.credentials, verifier_of(request).analyst,
+                   "analyst")
+
+
+CurrentUser = Annotated[str, Depends(_current_user)]
+CurrentDevice = Annotated[DeviceIdentity, Depends(_current_device)]
+CurrentAnalyst = Annotated[str, Depends(_current_analyst)]
+
+# Path parameters: externally chosen ids match the one id pattern.
+UserIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="A user id")]
+
+
+def owner_of_path(user_id: UserIdPath, user: CurrentUser) -> str:
+    """The path's user, if the caller is signed in as that user: 401, then 403."""
+    if user != user_id:
+        raise ApiError(403, "forbidden", f"only {user_id} may use this")
+    return user_id
+
+
+PathOwner = Annotated[str, Depends(owner_of_path)]

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 
 class ErrorBody(BaseModel):
@@ -50,22 +51,79 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def validation_error_response(exc: RequestValidationError) -> JSONResponse:
+    """400 ``invalid_json`` for a body that is not JSON at all, else 422
+    ``validation_failed`` with one detail per bad field."""
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return error_response(400, "invalid_json", "the body is not JSON",
+                              [{"location": "body", "reason": str(err.get("ctx", {}).get(
+                                  "error", err["msg"]))} for err in errors])
+    details = [{"location": ".".join(str(p) for p in err["loc"]), "reason": err["msg"]}
+               for err in errors]
+    return error_response(422, "validation_failed", "request parameters are invalid", details)
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
+
+
+def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say what every route really answers when it fails: the
+    error body, not FastAPI's HTTPValidationError; 400 and 413 wherever a body is read;
+    401 wherever a bearer token is required."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    for path_item in openapi.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            if "422" in responses:
+                responses["422"] = _error("Invalid parameters or body")
+            if "requestBody" in operation:
+                responses.setdefault("400", _error("The body is not JSON"))
+                responses.setdefault("413", _error("The body is too large"))
+                responses.setdefault("422", _error("Invalid body"))
+            if operation.get("security"):
+                responses.setdefault("401", _error("A valid bearer token is required"))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return openapi
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves on this request's path (asked of the
+    router per method: FastAPI nests included routers)."""
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                   for route in request.app.router.routes)]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.error, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route whose path matched; a
+            # path served by several routes (GET and PUT preferences) allows them all.
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         return error_response(exc.status_code, _SLUGS.get(exc.status_code, "http_error"),
-                              str(exc.detail), None, getattr(exc, "headers", None))
+                              str(exc.detail), None, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"location": ".".join(str(p) for p in err["loc"]), "reason": err["msg"]}
-                   for err in exc.errors()]
-        return error_response(422, "validation_failed", "request parameters are invalid",
-                              details)
+        return validation_error_response(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -11,9 +11,14 @@ from api.caching import conditional_json
 from api.errors import ApiError, ErrorBody
 from api.view_cache import ViewCache
 from fitstream.domain.events import SPORT_TYPES
+from fitstream.domain.identifiers import ID_PATTERN
 from fitstream.domain.leaderboards import ALL_SPORTS, METRIC_FIELD, LeaderboardMetric
 from fitstream.domain.windows import LeaderboardWindow
 from sinks.clickhouse.store import ClickHouseStore
+
+# The shapes of a period (day, ISO week, month, year, all time); that it is a period of
+# the window asked for is checked by the window (400 invalid_period).
+PERIOD_PATTERN = r"^(all|[0-9]{4}(-W[0-9]{2}|-[0-9]{2}(-[0-9]{2})?)?)$"
 
 # Ranking order, as in fitstream.domain.leaderboards.ranking_key.
 ORDER = "value DESC, reached_at_ms ASC, user_id ASC"
@@ -107,11 +112,14 @@ def leaderboard_router(store: ClickHouseStore, cache: ViewCache,
         window: Annotated[LeaderboardWindow, Query(description="Calendar window, UTC.")]
         = LeaderboardWindow.WEEK,
         period: Annotated[str | None, Query(
-            description="2026-11-26, 2026-W48 (ISO week), 2026-11, 2026 or all; "
-                        "default: the current one")] = None,
-        sport: Annotated[str, Query(description="A sport type, or all.")] = ALL_SPORTS,
+            pattern=PERIOD_PATTERN,
+            description="2026-11-26, 2026-W48 (ISO week), 2026-11, 2026 or all, of the "
+                        "window (else 400); default: the current one")] = None,
+        sport: Annotated[str, Query(pattern=f"^({'|'.join((ALL_SPORTS, *SPORT_TYPES))})$",
+                                    description="A sport type, or all.")] = ALL_SPORTS,
         limit: Annotated[int, Query(ge=1, le=1000)] = 10,
         around_user: Annotated[str | None, Query(
+            pattern=ID_PATTERN,
             description="Rank this user, with `neighbours` above and below.")] = None,
         neighbours: Annotated[int, Query(ge=0, le=100)] = 2,
     ) -> Response:

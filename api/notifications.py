@@ -9,11 +9,12 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field, model_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from api.auth import require_owner, require_user
+from api.auth import PathOwner
 from api.errors import ApiError, ErrorBody
 from api.event_publisher import BrokerUnavailable, EventPublisher
 from api.workout_views import decode_cursor, encode_cursor
@@ -31,6 +32,11 @@ from sinks.clickhouse.tables import (
 READ_SUBJECT = "fitstream.notifications.NotificationRead"
 PREFERENCES_SUBJECT = "fitstream.notifications.NotificationPreferences"
 ExternalChannel = Literal["push", "email", "sms"]
+# Notification ids are made by the processor from ids and board names
+# (n:user-1:top10:week|2026-W48|all), so they have their own pattern, not ID_PATTERN.
+NOTIFICATION_ID_PATTERN = r"^n:[A-Za-z0-9_.:|\-]{1,320}$"
+NotificationIdPath = Annotated[str, Path(pattern=NOTIFICATION_ID_PATTERN,
+                                         description="A notification's id")]
 
 
 class Delivery(BaseModel):
@@ -64,7 +70,7 @@ class Inbox(BaseModel):
 
 class Preferences(BaseModel):
     channels: list[ExternalChannel] = Field(
-        description="External channels; the in-app inbox always gets everything")
+        max_length=3, description="External channels; the in-app inbox always gets everything")
     email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
     phone: str | None = Field(None, pattern=r"^\+[1-9][0-9]{6,14}$",
                               description="E.164, e.g. +4915112345678")
@@ -83,6 +89,22 @@ class UserPreferences(Preferences):
     updated_at: datetime | None = Field(description="None: the defaults, never changed")
 
 
+async def preferences_body(request: Request) -> Preferences:
+    """The PUT body, read only after the caller is known to be the owner (the dependency
+    is declared after PathOwner): 400 if it is not JSON, 422 if it is not Preferences."""
+    raw = await request.body()  # capped by the app's BodySizeLimit
+    try:
+        return Preferences.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]) from exc
+
+
+# The body is read by preferences_body, so FastAPI does not know it: described here.
+PREFERENCES_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": Preferences.model_json_schema()}}}}
+
+
 def _at(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
@@ -93,10 +115,6 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
     db = store.database
     api = settings.api
     kafka = settings.kafka
-    secret = api.token_secret.get_secret_value()
-
-    def owner(request: Request, user_id: str, what: str) -> None:
-        require_owner(user_id, require_user(request, secret), what)
 
     async def command(topic: str, subject: str, record: dict[str, Any]) -> None:
         if publisher is None:
@@ -137,17 +155,17 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
             deliveries=deliveries.get(r["notification_id"], [])) for r in rows]
 
     @router.get("/notifications", response_model=Inbox,
-                responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+                responses={s: {"model": ErrorBody} for s in (400, 401, 403)})
     def get_notifications(
-        user_id: str, request: Request,
+        user_id: PathOwner,
         unread: Annotated[bool | None, Query(
             description="true: only unread; false: only read; absent: all")] = None,
         limit: Annotated[int, Query(ge=1, le=api.page_limit_max)] = api.page_limit_default,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")]
         = None,
     ) -> Inbox:
-        """The in-app inbox, newest first, with read state and external deliveries."""
-        owner(request, user_id, "inbox")
+        """The in-app inbox, newest first, with read state and external deliveries;
+        400 for a cursor this API did not issue."""
         read_ids = (f"(SELECT notification_id FROM {db}.notification_reads"
                     " WHERE user_id = %(user)s)")
         where, params = "", {}
@@ -172,9 +190,9 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
     @router.post("/notifications/{notification_id}/read", response_model=Notification,
                  responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
                             404: {"model": ErrorBody}, 503: {"model": ErrorBody}})
-    async def mark_read(user_id: str, notification_id: str, request: Request) -> Notification:
+    async def mark_read(user_id: PathOwner, notification_id: NotificationIdPath,
+                        ) -> Notification:
         """Mark one notification read; marking it again keeps the first read time."""
-        owner(request, user_id, "inbox")
         # The store blocks: off the event loop, which serves the cached reads.
         found = await run_in_threadpool(inbox_rows, user_id, "AND notification_id = %(id)s",
                                         {"id": notification_id})
@@ -190,9 +208,8 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
 
     @router.get("/notification-preferences", response_model=UserPreferences,
                 responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
-    def get_preferences(user_id: str, request: Request) -> UserPreferences:
+    def get_preferences(user_id: PathOwner) -> UserPreferences:
         """The user's external channels, or the defaults if they never chose."""
-        owner(request, user_id, "preferences")
         rows = store.query(
             f"SELECT channels, email, phone, updated_ms FROM {db}.notification_preferences"
             " FINAL WHERE user_id = %(user)s", {"user": user_id})
@@ -204,12 +221,15 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
                                phone=row["phone"], updated_at=_at(row["updated_ms"]))
 
     @router.put("/notification-preferences", response_model=UserPreferences,
-                responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
-                           503: {"model": ErrorBody}})
-    async def put_preferences(user_id: str, preferences: Preferences,
-                              request: Request) -> UserPreferences:
-        """Replace the user's channels and addresses; the delivery worker follows at once."""
-        owner(request, user_id, "preferences")
+                openapi_extra=PREFERENCES_BODY,
+                responses={s: {"model": ErrorBody} for s in (400, 401, 403, 413, 422, 503)})
+    async def put_preferences(
+        user_id: PathOwner,
+        preferences: Annotated[Preferences, Depends(preferences_body)],
+    ) -> UserPreferences:
+        """Replace the user's channels and addresses; the delivery worker follows at once.
+        The caller is authenticated (401) and must be the user (403) before the body is
+        read (400 not JSON, 413 too large, 422 not valid preferences)."""
         record = {"user_id": user_id,
                   "channels": sorted({Channel(c).value for c in preferences.channels}),
                   "email": preferences.email, "phone": preferences.phone,

@@ -10,12 +10,14 @@ batches, then the publisher flushes and the store closes.
 from __future__ import annotations
 
 import sys
+import time
 
 import structlog
 import uvicorn
 
-from api.app import create_app
+from api.app import DefaultSecretRefused, check_token_secret, create_app
 from api.event_publisher import EventPublisher
+from api.revocations import RevocationFollower, Revocations
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import open_store
@@ -32,6 +34,11 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 
 def serve(settings: FitStreamSettings, *, ingest: bool = True, reads: bool = True,
           sink: bool = True) -> None:
+    try:
+        check_token_secret(settings)
+    except DefaultSecretRefused as exc:
+        log.error("refusing_to_start", reason=str(exc))
+        raise SystemExit(f"fitstream serve: {exc}") from exc
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     serde = AvroSerde(registry_from_settings(settings.schema_registry))
     store = open_store(settings) if (reads or sink) else None
@@ -43,13 +50,26 @@ def serve(settings: FitStreamSettings, *, ingest: bool = True, reads: bool = Tru
         sinks.start()
     if publisher is not None:
         publisher.start()
-    app = create_app(settings, serde, store if reads else None, publisher)
+    # Ingest checks device tokens against the revocation topic: read it whole first
+    # (bounded; until then device tokens get 503), then follow it.
+    revocations = Revocations() if ingest else None
+    follower = RevocationFollower(settings, revocations) if revocations else None
+    if follower is not None:
+        follower.start()
+        deadline = time.monotonic() + settings.api.revocations_load_timeout_s
+        while not revocations.loaded.wait(0.2) and time.monotonic() < deadline:
+            pass
+        if not revocations.loaded.is_set():
+            log.warning("revocations_not_loaded", waited_s=settings.api.revocations_load_timeout_s)
+    app = create_app(settings, serde, store if reads else None, publisher, revocations)
     log.info("serving", host=settings.api.host, port=settings.api.port, ingest=ingest,
              reads=reads, sink=sink, clickhouse=settings.clickhouse.backend)
     try:
         uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_config=None,
                     access_log=False)
     finally:
+        if follower is not None:
+            follower.stop()
         if sinks is not None:
             sinks.stop()
         if publisher is not None:

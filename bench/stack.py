@@ -73,7 +73,8 @@ def run_settings(base: FitStreamSettings, run: str) -> FitStreamSettings:
 @contextmanager
 def bench_broker(name: str) -> Iterator[FitStreamSettings]:
     """A fresh broker under .state/bench/<name>; yields settings pointing at it."""
-    base = FitStreamSettings()
+    # A local benchmark, like the demo, may run with the public default token secret.
+    base = FitStreamSettings(allow_default_token_secret=True)
     state = base.state_dir / "bench" / name
     settings = base.model_copy(update={
         "state_dir": state,

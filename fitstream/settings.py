@@ -37,6 +37,9 @@ class KafkaSettings(BaseModel):
     notification_dlq_topic: str = "notifications.dlq.v1"
     notification_preferences_topic: str = "users.notification-preferences.v1"
     features_topic: str = "features.user.v1"
+    # Revoked device tokens, key jti:<jti> or device:<device_id>, latest wins (compacted);
+    # every API process that serves ingest follows it (api/revocations.py).
+    device_revocations_topic: str = "devices.revocations.v1"
     # WorkoutClaim records, key workout_id: who started a workout id, and when (record time).
     claims_topic: str = "workouts.claims.v1"
     replication_factor: int = Field(1, ge=1)
@@ -188,8 +191,23 @@ class SparkSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
+    # Tokens are HS256 JWTs whose header names the key (kid) that signed them. New tokens
+    # are signed with token_secret under token_kid; token_accepted_secrets (kid -> secret)
+    # holds retired keys still accepted while their tokens live out their TTL (rotation).
+    # The API refuses to start with the default secret unless allow_default_token_secret.
     token_secret: SecretStr = SecretStr("fitstream-dev-secret-change-me-in-production")
-    token_ttl_s: int = 365 * 24 * 3600
+    token_kid: str = Field("dev", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+    token_accepted_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # User and analyst tokens cannot be revoked, so they are short-lived; device tokens
+    # live long (a watch cannot sign in every day) and are revoked on the revocation topic.
+    user_token_ttl_s: int = Field(12 * 3600, ge=1)
+    analyst_token_ttl_s: int = Field(8 * 3600, ge=1)
+    device_token_ttl_s: int = Field(365 * 24 * 3600, ge=1)
+    # An API process that serves ingest waits this long at start to read the whole
+    # revocation topic; until it has, device tokens get 503 (fail closed).
+    revocations_load_timeout_s: float = Field(30.0, gt=0)
+    # Every request body above this many bytes is refused with 413 (ingest has its own cap).
+    max_body_bytes: int = Field(256 * 1024, ge=1)
     ingest_max_events: int = 1000
     ingest_max_bytes: int = 4 * 1024 * 1024
     ingest_ack_timeout_s: float = 10.0
@@ -205,6 +223,12 @@ class ApiSettings(BaseModel):
     # Boards up to this many entries are loaded whole, ranked once per TTL; bigger ones
     # are sliced in ClickHouse per request.
     ranked_board_max_rows: int = Field(20_000, ge=0)
+    # Analyst SQL (POST /analytics/sql and `fitstream sql` on a server) runs with these
+    # ClickHouse limits: a runaway query fails fast instead of filling the process that
+    # owns the store.
+    analyst_sql_max_execution_time_s: int = Field(30, ge=1)
+    analyst_sql_max_result_rows: int = Field(100_000, ge=1)
+    analyst_sql_max_memory_bytes: int = Field(1024 ** 3, ge=1)
 
 
 class FitStreamSettings(BaseSettings):
@@ -215,6 +239,10 @@ class FitStreamSettings(BaseSettings):
     service: str = "fitstream"
     state_dir: Path = REPO_ROOT / ".state"
     log_level: str = "INFO"
+    # The embedded demo and the test suite run with the well-known default token secret;
+    # anything else must set api.token_secret. (Top level, so that tests replacing the
+    # api section keep it.)
+    allow_default_token_secret: bool = False
     kafka: KafkaSettings = KafkaSettings()
     schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
     broker: BrokerSettings = BrokerSettings()

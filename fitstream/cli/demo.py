@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.tokens import issue_user_token
+from api.tokens import TokenKeys, issue_user_token
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.windows import LeaderboardWindow
 from fitstream.kafka import embedded_broker
@@ -85,7 +85,7 @@ def user_id(index: int) -> str:
 
 def choose_channels(settings: FitStreamSettings, users: int) -> int:
     """Every tenth user also wants email and SMS (everyone else has the default, push)."""
-    secret = settings.api.token_secret.get_secret_value()
+    secret = TokenKeys.from_settings(settings.api)
     chosen = 0
     with httpx.Client(base_url=api_url(settings), timeout=10) as client:
         for index in range(0, users, 10):
@@ -197,7 +197,7 @@ def online_feature_table(settings: FitStreamSettings, user: str,
 def print_notifications(settings: FitStreamSettings, users: int, console: Console,
                         channels: LocalChannels) -> None:
     """What each user's inbox holds, by kind, and the outcome on every external channel."""
-    secret = settings.api.token_secret.get_secret_value()
+    secret = TokenKeys.from_settings(settings.api)
     kinds: Counter[str] = Counter()
     outcomes: Counter[tuple[str, str]] = Counter()
     example = None
@@ -264,7 +264,9 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
     from fitstream.cli.main import run_simulation
 
     state_dir = base.state_dir / "demo"
-    settings = base.model_copy(update={"state_dir": state_dir})
+    # The embedded demo is the one deployment allowed the public default token secret.
+    settings = base.model_copy(update={"state_dir": state_dir,
+                                       "allow_default_token_secret": True})
     embedded_broker.stop(settings)
     if state_dir.exists():
         console.print(f"starting fresh: removing {state_dir}")

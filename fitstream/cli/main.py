@@ -103,39 +103,89 @@ def topics_create() -> None:
     console.print(table)
 
 
+def _signing_keys():
+    """The key ring of the settings; warns on stderr when it holds the public default
+    secret (an API outside the demo and the tests refuses to start with it)."""
+    from api.tokens import TokenKeys
+
+    keys = TokenKeys.from_settings(get_settings().api)
+    if keys.uses_default_secret():
+        console.print("[yellow]warning: signed with the public default secret; set "
+                      "FITSTREAM_API__TOKEN_SECRET for anything but the local demo[/yellow]")
+    return keys
+
+
+def _checked_id(field: str, value: str) -> str:
+    from fitstream.domain.identifiers import InvalidIdentifier, check_id
+
+    try:
+        return check_id(field, value)
+    except InvalidIdentifier as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"--{field}") from exc
+
+
 @devices_app.command("token")
 def devices_token(
     user: Annotated[str, typer.Option(help="The user the device records for.")],
     device: Annotated[str, typer.Option(help="The device id.")],
 ) -> None:
-    """Issue a bearer token that lets DEVICE send events for USER."""
+    """Issue a bearer token that lets DEVICE send events for USER (valid
+    api.device_token_ttl_s; revoke it with `fitstream devices revoke`)."""
     from api.tokens import issue_device_token
 
-    api = get_settings().api
-    typer.echo(issue_device_token(api.token_secret.get_secret_value(), user, device,
-                                  api.token_ttl_s))
+    token = issue_device_token(_signing_keys(), _checked_id("user", user),
+                               _checked_id("device", device),
+                               get_settings().api.device_token_ttl_s)
+    typer.echo(token)
+
+
+@devices_app.command("revoke")
+def devices_revoke(
+    jti: Annotated[str | None, typer.Option(help="Revoke the one token with this jti.")]
+    = None,
+    device: Annotated[str | None, typer.Option(
+        help="Revoke every token of this device issued until now.")] = None,
+    reason: Annotated[str, typer.Option(help="Kept with the revocation.")] = "",
+    lift: Annotated[bool, typer.Option("--lift", help="Undo an earlier revocation.")]
+    = False,
+) -> None:
+    """Revoke device tokens on the revocation topic; every API serving ingest refuses
+    them (401) within a poll interval. A token issued after a --device revocation works."""
+    from api.revocations import device_key, jti_key, publish_revocation
+
+    if (jti is None) == (device is None):
+        raise typer.BadParameter("give exactly one of --jti and --device")
+    key = jti_key(jti) if jti is not None else device_key(_checked_id("device", device))
+    try:
+        value = publish_revocation(get_settings(), key, revoked=not lift, reason=reason)
+    except Exception as exc:
+        console.print(f"[red]revocation not recorded: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"{'lifted' if lift else 'revoked'} {key.decode()} at {value['revoked_at']}")
 
 
 @users_app.command("token")
 def users_token(
     user: Annotated[str, typer.Option(help="The user the token signs in.")],
 ) -> None:
-    """Issue a bearer token with which USER reads their own private views."""
+    """Issue a bearer token with which USER reads their own private views (valid
+    api.user_token_ttl_s: hours, since user tokens cannot be revoked)."""
     from api.tokens import issue_user_token
 
-    api = get_settings().api
-    typer.echo(issue_user_token(api.token_secret.get_secret_value(), user, api.token_ttl_s))
+    typer.echo(issue_user_token(_signing_keys(), _checked_id("user", user),
+                                get_settings().api.user_token_ttl_s))
 
 
 @analysts_app.command("token")
 def analysts_token(
     name: Annotated[str, typer.Option(help="Who the token is for (kept in the token).")],
 ) -> None:
-    """Issue a bearer token for POST /api/v1/analytics/sql (what `fitstream sql` uses)."""
+    """Issue a bearer token for POST /api/v1/analytics/sql (what `fitstream sql` uses),
+    valid api.analyst_token_ttl_s."""
     from api.tokens import issue_analyst_token
 
-    api = get_settings().api
-    typer.echo(issue_analyst_token(api.token_secret.get_secret_value(), name, api.token_ttl_s))
+    typer.echo(issue_analyst_token(_signing_keys(), name,
+                                   get_settings().api.analyst_token_ttl_s))
 
 
 @app.command()
@@ -271,12 +321,16 @@ def _store_for_a_job(settings):
 def jobs_gdpr_erase(
     user: Annotated[str, typer.Option(help="The user to erase.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    processor_timeout: Annotated[float, typer.Option(
+        help="Seconds to wait for the processor to apply the erasure, and then for the "
+             "view sinks to settle.")] = 60.0,
 ) -> None:
-    """Delete USER from every Delta table (then vacuum), every ClickHouse view table (the
-    notification inbox included) and the Feast online store; report the rows per store.
-
-    With embedded chdb the store must not be open elsewhere (stop the API first); with a
-    server it runs alongside. The Kafka log is not erased: see jobs/gdpr_erase.py."""
+    """Erase USER while the system runs: publish the erasure event (the processor drops
+    the user's state and, like the sinks and replays, skips their records up to now),
+    then delete them from every Delta table (then vacuum), every ClickHouse view table
+    (the notification inbox included; with embedded chdb through the API process that
+    owns it) and the Feast online store; report the rows per store. See
+    jobs/gdpr_erase.py."""
     from fitstream.domain.identifiers import InvalidIdentifier, check_id
     from jobs.gdpr_erase import erase_user
 
@@ -289,9 +343,17 @@ def jobs_gdpr_erase(
                       "undone",
                       abort=True)
     settings = get_settings()
-    with _store_for_a_job(settings) as store, console.status(f"erasing {user}"):
-        report = erase_user(settings, store, user)
+    try:
+        with console.status(f"erasing {user}"):
+            report = erase_user(settings, user, processor_timeout)
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
     table = Table("store", "table", "rows deleted", title=f"gdpr-erase {user}")
+    erasure = report["erasure"]
+    table.add_row("kafka", "erasure event", f"erased_at {erasure['erased_at']}")
+    table.add_row("processor", "state", "dropped" if erasure["processor state dropped"] else
+                  "not confirmed in time: it is applied when the processor runs")
     for store_name in ("delta", "clickhouse", "feast online"):
         for name, rows in report[store_name].items():
             table.add_row(store_name, name, f"{rows:,}")

@@ -20,20 +20,20 @@ def run_statement(settings: FitStreamSettings, statement: str,
                   ) -> tuple[list[str], list[list[Any]]]:
     """(columns, rows) of one statement; RuntimeError with the reason if it fails."""
     if settings.clickhouse.backend == "server":
+        from api.analytics import analyst_limits
         from sinks.clickhouse.store import open_store
 
         store = open_store(settings)
         try:
-            columns, rows = store.query_read_only(statement)
+            columns, rows = store.query_read_only(statement, analyst_limits(settings.api))
         except Exception as exc:
             raise RuntimeError(str(exc).split("Stack trace")[0].strip()) from exc
         finally:
             store.close()
         return columns, [list(row) for row in rows]
-    from api.tokens import issue_analyst_token
+    from api.tokens import TokenKeys, issue_analyst_token
 
-    token = issue_analyst_token(settings.api.token_secret.get_secret_value(), "fitstream-sql",
-                                300)
+    token = issue_analyst_token(TokenKeys.from_settings(settings.api), "fitstream-sql", 300)
     url = f"{api_url(settings)}/api/v1/analytics/sql"
     try:
         response = httpx.post(url, json={"sql": statement}, timeout=300,

@@ -58,6 +58,11 @@ def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
                   "NotificationPreferences, key user_id, latest wins", compacted=True),
         TopicSpec(kafka.features_topic, p,
                   "UserFeatures rows, key user_id: Feast online and the offline table"),
+        # Small (one record per revoked token or device) and read whole by every API
+        # process at start: one partition, compacted so it holds only what is in force.
+        TopicSpec(kafka.device_revocations_topic, 1,
+                  "revoked device tokens, key jti:<jti> or device:<id>, latest wins",
+                  compacted=True),
         # Not compacted: a workout id's owner is its earliest claim, and compaction by
         # key would keep only the latest.
         TopicSpec(kafka.claims_topic, p,

@@ -24,6 +24,7 @@ class ChdbStore:
         self._lock = threading.Lock()
         self._conn().query(f"CREATE DATABASE IF NOT EXISTS {database}")
         self._read_only: Any = None
+        self._read_only_limits: dict[str, int | str] = {}
         self._read_only_lock = threading.Lock()
 
     def _conn(self) -> Any:
@@ -42,17 +43,34 @@ class ChdbStore:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         return self._conn().query(bind(sql, params), "ArrowTable").to_pylist()
 
-    def query_read_only(self, sql: str) -> tuple[list[str], list[tuple]]:
+    def query_read_only(self, sql: str, limits: Mapping[str, int | str] | None = None,
+                        ) -> tuple[list[str], list[tuple]]:
         with self._read_only_lock:
+            if self._read_only is not None and dict(limits or {}) != self._read_only_limits:
+                self._drop_read_only()
             if self._read_only is None:
                 conn = chdb.connect(str(self.path))
                 conn.query(f"USE {self.database}")
+                for name, value in (limits or {}).items():
+                    conn.query(f"SET {name} = {bind('%(v)s', {'v': value})}")
                 conn.query("SET readonly = 1")
-                self._read_only = conn
+                self._read_only, self._read_only_limits = conn, dict(limits or {})
                 with self._lock:
                     self._connections.append(conn)
-            table = self._read_only.query(sql, "ArrowTable")
+            try:
+                table = self._read_only.query(sql, "ArrowTable")
+            except Exception:
+                # A statement stopped mid-result (a limit) leaves the connection's output
+                # half-read: the next statement on it failed. Start the next one afresh.
+                self._drop_read_only()
+                raise
         return table.column_names, [tuple(r.values()) for r in table.to_pylist()]
+
+    def _drop_read_only(self) -> None:
+        conn, self._read_only = self._read_only, None
+        with self._lock:
+            self._connections.remove(conn)
+        conn.close()
 
     def insert(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
         batch = pa.table({name: list(values) for name, values in columns.items()})

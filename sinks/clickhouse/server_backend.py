@@ -35,9 +35,12 @@ class ServerStore:
         names = [name for name, _ in columns]
         return [dict(zip(names, row, strict=True)) for row in rows]
 
-    def query_read_only(self, sql: str) -> tuple[list[str], list[tuple]]:
-        # A fresh client per statement: readonly is a per-query setting of the driver.
-        client = Client(**self._params, database=self.database, settings={"readonly": 1})
+    def query_read_only(self, sql: str, limits: Mapping[str, int | str] | None = None,
+                        ) -> tuple[list[str], list[tuple]]:
+        # A fresh client per statement: readonly is a per-query setting of the driver. The
+        # limits go first: once readonly=1 is applied, no setting may change.
+        client = Client(**self._params, database=self.database,
+                        settings={**(limits or {}), "readonly": 1})
         try:
             rows, columns = client.execute(sql, with_column_types=True)
         finally:

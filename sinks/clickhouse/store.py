@@ -30,10 +30,13 @@ class ClickHouseStore(Protocol):
         """Run a SELECT and return its rows as dicts."""
         ...
 
-    def query_read_only(self, sql: str) -> tuple[list[str], list[tuple]]:
+    def query_read_only(self, sql: str, limits: Mapping[str, int | str] | None = None,
+                        ) -> tuple[list[str], list[tuple]]:
         """Run an analyst's statement with ClickHouse's ``readonly=1``: (column names, rows).
 
         On a connection of its own, so the setting never reaches the sinks' writes.
+        ``limits`` are ClickHouse settings (max_execution_time, max_result_rows...) set
+        before readonly=1, so the statement cannot lift them.
         """
         ...
 
