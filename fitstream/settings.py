@@ -88,6 +88,9 @@ class ProcessorSettings(BaseModel):
     unknown_workout_timeout_ms: int = Field(15 * 60 * 1000, ge=0)
     # Events further behind their partition's watermark go to the DLQ as `late`.
     allowed_lateness_ms: int = Field(48 * 3600 * 1000, ge=0)
+    # Events whose occurred_at is further ahead of their Kafka record's timestamp go to
+    # the DLQ as `from_future` (and never move the watermark).
+    max_future_skew_ms: int = Field(5 * 60 * 1000, ge=0)
     # The worker's web server serves /metrics; a replay runs without it.
     web_enabled: bool = True
     web_port: int = 6066

@@ -56,6 +56,11 @@ def _ddl(schema: Any) -> str:
     return ", ".join(f"{f.name} {spark_types[str(f.type)]}" for f in schema)
 
 
+# The integer fields of the workout contracts that can be null in a bronze column.
+INTEGER_FIELDS = ("seq", "occurred_at", "start_time", "end_time", "duration_sec",
+                  "heart_rate", "avg_heart_rate")
+
+
 def rebuild_partition(events: pd.DataFrame, nested: set[str], policy: EventTimePolicy,
                       batch: int) -> pd.DataFrame:
     """One Kafka partition's events, in log order, into the latest summary per workout
@@ -72,9 +77,18 @@ def rebuild_partition(events: pd.DataFrame, nested: set[str], policy: EventTimeP
         for row in records[start:start + batch]:
             event = {k: (orjson.loads(v) if k in nested and isinstance(v, str) else v)
                      for k, v in row.items() if not _missing(v)}
-            chunk.append((event, [row["kafka_partition"], row["kafka_offset"]]))
+            # pandas holds a nullable integer column as floats; the contract's are ints
+            # (and event bounds refuse a float where an int belongs).
+            event.update((k, int(event[k])) for k in INTEGER_FIELDS
+                         if isinstance(event.get(k), float))
+            # The record's timestamp judges from_future as in the processor; rows bronze
+            # wrote before it kept kafka_timestamp have none, and are not judged.
+            written_at = row.get("kafka_timestamp")
+            chunk.append((event, [row["kafka_partition"], row["kafka_offset"],
+                                  None if _missing(written_at) else int(written_at)]))
         result = apply_batch(chunk, sessions.get, clock, policy,
-                             (chunk[0][1][1], chunk[-1][1][1]) if chunk else None)
+                             (chunk[0][1][1], chunk[-1][1][1]) if chunk else None,
+                             record_time=lambda ref: ref[2])
         sessions.update(result.sessions)
         for summary in result.summaries:
             latest[summary["workout_id"]] = summary
@@ -111,7 +125,8 @@ def run_backfill(settings: FitStreamSettings, spark: SparkSession) -> dict[str, 
     registry = registry_from_settings(settings.schema_registry)
     nested = json_columns(registry)
     policy = EventTimePolicy(settings.processor.allowed_lateness_ms,
-                             settings.processor.unknown_workout_timeout_ms)
+                             settings.processor.unknown_workout_timeout_ms,
+                             settings.processor.max_future_skew_ms)
     batch = settings.processor.batch_max_records
     bronze = read_snapshot(spark, settings.lakehouse_uri(BRONZE_EVENTS),
                            settings.lakehouse.storage_options or None)

@@ -89,7 +89,8 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
     serde = AvroSerde(registry_from_settings(settings.schema_registry))
     topic_name = settings.kafka.events_topic
     policy = EventTimePolicy(settings.processor.allowed_lateness_ms,
-                             settings.processor.unknown_workout_timeout_ms)
+                             settings.processor.unknown_workout_timeout_ms,
+                             settings.processor.max_future_skew_ms)
     # Sessions are keyed by partition and workout id: Faust's stores answer a key from
     # any partition the worker holds, and a workout id another user reuses on another
     # partition must not reach this one's session (which partitions share a worker
