@@ -158,7 +158,9 @@ def ingest_body_schema(registry: LatestSchemas, max_events: int) -> dict[str, An
         "type": "object", "title": "IngestBatch",
         "description": "Workout events from one device, all accepted or none. Ingest also "
                        "refuses a start_time or end_time far from its occurred_at, and an "
-                       "occurred_at ahead of the server's clock (api.max_future_skew_ms).",
+                       "occurred_at ahead of the server's clock (api.max_future_skew_ms), "
+                       "and an integer field written with a fraction (1.0): JSON Schema "
+                       "counts 1.0 as an integer, ingest never converts a number.",
         "properties": {"events": {"type": "array", "minItems": 1, "maxItems": max_events,
                                   "items": {"oneOf": events}}},
         "required": ["events"], "additionalProperties": False,
