@@ -1,11 +1,19 @@
-"""Workout read models served from ClickHouse: one summary, and a user's list by cursor."""
+"""Workout read models served from ClickHouse: one summary, and a user's list by cursor.
+
+Who may see what (README, HTTP API): a workout's public summary (sport, distance,
+moving time, start day, status) is for anyone; device, heart rate, calories, exact
+times, best efforts, samples and the route are its owner's. The owner of a workout id
+is the processor's decision, read from its claims (api/workout_owners.py), and every
+read of a workout's rows filters on that owner: another user who reuses the id, through
+any producer, can neither read nor change what the owner sees.
+"""
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from api.auth import require_owner, require_user
@@ -13,6 +21,8 @@ from api.caching import PRIVATE_VIEW, conditional_json
 from api.errors import ApiError, ErrorBody
 from api.leaderboards import resolve_period
 from api.view_cache import ViewCache
+from api.workout_owners import WorkoutOwners
+from fitstream.domain.identifiers import ID_PATTERN, InvalidIdentifier, check_id
 from fitstream.domain.leaderboards import ALL_SPORTS
 from fitstream.domain.route import route_geojson
 from fitstream.domain.splits import km_splits
@@ -20,6 +30,25 @@ from fitstream.domain.stats import user_stats
 from fitstream.domain.windows import LeaderboardWindow
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
+
+# Documented in OpenAPI, checked by the handlers: an invalid id is 400 with the error body.
+WorkoutIdPath = Annotated[str, Path(description="A workout id",
+                                    json_schema_extra={"pattern": ID_PATTERN})]
+UserIdPath = Annotated[str, Path(description="A user id",
+                                 json_schema_extra={"pattern": ID_PATTERN})]
+FromQuery = Annotated[datetime | None, Query(alias="from",
+                                             description="earliest start, inclusive")]
+ToQuery = Annotated[datetime | None, Query(description="latest start, exclusive")]
+CursorQuery = Annotated[str | None, Query(description="next_cursor of the previous page")]
+
+
+def checked_id(field: str, value: str) -> str:
+    """``value`` if it is a valid id, else ApiError 400 ``invalid_id`` naming ``field``."""
+    try:
+        return check_id(field, value)
+    except InvalidIdentifier as exc:
+        raise ApiError(400, "invalid_id", str(exc)) from exc
+
 
 SUMMARY_COLUMNS = (
     "workout_id, user_id, device_id, sport_type, status, start_ms, end_ms, moving_duration_ms,"
@@ -58,6 +87,23 @@ class WorkoutPage(BaseModel):
     next_cursor: str | None
 
 
+class PublicWorkoutSummary(BaseModel):
+    """What anyone may see of a workout: no device, heart rate, calories or exact times."""
+
+    workout_id: str
+    user_id: str
+    sport_type: str
+    status: str
+    start_date: date
+    moving_duration_s: float
+    distance_meters: float
+
+
+class PublicWorkoutPage(BaseModel):
+    items: list[PublicWorkoutSummary]
+    next_cursor: str | None
+
+
 def _ms_to_datetime(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
@@ -74,6 +120,14 @@ def to_summary(row: dict[str, Any]) -> WorkoutSummary:
         best_efforts=BestEfforts(one_km_s=_seconds(row["best_1k_ms"]),
                                  five_km_s=_seconds(row["best_5k_ms"]),
                                  ten_km_s=_seconds(row["best_10k_ms"])))
+
+
+def to_public_summary(row: dict[str, Any]) -> PublicWorkoutSummary:
+    return PublicWorkoutSummary(
+        workout_id=row["workout_id"], user_id=row["user_id"], sport_type=row["sport_type"],
+        status=row["status"], start_date=_ms_to_datetime(row["start_ms"]).date(),
+        moving_duration_s=row["moving_duration_ms"] / 1000,
+        distance_meters=row["distance_meters"])
 
 
 def _seconds(ms: int | None) -> float | None:
@@ -98,30 +152,52 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
     db = store.database
     api = settings.api
     secret = api.token_secret.get_secret_value()
+    owners = WorkoutOwners(store, api.view_cache_ttl_s)
 
-    @router.get("/workouts/{workout_id}", response_model=WorkoutSummary,
-                responses={404: {"model": ErrorBody}})
-    def get_workout_summary(workout_id: str, request: Request) -> Response:
-        """The latest summary of one workout (public; ETag, cached for 5 s)."""
+    def owner_of(workout_id: str, what: str) -> str:
+        """The workout's owner (from the claims); 400 for an invalid id, 404 if none."""
+        owner = owners.owner_of(checked_id("workout_id", workout_id))
+        if owner is None:
+            raise ApiError(404, "not_found", f"no {what} {workout_id}")
+        return owner
+
+    def owners_row(table: str, columns: str, workout_id: str, what: str,
+                   user: str | None = None) -> dict[str, Any]:
+        """The owner's row of ``table`` for the workout; with ``user``, 403 unless it is
+        the owner. 404 without an owner or a row."""
+        owner = owner_of(workout_id, what)
+        if user is not None:
+            require_owner(user, owner, what)
         rows = store.query(
-            f"SELECT {SUMMARY_COLUMNS} FROM {db}.workout_summary FINAL"
-            " WHERE workout_id = %(workout_id)s LIMIT 1", {"workout_id": workout_id})
+            f"SELECT {columns} FROM {db}.{table} FINAL"
+            " WHERE user_id = %(user_id)s AND workout_id = %(workout_id)s LIMIT 1",
+            {"user_id": owner, "workout_id": workout_id})
         if not rows:
-            raise ApiError(404, "not_found", f"no workout {workout_id}")
-        return conditional_json(request, to_summary(rows[0]))
+            raise ApiError(404, "not_found", f"no {what} {workout_id}")
+        return rows[0]
 
-    @router.get("/users/{user_id}/workouts", response_model=WorkoutPage,
-                responses={400: {"model": ErrorBody}})
-    def list_user_workouts(
-        user_id: str,
-        from_: Annotated[datetime | None, Query(alias="from",
-                                                description="earliest start, inclusive")] = None,
-        to: Annotated[datetime | None, Query(description="latest start, exclusive")] = None,
-        limit: Annotated[int, Query(ge=1, le=api.page_limit_max)] = api.page_limit_default,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")]
-        = None,
-    ) -> WorkoutPage:
-        """One user's workouts, newest first, a page at a time."""
+    errors = {s: {"model": ErrorBody} for s in (400, 404)}
+    owner_errors = {s: {"model": ErrorBody} for s in (400, 401, 403, 404)}
+
+    @router.get("/workouts/{workout_id}", response_model=PublicWorkoutSummary,
+                responses=errors)
+    def get_workout_summary(workout_id: WorkoutIdPath, request: Request) -> Response:
+        """A workout's public summary: sport, distance, moving time, start day, status
+        (ETag, cached for 5 s). Its owner reads the full one at ``/private``."""
+        row = owners_row("workout_summary", SUMMARY_COLUMNS, workout_id, "workout")
+        return conditional_json(request, to_public_summary(row))
+
+    @router.get("/workouts/{workout_id}/private", response_model=WorkoutSummary,
+                responses=owner_errors)
+    def get_private_workout_summary(workout_id: WorkoutIdPath, request: Request) -> Response:
+        """The full latest summary of one of the caller's workouts (device, heart rate,
+        calories, exact times, best efforts); owner only."""
+        user = require_user(request, secret)
+        row = owners_row("workout_summary", SUMMARY_COLUMNS, workout_id, "workout", user)
+        return conditional_json(request, to_summary(row), cache_control=PRIVATE_VIEW)
+
+    def user_workouts(user_id: str, from_: datetime | None, to: datetime | None, limit: int,
+                      cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         where = ["user_id = %(user_id)s"]
         params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
         if from_ is not None:
@@ -138,28 +214,48 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
             f"SELECT {SUMMARY_COLUMNS} FROM {db}.workout_summary FINAL"
             f" WHERE {' AND '.join(where)}"
             " ORDER BY start_ms DESC, workout_id DESC LIMIT %(limit)s", params)
-        items = [to_summary(r) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
             next_cursor = encode_cursor(last["start_ms"], last["workout_id"])
-        return WorkoutPage(items=items, next_cursor=next_cursor)
+        return rows[:limit], next_cursor
 
-    @router.get("/workouts/{workout_id}/details", responses={
-        s: {"model": ErrorBody} for s in (401, 403, 404)})
-    def get_workout_details(workout_id: str, request: Request) -> dict[str, Any]:
+    page_limit = Query(ge=1, le=api.page_limit_max)
+
+    @router.get("/users/{user_id}/workouts", response_model=PublicWorkoutPage,
+                responses={400: {"model": ErrorBody}})
+    def list_user_workouts(user_id: UserIdPath, from_: FromQuery = None, to: ToQuery = None,
+                           limit: Annotated[int, page_limit] = api.page_limit_default,
+                           cursor: CursorQuery = None) -> PublicWorkoutPage:
+        """One user's workouts as public summaries, newest first, a page at a time."""
+        rows, next_cursor = user_workouts(checked_id("user_id", user_id), from_, to, limit,
+                                          cursor)
+        return PublicWorkoutPage(items=[to_public_summary(r) for r in rows],
+                                 next_cursor=next_cursor)
+
+    @router.get("/users/{user_id}/workouts/private", response_model=WorkoutPage,
+                responses={s: {"model": ErrorBody} for s in (400, 401, 403)})
+    def list_private_user_workouts(
+            user_id: UserIdPath, request: Request, from_: FromQuery = None, to: ToQuery = None,
+            limit: Annotated[int, page_limit] = api.page_limit_default,
+            cursor: CursorQuery = None) -> WorkoutPage:
+        """The caller's own workouts as full summaries, newest first; owner only."""
+        checked_id("user_id", user_id)
+        require_owner(require_user(request, secret), user_id, "user's workouts")
+        rows, next_cursor = user_workouts(user_id, from_, to, limit, cursor)
+        return WorkoutPage(items=[to_summary(r) for r in rows], next_cursor=next_cursor)
+
+    @router.get("/workouts/{workout_id}/details", responses=owner_errors)
+    def get_workout_details(workout_id: WorkoutIdPath, request: Request) -> dict[str, Any]:
         """Every sample, km splits with pace, max and average heart rate and speed; owner only."""
         user = require_user(request, secret)
-        owner = store.query(f"SELECT user_id FROM {db}.workout_summary FINAL"
-                            " WHERE workout_id = %(workout_id)s LIMIT 1",
-                            {"workout_id": workout_id})
-        if not owner:
-            raise ApiError(404, "not_found", f"no workout {workout_id}")
-        require_owner(user, owner[0]["user_id"], "workout's details")
+        owner = owner_of(workout_id, "workout")
+        require_owner(user, owner, "workout's details")
         samples = store.query(
             f"SELECT offset_ms, distance_meters, heart_rate, speed, lat, lon, elevation_meters"
-            f" FROM {db}.workout_samples FINAL WHERE workout_id = %(workout_id)s"
-            " ORDER BY offset_ms", {"workout_id": workout_id})
+            f" FROM {db}.workout_samples FINAL"
+            " WHERE user_id = %(user_id)s AND workout_id = %(workout_id)s"
+            " ORDER BY offset_ms", {"user_id": owner, "workout_id": workout_id})
         heart_rates = [s["heart_rate"] for s in samples if s["heart_rate"] is not None]
         speeds = [s["speed"] for s in samples if s["speed"] is not None]
         track = [(0.0, 0)] + [(s["distance_meters"], s["offset_ms"]) for s in samples]
@@ -174,12 +270,13 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
     @router.get("/users/{user_id}/stats", responses={
         s: {"model": ErrorBody} for s in (400, 401, 403)})
     async def get_user_stats(
-        user_id: str, request: Request,
+        user_id: UserIdPath, request: Request,
         sport: Annotated[str, Query(description="A sport type, or all.")] = ALL_SPORTS,
         window: Annotated[LeaderboardWindow, Query()] = LeaderboardWindow.MONTH,
         period: Annotated[str | None, Query(description="default: the current one")] = None,
     ) -> Response:
         """Totals for a sport and period, personal records, 12 weeks of activity; owner only."""
+        checked_id("user_id", user_id)
         require_owner(require_user(request, secret), user_id, "user's stats")
         period = resolve_period(window, period)
 
@@ -197,22 +294,16 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
         return conditional_json(request, await cache.get_async(
             ("stats", user_id, sport, window, period), stats), cache_control=PRIVATE_VIEW)
 
-    @router.get("/workouts/{workout_id}/route", responses={
-        s: {"model": ErrorBody} for s in (401, 403, 404)})
+    @router.get("/workouts/{workout_id}/route", responses=owner_errors)
     def get_workout_route(
-        workout_id: str, request: Request,
+        workout_id: WorkoutIdPath, request: Request,
         tolerance_m: Annotated[float, Query(ge=0, le=1000, description=(
             "Douglas-Peucker tolerance in metres; 0 keeps every turn"))] = 5.0,
     ) -> dict[str, Any]:
         """The route as GeoJSON (simplified LineString and bounding box); owner only."""
         user = require_user(request, secret)
-        rows = store.query(f"SELECT user_id, lats, lons FROM {db}.workout_routes FINAL"
-                           " WHERE workout_id = %(workout_id)s LIMIT 1",
-                           {"workout_id": workout_id})
-        if not rows:
-            raise ApiError(404, "not_found", f"no route for workout {workout_id}")
-        require_owner(user, rows[0]["user_id"], "route")
-        points = list(zip(rows[0]["lats"], rows[0]["lons"], strict=True))
+        row = owners_row("workout_routes", "lats, lons", workout_id, "route for workout", user)
+        points = list(zip(row["lats"], row["lons"], strict=True))
         return route_geojson(workout_id, points, tolerance_m)
 
     return router

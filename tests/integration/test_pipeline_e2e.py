@@ -426,7 +426,9 @@ def test_every_summary_equals_the_reference_on_both_backends(pipeline):
     with httpx.Client(timeout=10) as client:
         for url in pipeline.api_urls:
             for workout_id, reference in pipeline.reference.items():
-                response = client.get(f"{url}/api/v1/workouts/{workout_id}")
+                # The full summary is its owner's (the public one is checked below).
+                response = client.get(f"{url}/api/v1/workouts/{workout_id}/private",
+                                      headers=owner_headers(pipeline, reference["user_id"]))
                 assert response.status_code == 200
                 served = api_summary(response.json())
                 efforts = served.pop("best_efforts")
@@ -445,7 +447,8 @@ def test_every_summary_equals_the_reference_on_both_backends(pipeline):
 
 def test_a_refused_event_does_not_stop_its_workout(pipeline):
     for url in pipeline.api_urls:
-        summary = httpx.get(f"{url}/api/v1/workouts/wk-illegal-0001").json()
+        summary = httpx.get(f"{url}/api/v1/workouts/wk-illegal-0001/private",
+                            headers=owner_headers(pipeline, "user-00001")).json()
         assert (summary["status"], summary["moving_duration_s"], summary["distance_meters"],
                 summary["version"]) == ("completed", 600.0, 2000.0, 2)
 
@@ -589,7 +592,8 @@ def expected_notifications(pipeline) -> dict[str, set[str]]:
     """The reference, from the log; records use the served best efforts (checked above)."""
     if not hasattr(pipeline, "notifications"):
         with httpx.Client(base_url=pipeline.api_urls[0], timeout=10) as client:
-            runs = [client.get(f"/api/v1/workouts/{s['workout_id']}").json()
+            runs = [client.get(f"/api/v1/workouts/{s['workout_id']}/private",
+                               headers=owner_headers(pipeline, s["user_id"])).json()
                     for s in pipeline.reference.values()
                     if s["status"] == "completed" and s["sport_type"] == "running"]
         others = [s for s in pipeline.reference.values()

@@ -1,0 +1,82 @@
+"""Who owns a workout id: the processor's decision, read from its claims.
+
+The processor emits a claim for every WorkoutStarted it accepts; the owner of a workout
+id is its earliest claim by Kafka record time, ties to the smaller user id
+(``OWNER_QUERY``). Every owner check in the API reads this, never a summary, route or
+sample row, which any producer could have caused for an id it does not own.
+
+Known owners are kept for ``ttl_s`` (the view cache's TTL): an owner changes only while
+a lagging partition's earlier claim is still on its way. "No owner yet" is never kept:
+it is the answer for every new workout until its claim lands, and a kept one would let
+a second user's WorkoutStarted through ingest right after the first user's. Ingest's
+refusal is a courtesy to honest clients that reuse an id; the processor's
+``workout_id_taken`` dead letter is the guard.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from anyio.to_thread import run_sync
+
+from api.errors import ApiError
+from fitstream.observability import metrics
+from sinks.clickhouse.store import ClickHouseStore
+from sinks.clickhouse.tables import OWNER_QUERY
+
+
+class WorkoutOwners:
+    def __init__(self, store: ClickHouseStore, ttl_s: float, max_entries: int = 100_000,
+                 ) -> None:
+        self._store = store
+        self._query = OWNER_QUERY.format(db=store.database)
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._known: dict[str, tuple[float, str]] = {}  # workout id -> (read at, owner)
+
+    def _cached(self, workout_id: str) -> str | None:
+        entry = self._known.get(workout_id)
+        if entry is not None and time.monotonic() - entry[0] < self._ttl_s:
+            return entry[1]
+        return None
+
+    def _lookup(self, workout_id: str) -> str | None:
+        rows = self._store.query(self._query, {"workout_id": workout_id})
+        if not rows:
+            return None
+        if len(self._known) >= self._max_entries:
+            self._known.clear()
+        self._known[workout_id] = (time.monotonic(), rows[0]["user_id"])
+        return rows[0]["user_id"]
+
+    def owner_of(self, workout_id: str) -> str | None:
+        """The owner of ``workout_id``, or None while no WorkoutStarted for it is accepted."""
+        return self._cached(workout_id) or self._lookup(workout_id)
+
+    async def owner_of_async(self, workout_id: str) -> str | None:
+        """As :meth:`owner_of`, for the event loop (the store is read on a worker thread)."""
+        return self._cached(workout_id) or await run_sync(self._lookup, workout_id)
+
+
+async def refuse_taken_workouts(owners: WorkoutOwners | None, events: Iterable[Any],
+                                user_id: str) -> None:
+    """409 ``workout_id_taken``, naming each event whose workout id another user owns.
+
+    ``events`` are the batch's events, already checked against their contracts and the
+    caller's identity. Without ``owners`` (an ingest-only process with no store) nothing
+    is checked here and the processor alone refuses them.
+    """
+    if owners is None:
+        return
+    events = list(events)
+    owner = {w: await owners.owner_of_async(w) for w in {e["workout_id"] for e in events}}
+    taken = [{"index": index, "workout_id": event["workout_id"]}
+             for index, event in enumerate(events)
+             if owner[event["workout_id"]] not in (None, user_id)]
+    if taken:
+        metrics.INGEST_REJECTED.labels(status="409").inc()
+        raise ApiError(409, "workout_id_taken",
+                       f"{len(taken)} events are for workout ids another user started",
+                       taken)
