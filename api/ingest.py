@@ -30,6 +30,7 @@ from api.event_publisher import BrokerUnavailable, EventPublisher
 from api.workout_owners import refuse_taken_workouts
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.contracts.json_schema import ingest_body_schema
+from fitstream.contracts.registry import RepoSchemaRegistry
 from fitstream.domain.event_bounds import event_bound_problems, future_problem
 from fitstream.domain.events import EventType
 from fitstream.domain.identifiers import is_valid_id
@@ -73,11 +74,14 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
     router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
     api = settings.api
     secret = api.token_secret.get_secret_value()
+    # The schemas always come from the repo (a schema registry only assigns ids), so the
+    # OpenAPI document is built from them without asking a registry server at start.
+    contracts = RepoSchemaRegistry(settings.schema_registry.repo_registry_path)
 
     @router.post(
         "/events", status_code=202, response_model=IngestAccepted,
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-            "schema": ingest_body_schema(serde.registry, api.ingest_max_events)}}}},
+            "schema": ingest_body_schema(contracts, api.ingest_max_events)}}}},
         responses={s: {"model": ErrorBody} for s in (400, 401, 403, 413, 503)},
     )
     async def ingest_events(request: Request) -> IngestAccepted:

@@ -34,11 +34,6 @@ class AvroSerde:
         self._readers: dict[int, tuple[str, Any, Any]] = {}
         self._contracts: dict[str, StrictContract] = {}
 
-    @property
-    def registry(self) -> SchemaRegistry:
-        """Where the contracts come from (ingest derives its OpenAPI schema from them)."""
-        return self._registry
-
     def _writer(self, subject: str) -> tuple[bytes, Any]:
         cached = self._writers.get(subject)
         if cached is None:
