@@ -12,6 +12,7 @@ from structlog.contextvars import bind_contextvars, clear_contextvars
 from api.achievements import achievement_router
 from api.analytics import analytics_router
 from api.auth import TokenVerifier, device_scheme
+from api.erasure import erasure_router
 from api.errors import ApiError, document_errors, error_response, install_error_handlers
 from api.event_publisher import EventPublisher
 from api.ingest import ingest_router
@@ -134,6 +135,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
         app.include_router(achievement_router(store))
         app.include_router(notification_router(settings, serde, store, publisher))
         app.include_router(analytics_router(settings, store))
+        app.include_router(erasure_router(settings, store))
 
     @app.get("/healthcheck", tags=["operations"])
     def healthcheck() -> dict[str, str]:

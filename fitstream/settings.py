@@ -16,6 +16,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fitstream.privacy.keys.local_file import LocalFileKeyStoreConfig
+from fitstream.privacy.keys.postgres import PostgresKeyStoreConfig
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,6 +45,10 @@ class KafkaSettings(BaseModel):
     device_revocations_topic: str = "devices.revocations.v1"
     # WorkoutClaim records, key workout_id: who started a workout id, and when (record time).
     claims_topic: str = "workouts.claims.v1"
+    # UserErased, key user_id, compacted and never tombstoned: the processor, the sinks
+    # and replays skip a user's records logged at or before the erasure
+    # (fitstream/privacy/erasures.py).
+    erasures_topic: str = "users.erasures.v1"
     replication_factor: int = Field(1, ge=1)
     # The embedded broker answers empty fetches at once; idle consumers wait this
     # long before asking again (fitstream.kafka.long_poll_shim). 0 on real Kafka.
@@ -234,6 +241,17 @@ class ApiSettings(BaseModel):
     analyst_sql_max_memory_bytes: int = Field(1024 ** 3, ge=1)
 
 
+class PrivacySettings(BaseModel):
+    """Per-user data keys for crypto-shredding (fitstream/privacy/keys/): a local file
+    store in the embedded default, PostgreSQL in production."""
+
+    key_store: Literal["file", "postgres"] = "file"
+    file: LocalFileKeyStoreConfig = LocalFileKeyStoreConfig()
+    postgres: PostgresKeyStoreConfig = PostgresKeyStoreConfig()
+    # How long a process trusts a cached key (or its absence) before asking the store.
+    key_cache_ttl_s: float = Field(60.0, ge=0)
+
+
 class FitStreamSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FITSTREAM_", env_nested_delimiter="__", extra="ignore"
@@ -257,6 +275,7 @@ class FitStreamSettings(BaseSettings):
     lakehouse: LakehouseSettings = LakehouseSettings()
     spark: SparkSettings = SparkSettings()
     feast: FeastSettings = FeastSettings()
+    privacy: PrivacySettings = PrivacySettings()
     # Where processes of one host share Prometheus samples; empty disables it.
     metrics_dir: Path | None = None
 

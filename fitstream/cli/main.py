@@ -352,6 +352,8 @@ def jobs_gdpr_erase(
     table = Table("store", "table", "rows deleted", title=f"gdpr-erase {user}")
     erasure = report["erasure"]
     table.add_row("kafka", "erasure event", f"erased_at {erasure['erased_at']}")
+    table.add_row("key store", "data key", "deleted" if erasure["data key deleted"] else
+                  "none held")
     table.add_row("processor", "state", "dropped" if erasure["processor state dropped"] else
                   "not confirmed in time: it is applied when the processor runs")
     for store_name in ("delta", "clickhouse", "feast online"):

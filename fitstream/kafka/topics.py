@@ -16,8 +16,10 @@ USER_TOTALS_TABLE = "user-totals"
 USER_ACHIEVEMENTS_TABLE = "user-achievements"
 WEEKLY_BOARDS_TABLE = "weekly-boards"
 USER_FEATURES_TABLE = "user-feature-histories"
+# Per user, the erased_at whose erasure the processor has applied (state dropped once).
+USER_ERASURES_TABLE = "user-erasures"
 STATE_TABLES = (SESSIONS_TABLE, CLOCKS_TABLE, USER_TOTALS_TABLE, USER_ACHIEVEMENTS_TABLE,
-                WEEKLY_BOARDS_TABLE, USER_FEATURES_TABLE)
+                WEEKLY_BOARDS_TABLE, USER_FEATURES_TABLE, USER_ERASURES_TABLE)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
         # key would keep only the latest.
         TopicSpec(kafka.claims_topic, p,
                   "WorkoutClaim records, key workout_id: who started a workout id, and when"),
+        # Partitioned like the events, so a user's erasure lands on their partition.
+        TopicSpec(kafka.erasures_topic, p,
+                  "UserErased, key user_id: erased users (GDPR), never tombstoned",
+                  compacted=True),
         *(TopicSpec(changelog_topic(settings, table), p, f"changelog of the {table} table",
                     compacted=True) for table in STATE_TABLES),
     ]

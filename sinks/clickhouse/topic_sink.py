@@ -21,6 +21,7 @@ from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.observability import metrics
+from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore, open_store
 from sinks.clickhouse.tables import ViewTable, apply_ddl, sink_groups, view_tables
@@ -42,8 +43,11 @@ def _next_offsets(batch: list[Any]) -> list[TopicPartition]:
 
 class ClickHouseTopicSink:
     def __init__(self, settings: FitStreamSettings, store: ClickHouseStore, serde: AvroSerde,
-                 view: ViewTable) -> None:
+                 view: ViewTable, erasures: ErasureLedger | None = None) -> None:
         self._settings = settings
+        # Records of erased users, logged at or before their erasure, are skipped
+        # (fitstream/privacy/erasures.py): a rebuild must not bring them back.
+        self._erasures = erasures
         self._view = view
         self._group_id = dict(sink_groups(settings))[view.topic]
         self._store = store
@@ -97,10 +101,16 @@ class ClickHouseTopicSink:
 
     def _write(self, batch: list[Any]) -> None:
         records = []
+        if self._erasures is not None:  # every erasure produced before these records
+            self._erasures.catch_up({m.partition() for m in batch if not m.error()})
         for message in batch:
             if message.error():
                 if message.error().code() != KafkaError._PARTITION_EOF:
                     log.warning("consume_error", error=str(message.error()))
+                continue
+            if self._erasures is not None and self._erasures.is_erased(
+                    message.key(), record_timestamp_ms(message)):
+                metrics.SINK_REJECTED.labels(sink=self._view.name).inc()
                 continue
             try:
                 _, record = self._serde.decode(message.value())
@@ -164,7 +174,8 @@ class ViewSinks:
 
     def __init__(self, settings: FitStreamSettings, store: ClickHouseStore,
                  serde: AvroSerde) -> None:
-        self.sinks = [ClickHouseTopicSink(settings, store, serde, view)
+        self.erasures = ErasureLedger(settings, serde)
+        self.sinks = [ClickHouseTopicSink(settings, store, serde, view, self.erasures)
                       for view in view_tables(settings)]
         self.threads = [threading.Thread(target=sink.run, name=f"sink-{view.name}", daemon=True)
                         for sink, view in zip(self.sinks, view_tables(settings), strict=True)]
@@ -178,6 +189,7 @@ class ViewSinks:
             sink.stop()
         for thread in self.threads:
             thread.join(timeout=30)
+        self.erasures.close()
 
 
 def run_sinks(settings: FitStreamSettings) -> None:

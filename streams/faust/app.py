@@ -79,6 +79,8 @@ class WorkoutSessionsApp:
                                             value_serializer="raw")
         self.features = self.app.topic(kafka.features_topic, key_serializer="raw",
                                        value_serializer="raw")
+        self.erasures = self.app.topic(kafka.erasures_topic, key_serializer="raw",
+                                       value_serializer="raw", partitions=kafka.events_partitions)
         self.claims = self.app.topic(kafka.claims_topic, key_serializer="raw",
                                      value_serializer="raw")
         self.sessions = self._bytes_table(SESSIONS_TABLE)

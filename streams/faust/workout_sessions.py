@@ -136,6 +136,16 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
     async def workout_sessions(stream: Any) -> None:
         await each_batch(stream, settings.processor, process_batch)
 
+    # A user who sends nothing more is forgotten too: an erasure record triggers the
+    # drop on its own partition (the user's: the erasure topic is co-partitioned).
+    @wiring.app.agent(wiring.erasures, name="user-erasures")
+    async def user_erasures(stream: Any) -> None:
+        async for event in stream.events():
+            partition = event.message.partition
+            await asyncio.get_running_loop().run_in_executor(
+                None, erasures.catch_up, [partition])
+            drop_erased_users(partition)
+
     async def process_batch(batch: list[Any]) -> None:
         partition = batch[0].message.partition
         # Every erasure produced before these records is read first (a blocking read:

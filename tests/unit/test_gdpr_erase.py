@@ -123,3 +123,21 @@ def test_the_quoting_function_refuses_what_it_cannot_quote():
         delta_string_literal(1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="plain column"):
         delta_equals("user_id = user_id OR user_id", "a")
+
+
+def test_the_erase_deletes_the_data_key_so_sealed_fields_read_as_erased(tmp_path):
+    from fitstream.privacy.fields import ERASED, FieldCipher
+    from fitstream.privacy.keys import key_store
+    from jobs.gdpr_erase import erase_data_key
+
+    settings = FitStreamSettings(state_dir=tmp_path)
+    cipher = FieldCipher(key_store(settings))
+    sealed = cipher.seal("user-a", "email", "runner@example.org")
+    kept = cipher.seal("user-b", "email", "other@example.org")
+    with pytest.raises(InvalidIdentifier):
+        erase_data_key(settings, INJECTION)
+    assert erase_data_key(settings, "user-a") is True
+    assert erase_data_key(settings, "user-a") is False
+    fresh = FieldCipher(key_store(settings))  # another process: no cached key
+    assert fresh.open("user-a", "email", sealed) is ERASED
+    assert fresh.open("user-b", "email", kept) == "other@example.org"

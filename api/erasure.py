@@ -1,0 +1,65 @@
+"""The ClickHouse part of a GDPR erase, through the process that owns the store.
+
+Embedded ClickHouse (chdb) lets one process open its data directory, and that is the
+API process, which also runs the sinks; ``fitstream jobs gdpr-erase`` sends the
+ClickHouse delete here, as ``fitstream sql`` sends its statements, so an erase runs
+while the system is live. With a ClickHouse server the job deletes directly.
+
+Admin tokens only: audience ``fitstream-admin``, issued by the job itself from the
+API's signing key (:func:`issue_admin_token`); user, device and analyst tokens are
+refused with 401. The user id must match the one id pattern (400 otherwise).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api import tokens
+from api.auth import authenticate
+from api.errors import ApiError, ErrorBody
+from fitstream.domain.identifiers import InvalidIdentifier, check_id
+from fitstream.settings import FitStreamSettings
+from sinks.clickhouse.store import ClickHouseStore
+
+ADMIN_AUDIENCE = "fitstream-admin"
+
+
+def issue_admin_token(secret: str, admin: str, ttl_s: int, now: float | None = None) -> str:
+    return tokens._issue(secret, {"sub": admin}, ADMIN_AUDIENCE, ttl_s, now)
+
+
+def verify_admin_token(secret: str, token: str) -> str:
+    """The admin's name; InvalidToken otherwise."""
+    return tokens._verify(secret, token, ADMIN_AUDIENCE, ["sub"])["sub"]
+
+
+class ClickHouseErasure(BaseModel):
+    user_id: str
+    rows_deleted: dict[str, int] = Field(
+        description="Per view table: the user's rows before the delete (all now gone)")
+
+
+def erasure_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+    secret = settings.api.token_secret.get_secret_value()
+
+    @router.post("/users/{user_id}/clickhouse-erasure", response_model=ClickHouseErasure,
+                 responses={s: {"model": ErrorBody} for s in (400, 401)})
+    async def erase_user_from_clickhouse(user_id: str, request: Request) -> ClickHouseErasure:
+        """Delete the user from every ClickHouse view table (the notification inbox,
+        reads, deliveries and preferences included) and wait until their rows read 0.
+        Part of ``fitstream jobs gdpr-erase``, which first publishes the erasure event
+        so that the sinks stop writing the user's old records."""
+        authenticate(request, lambda token: verify_admin_token(secret, token), "admin")
+        try:
+            check_id("user_id", user_id)
+        except InvalidIdentifier as exc:
+            raise ApiError(400, "invalid_id", str(exc)) from exc
+        from jobs.gdpr_erase import erase_from_clickhouse
+
+        deleted = await run_in_threadpool(erase_from_clickhouse, settings, store, user_id)
+        return ClickHouseErasure(user_id=user_id, rows_deleted=deleted)
+
+    return router

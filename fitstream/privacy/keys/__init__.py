@@ -1,0 +1,96 @@
+"""Per-user data keys for crypto-shredding, kept outside Kafka: one small interface, one
+module per backend (as Feast's ``infra/online_stores``).
+
+- ``file`` (:mod:`.local_file`): one key file per user under the state directory, for
+  the embedded default.
+- ``postgres`` (:mod:`.postgres`): a table in PostgreSQL, for production.
+
+A data key is 32 random bytes (AES-256-GCM, :mod:`fitstream.privacy.fields`), created
+on first use and never changed. Erasing a user deletes their key: every copy of their
+encrypted fields, in the Kafka log, in replays and in backups, becomes unreadable.
+Processes cache keys (:class:`CachedKeyStore`) for ``privacy.key_cache_ttl_s``; an
+erasure also evicts the user from the cache of the process that applies it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from fitstream.settings import FitStreamSettings
+
+DATA_KEY_BYTES = 32
+
+
+class KeyStore(Protocol):
+    def get(self, user_id: str) -> bytes | None:
+        """The user's data key, or None if they have none (never had one, or erased)."""
+
+    def get_or_create(self, user_id: str) -> bytes:
+        """The user's data key, created now if they have none. Concurrent callers in any
+        process get the same key."""
+
+    def delete(self, user_id: str) -> bool:
+        """Delete the user's key; True if there was one."""
+
+
+class CachedKeyStore:
+    """A key store with an in-process cache: keys for ``ttl_s``, and "no key" too, so an
+    erased user's records do not ask the backend every time."""
+
+    def __init__(self, backend: KeyStore, ttl_s: float) -> None:
+        self.backend = backend
+        self._ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, bytes | None]] = {}
+
+    def _cached(self, user_id: str) -> tuple[bool, bytes | None]:
+        with self._lock:
+            hit = self._cache.get(user_id)
+        if hit is not None and time.monotonic() - hit[0] < self._ttl_s:
+            return True, hit[1]
+        return False, None
+
+    def _remember(self, user_id: str, key: bytes | None) -> bytes | None:
+        with self._lock:
+            self._cache[user_id] = (time.monotonic(), key)
+        return key
+
+    def get(self, user_id: str) -> bytes | None:
+        found, key = self._cached(user_id)
+        return key if found else self._remember(user_id, self.backend.get(user_id))
+
+    def get_or_create(self, user_id: str) -> bytes:
+        found, key = self._cached(user_id)
+        if found and key is not None:
+            return key
+        key = self.backend.get_or_create(user_id)
+        self._remember(user_id, key)
+        return key
+
+    def delete(self, user_id: str) -> bool:
+        self.forget(user_id)
+        return self.backend.delete(user_id)
+
+    def forget(self, user_id: str) -> None:
+        with self._lock:
+            self._cache.pop(user_id, None)
+
+
+def key_store_backend(settings: FitStreamSettings) -> KeyStore:
+    """The configured backend, uncached."""
+    privacy = settings.privacy
+    if privacy.key_store == "postgres":
+        from fitstream.privacy.keys.postgres import PostgresKeyStore
+
+        return PostgresKeyStore(privacy.postgres)
+    from fitstream.privacy.keys.local_file import LocalFileKeyStore
+
+    return LocalFileKeyStore(privacy.file, settings.state_dir)
+
+
+def key_store(settings: FitStreamSettings) -> CachedKeyStore:
+    """The configured backend behind a process cache."""
+    return CachedKeyStore(key_store_backend(settings), settings.privacy.key_cache_ttl_s)

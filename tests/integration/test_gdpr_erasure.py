@@ -1,0 +1,153 @@
+"""An erased user stays erased: real broker, processor and API (which owns chdb and runs
+the sinks), and the erase job as an operator runs it, while the system is live.
+
+A user completes a 5.5 km run and is erased; their next run, a 1 km run, counts from
+zero: the all-time board shows 1 km and 1 workout, not 6.5 km and 2, and the 5 km
+achievement is not unlocked. Another user is untouched. A replay from offset 0 rebuilds
+the same: the erased run is dead-lettered with reason ``user_erased``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Producer
+
+from api.tokens import issue_analyst_token
+from fitstream.cli.replay import replay_settings
+from fitstream.contracts import AvroSerde, registry_from_settings
+from fitstream.kafka.clients import producer_config
+from fitstream.kafka.dead_letter import read_headers
+from fitstream.local_stack import LocalStack, api_url, wait_for_api
+from fitstream.settings import FitStreamSettings
+from sinks.clickhouse.store import open_store
+from tests.conftest import isolated
+from tests.harness import wait_until
+from tests.integration.test_pipeline_e2e import read_topic
+
+pytestmark = pytest.mark.e2e
+
+ERASED, KEPT = "user-erased-1", "user-kept-1"
+MINUTE = 60_000
+
+
+def run(user: str, workout: str, start: int, minutes: int, meters: float) -> list[dict]:
+    """A run as a device sends it: started, then completed ``minutes`` later."""
+    base = {"user_id": user, "workout_id": workout, "device_id": f"dev-{user}"}
+    end = start + minutes * MINUTE
+    return [
+        {**base, "event_id": f"{workout}-0", "type": "WorkoutStarted", "occurred_at": start,
+         "seq": 0, "sport_type": "running", "start_time": start,
+         "location": {"latitude": 52.52, "longitude": 13.40}, "device_model": "test"},
+        {**base, "event_id": f"{workout}-1", "type": "WorkoutCompleted", "occurred_at": end,
+         "seq": 1, "end_time": end, "duration_sec": minutes * 60, "distance_meters": meters,
+         "calories_burned": meters / 15, "route_coordinates": []},
+    ]
+
+
+def produce(settings: FitStreamSettings, serde: AvroSerde, events: list[dict]) -> None:
+    producer = Producer(producer_config(settings.kafka))
+    for event in events:
+        producer.produce(settings.kafka.events_topic, key=event["user_id"].encode(),
+                         value=serde.encode(f"fitstream.workouts.{event['type']}", event))
+    assert producer.flush(30) == 0
+
+
+def sql(settings: FitStreamSettings, statement: str) -> list[dict[str, Any]]:
+    token = issue_analyst_token(settings.api.token_secret.get_secret_value(), "test", 300)
+    response = httpx.post(f"{api_url(settings)}/api/v1/analytics/sql", json={"sql": statement},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]
+
+
+ALL_TIME = ("SELECT user_id, distance_meters, workouts FROM leaderboard_entries FINAL"
+            " WHERE time_window = 'all' AND sport = 'all' ORDER BY user_id")
+RUN_5K = ("SELECT user_id, progress, achieved_at_ms FROM achievement_progress FINAL"
+          " WHERE rule_id = 'run-5k' ORDER BY user_id")
+
+
+@pytest.fixture(scope="module")
+def live(broker, tmp_path_factory):
+    settings = isolated(broker, tmp_path_factory.mktemp("erasure"), "erasure")
+    stack = LocalStack()
+    stack.start(settings, "processor", "process")
+    stack.start(settings, "api", "serve")
+    try:
+        wait_for_api(settings, stack)
+        yield settings, stack, AvroSerde(registry_from_settings(settings.schema_registry))
+    finally:
+        stack.stop()
+
+
+def wait_for_rows(settings: FitStreamSettings, stack: LocalStack, statement: str,
+                  expected: list[dict], what: str) -> None:
+    seen: list[Any] = []
+
+    def done() -> bool:
+        seen[:] = sql(settings, statement)
+        return seen == expected
+
+    wait_until(done, what, progress=lambda: repr(seen), alive=stack.check)
+
+
+def test_an_erased_user_comes_back_from_zero_and_a_replay_agrees(live, tmp_path):
+    from jobs.gdpr_erase import erase_user
+
+    settings, stack, serde = live
+    now = int(time.time() * 1000)
+    produce(settings, serde, run(ERASED, "w-erased-5k5", now - 90 * MINUTE, 30, 5500.0)
+            + run(KEPT, "w-kept-3k", now - 90 * MINUTE, 20, 3000.0))
+    wait_for_rows(settings, stack, ALL_TIME, [
+        {"user_id": ERASED, "distance_meters": 5500.0, "workouts": 1},
+        {"user_id": KEPT, "distance_meters": 3000.0, "workouts": 1}],
+        "both users' first runs on the all-time board")
+    assert [r["user_id"] for r in sql(settings, RUN_5K) if r["achieved_at_ms"]] == [ERASED]
+
+    report = erase_user(settings, ERASED, processor_timeout_s=300)
+    assert report["erasure"]["processor state dropped"] is True
+    assert report["erasure"]["view sinks settled"] is True
+    assert report["clickhouse"]["leaderboard_entries"] > 0
+    assert sql(settings, f"SELECT count() AS n FROM leaderboard_entries WHERE user_id ="
+                         f" '{ERASED}'") == [{"n": 0}]
+
+    # The next run, after the erasure: a new start, not the old totals plus 1 km.
+    produce(settings, serde, run(ERASED, "w-erased-1k", now - 40 * MINUTE, 6, 1000.0))
+    wait_for_rows(settings, stack, ALL_TIME, [
+        {"user_id": ERASED, "distance_meters": 1000.0, "workouts": 1},
+        {"user_id": KEPT, "distance_meters": 3000.0, "workouts": 1}],
+        "the erased user's 1 km run alone on the all-time board")
+    assert sql(settings, RUN_5K) == [
+        {"user_id": ERASED, "progress": 1000.0, "achieved_at_ms": None},
+        {"user_id": KEPT, "progress": 3000.0, "achieved_at_ms": None}]
+
+    # A replay from offset 0 reads the erasure first: the same boards, and the erased
+    # run's events dead-lettered as user_erased.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "fitstream.cli.main", "replay", "--name", "erasure"],
+        env={**env, **settings.to_env()}, capture_output=True, text=True, timeout=900,
+        check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    replayed_settings = replay_settings(settings, "erasure")
+    replayed = open_store(replayed_settings)
+    try:
+        db = replayed.database
+        assert replayed.query(ALL_TIME.replace("FROM ", f"FROM {db}.")) == [
+            {"user_id": ERASED, "distance_meters": 1000.0, "workouts": 1},
+            {"user_id": KEPT, "distance_meters": 3000.0, "workouts": 1}]
+        assert replayed.query(RUN_5K.replace("FROM ", f"FROM {db}.")) == [
+            {"user_id": ERASED, "progress": 1000.0, "achieved_at_ms": None},
+            {"user_id": KEPT, "progress": 3000.0, "achieved_at_ms": None}]
+    finally:
+        replayed.close()
+    erased = sorted((m.key(), read_headers(m.headers())["reason"]) for m in read_topic(
+        replayed_settings, replayed_settings.kafka.dlq_topic))
+    assert erased == [(ERASED.encode(), "user_erased")] * 2
