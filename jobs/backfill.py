@@ -69,7 +69,7 @@ def rebuild_partition(events: pd.DataFrame, nested: set[str], policy: EventTimeP
     sessions: dict[str, Any] = {}
     histories: dict[str, Any] = {}
     clock = PartitionClock()
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
     features: dict[tuple[str, int], dict[str, Any]] = {}
     records = events.to_dict("records")
     for start in range(0, len(records), batch):
@@ -91,7 +91,7 @@ def rebuild_partition(events: pd.DataFrame, nested: set[str], policy: EventTimeP
                              record_time=lambda ref: ref[2])
         sessions.update(result.sessions)
         for summary in result.summaries:
-            latest[summary["workout_id"]] = summary
+            latest[(summary["user_id"], summary["workout_id"])] = summary
         touched, feature_rows = apply_completed_to_features(result.completed_summaries(),
                                                             histories.get)
         histories.update(touched)
@@ -144,7 +144,7 @@ def run_backfill(settings: FitStreamSettings, spark: SparkSession) -> dict[str, 
     write_table(features, settings.lakehouse_uri(FEATURES_BACKFILL), PARTITIONS[USER_FEATURES])
     report: dict[str, Any] = {"bronze_events": bronze.count()}
     for name, streamed, rebuilt_table, key, columns in (
-            ("silver", SILVER_WORKOUTS, SILVER_BACKFILL, ["workout_id"], None),
+            ("silver", SILVER_WORKOUTS, SILVER_BACKFILL, ["user_id", "workout_id"], None),
             ("gold", GOLD_USER_DAILY, GOLD_BACKFILL, ["user_id", "day", "sport"], None),
             ("features", USER_FEATURES, FEATURES_BACKFILL, ["user_id", "as_of"],
              ["user_id", *FEATURE_COLUMNS])):

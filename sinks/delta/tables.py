@@ -140,12 +140,14 @@ SILVER_SCHEMA = pa.schema([
 
 
 def silver_rows(summaries: Iterable[dict[str, Any]]) -> pa.Table:
-    """The latest summary of each workout among ``summaries`` (highest last_seq)."""
-    latest: dict[str, dict[str, Any]] = {}
+    """The latest summary of each (user, workout) among ``summaries`` (highest last_seq):
+    two users' summaries for one workout id stay two rows."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
     for summary in summaries:
-        known = latest.get(summary["workout_id"])
+        key = (summary["user_id"], summary["workout_id"])
+        known = latest.get(key)
         if known is None or summary["last_seq"] >= known["last_seq"]:
-            latest[summary["workout_id"]] = summary
+            latest[key] = summary
     rows = [{**{f: s.get(f) for f in SILVER_SCHEMA.names},
              "start_date": utc_day(s["start_time"])} for s in latest.values()]
     return pa.Table.from_pylist(rows, schema=SILVER_SCHEMA)

@@ -176,8 +176,10 @@ class SilverGoldWriter:
         source = silver_rows(summaries)
         commit = CommitProperties(app_transactions=transactions)
         (self.tables.open(SILVER_WORKOUTS)
-         .merge(source, "t.workout_id = s.workout_id", source_alias="s", target_alias="t",
-                commit_properties=commit)
+         # (user, workout): another user's summary for a reused workout id is another
+         # row, never an update of the owner's.
+         .merge(source, "t.user_id = s.user_id AND t.workout_id = s.workout_id",
+                source_alias="s", target_alias="t", commit_properties=commit)
          .when_matched_update_all(predicate="s.last_seq >= t.last_seq")
          .when_not_matched_insert_all()
          .execute())

@@ -107,3 +107,37 @@ def test_a_refused_event_moves_no_clock():
     assert [r.reason for r in second.rejections] == [DeadLetterReason.WORKOUT_ID_TAKEN]
     assert clock.watermark == victim[0]["occurred_at"]
     assert second.sessions == {} and second.summaries == []
+
+
+def test_another_users_summary_for_the_same_workout_id_never_overwrites_silver(tmp_path):
+    """Silver is MERGEd on (user, workout): a summary for a reused workout id (another
+    user on another partition, whose processor could not refuse it) is its own row."""
+    from confluent_kafka import Message
+    from deltalake import DeltaTable, Transaction
+
+    from fitstream.contracts import AvroSerde
+    from fitstream.contracts.registry import RepoSchemaRegistry
+    from fitstream.settings import FitStreamSettings
+    from sinks.delta.tables import GOLD_USER_DAILY, SILVER_WORKOUTS
+    from sinks.delta.writers import DeltaTables, SilverGoldWriter
+    from tests.unit.test_lakehouse_tables import SUMMARY, summary
+
+    settings = FitStreamSettings(state_dir=tmp_path)
+    tables = DeltaTables(settings)
+    serde = AvroSerde(RepoSchemaRegistry(settings.schema_registry.repo_registry_path))
+    writer = SilverGoldWriter(tables, serde)
+    writer.prepare()
+    victim = summary(WORKOUT, "victim", 7, "completed", T0, 5000.0)
+    attacker = summary(WORKOUT, "attacker", 9, "completed", T0 + 60_000, 42_195.0, hr=190.0)
+    for offset, row in enumerate((victim, attacker)):
+        writer.write([Message(topic="summaries", partition=0, offset=offset,
+                              value=serde.encode(SUMMARY, row))],
+                     [Transaction("sg:0", offset + 1)])
+    silver = {r["user_id"]: r for r in DeltaTable(
+        tables.uri(SILVER_WORKOUTS)).to_pyarrow_table().to_pylist()}
+    assert {u: (r["workout_id"], r["last_seq"], r["distance_meters"], r["avg_heart_rate"])
+            for u, r in silver.items()} == {
+        "victim": (WORKOUT, 7, 5000.0, 140.0), "attacker": (WORKOUT, 9, 42_195.0, 190.0)}
+    gold = {r["user_id"]: r["distance_meters"] for r in DeltaTable(
+        tables.uri(GOLD_USER_DAILY)).to_pyarrow_table().to_pylist()}
+    assert gold == {"victim": 5000.0, "attacker": 42_195.0}
