@@ -10,10 +10,21 @@ Ranking happens where the entries of all users meet (the store): value
 descending, then the user whose total reached that value earlier, then user id.
 :func:`ranking_key` is that order, for any reader that ranks in memory.
 
-Periods that ended before the watermark minus the allowed lateness can no longer
-change, so :meth:`UserLeaderboardTotals.prune` drops them (their entries are already
-in the store); year and all-time totals stay, and so do the ids of counted workouts
-(about 50 bytes each), because a replay after a crash can deliver any of them again.
+A workout is bucketed by its start, but lateness judges its WorkoutCompleted, which
+can come days later (a hike with the watch left on). The event bounds tie the two:
+an accepted completion's ``start_time`` is at most ``event_bounds.bucket_reach_ms()``
+(the longest workout plus the longest end lag, 9 days) before the watermark minus the
+allowed lateness. So :meth:`UserLeaderboardTotals.prune` drops only day, week and
+month totals that ended before that horizon: no completion that is not late can
+change them any more (their entries are already in the store). Year and all-time
+totals stay, and so do the ids of counted workouts (about 50 bytes each), because a
+replay after a crash can deliver any of them again.
+
+A completion for a pruned period must never overwrite the stored entry with a
+smaller total (rebuilt from zero, with the same version). Should one still arrive
+for a period that ended before the horizon the totals were pruned to, it is not
+added to that period: the stored entry stays as it was, and the workout counts in
+every period still held (its year and all time).
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any
 
+from fitstream.domain.event_bounds import bucket_reach_ms
 from fitstream.domain.windows import LeaderboardWindow, periods_of
 
 ALL_SPORTS = "all"
@@ -63,7 +75,7 @@ def ranking_key(entry: dict[str, Any], metric: LeaderboardMetric) -> tuple[float
 class UserLeaderboardTotals:
     """One user's totals; ``add_workout`` returns the leaderboard entries it changed."""
 
-    __slots__ = ("counted", "totals", "user_id")
+    __slots__ = ("counted", "pruned_to", "totals", "user_id")
 
     def __init__(self, user_id: str) -> None:
         self.user_id = user_id
@@ -72,15 +84,22 @@ class UserLeaderboardTotals:
         # entry_key -> [distance_mm, moving_ms, calories_millikcal, workouts, reached_at];
         # integers, so totals are exact whatever order workouts are added in.
         self.totals: dict[str, list[int]] = {}
+        # Day, week and month totals that ended at or before this instant may have
+        # been pruned: they are never started again from zero.
+        self.pruned_to = 0
 
     def to_state(self) -> dict[str, Any]:
-        return {"user_id": self.user_id, "counted": self.counted, "totals": self.totals}
+        return {"user_id": self.user_id, "counted": self.counted, "totals": self.totals,
+                "pruned_to": self.pruned_to}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> UserLeaderboardTotals:
         totals = cls(state["user_id"])
         totals.counted = state["counted"]
         totals.totals = state["totals"]
+        # State stored before pruned_to existed was pruned at most to the old horizon;
+        # 0 keeps its behaviour, and the next prune sets it.
+        totals.pruned_to = state.get("pruned_to", 0)
         return totals
 
     def add_workout(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -103,6 +122,8 @@ class UserLeaderboardTotals:
         calories = round((summary["calories_burned"] or 0.0) * 1000)
         changed = []
         for window, period in periods_of(summary["start_time"]):
+            if self._closed(window, period):
+                continue  # see the module docstring: never a smaller total
             for sport in (summary["sport_type"], ALL_SPORTS):
                 key = entry_key(window, period, sport)
                 total = self.totals.setdefault(key, [0, 0, 0, 0, 0])
@@ -128,18 +149,30 @@ class UserLeaderboardTotals:
             "version": total[_WORKOUTS],
         }
 
+    def _closed(self, window: str, period: str) -> bool:
+        """A day, week or month that ended where its total may have been pruned."""
+        if window not in _PRUNED_WINDOWS or not self.pruned_to:
+            return False
+        bounds = LeaderboardWindow(window).bounds(period)
+        return bounds is not None and bounds[1] <= self.pruned_to
+
     def prune(self, watermark: int, allowed_lateness_ms: int) -> None:
-        """Forget day, week and month totals that no in-lateness event can change any more."""
-        horizon = watermark - allowed_lateness_ms
+        """Forget day, week and month totals that no completion within lateness (and
+        within the event bounds) can change any more: see the module docstring."""
+        horizon = watermark - allowed_lateness_ms - bucket_reach_ms()
+        if horizon <= self.pruned_to:
+            return  # a replay's rewound watermark: nothing more to forget
+        self.pruned_to = horizon
         for key in list(self.totals):
             window, period, _ = key.split("|")
-            bounds = LeaderboardWindow(window).bounds(period)
-            if window in (LeaderboardWindow.DAY, LeaderboardWindow.WEEK,
-                          LeaderboardWindow.MONTH) and bounds and bounds[1] <= horizon:
+            if window in _PRUNED_WINDOWS and self._closed(window, period):
                 del self.totals[key]
         # ``counted`` is kept whole: after a crash, a replay can re-deliver a workout
         # that a pruned set would count twice.
 
+
+_PRUNED_WINDOWS = frozenset({LeaderboardWindow.DAY, LeaderboardWindow.WEEK,
+                             LeaderboardWindow.MONTH})
 
 TotalsLoader = Callable[[str], "UserLeaderboardTotals | None"]
 """Returns a user's stored totals, or None if there are none."""
