@@ -14,8 +14,10 @@ COPY feature_repo feature_repo
 COPY api api
 COPY bench bench
 COPY schemas schemas
+# The feast directory is docker-compose.yml's feast-registry mount point: a new named
+# volume copies its owner from the image, so it must exist here, owned by the user.
 RUN pip install --no-cache-dir -c requirements.lock . && useradd --system fitstream \
-    && mkdir -p /var/lib/fitstream && chown fitstream /var/lib/fitstream
+    && mkdir -p /var/lib/fitstream/feast && chown -R fitstream /var/lib/fitstream
 USER fitstream
 ENV FITSTREAM_STATE_DIR=/var/lib/fitstream \
     FITSTREAM_SCHEMA_REGISTRY__REPO_REGISTRY_PATH=/app/schemas/registry.json \

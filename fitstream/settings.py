@@ -13,13 +13,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fitstream.privacy.keys.local_file import LocalFileKeyStoreConfig
 from fitstream.privacy.keys.postgres import PostgresKeyStoreConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def is_secret_option(key: str) -> bool:
+    """An object-store option that is a credential (deltalake/object_store key names)."""
+    key = key.lower()
+    return any(word in key for word in ("secret", "password", "token", "access_key",
+                                        "session", "credential"))
 
 
 class KafkaSettings(BaseModel):
@@ -136,6 +143,8 @@ class NotificationSettings(BaseModel):
         default_factory=lambda: ["push"])
     # Push: JSON POST per delivery to a push gateway (it maps users to device tokens).
     push_webhook_url: str = ""
+    # The Authorization header's value for the push gateway ("Bearer ..."); empty: none.
+    push_webhook_authorization: SecretStr = SecretStr("")
     # Email: SMTP; empty host disables email.
     smtp_host: str = ""
     smtp_port: int = 25
@@ -145,6 +154,8 @@ class NotificationSettings(BaseModel):
     smtp_sender: str = "FitStream <notifications@fitstream.local>"
     # SMS: JSON POST {to, body, sender} to an HTTP SMS gateway; empty disables SMS.
     sms_gateway_url: str = ""
+    # The Authorization header's value for the SMS gateway; empty: none.
+    sms_gateway_authorization: SecretStr = SecretStr("")
     sms_sender: str = "FitStream"
     send_timeout_s: float = Field(5.0, gt=0)
     max_attempts: int = Field(5, ge=1)
@@ -158,8 +169,11 @@ class LakehouseSettings(BaseModel):
 
     # A directory (relative: under the state directory) or an object-store URI (s3://...).
     root: str = "lakehouse"
-    # deltalake storage options for object stores (endpoint, keys, region...).
+    # deltalake storage options for object stores (endpoint, region...), without the keys:
+    # they are the secrets below, so that settings print masked.
     storage_options: dict[str, str] = Field(default_factory=dict)
+    access_key_id: SecretStr = SecretStr("")
+    secret_access_key: SecretStr = SecretStr("")
     group_id: str = "fitstream-lakehouse"
     # Static membership (as for the processor): a restarted sink takes its partitions back
     # at once, and the embedded broker never evicts a crashed member. Empty: dynamic.
@@ -170,6 +184,25 @@ class LakehouseSettings(BaseModel):
     batch_max_wait_s: float = Field(5.0, gt=0)
     # Kafka offsets are advisory (lag metrics): progress lives in the Delta log.
     offset_commit_interval_s: float = Field(30.0, gt=0)
+
+    @field_validator("storage_options")
+    @classmethod
+    def _no_secret_in_options(cls, options: dict[str, str]) -> dict[str, str]:
+        # A key here would be printed by `fitstream settings`: refuse it, name the field.
+        secret = sorted(k for k in options if is_secret_option(k))
+        if secret:
+            raise ValueError(f"{', '.join(secret)}: set lakehouse.access_key_id and "
+                             "lakehouse.secret_access_key instead (secrets, printed masked)")
+        return options
+
+    def object_store_options(self) -> dict[str, str] | None:
+        """deltalake's ``storage_options``: the plain options plus the keys; None if empty."""
+        options = dict(self.storage_options)
+        for name, secret in (("AWS_ACCESS_KEY_ID", self.access_key_id),
+                             ("AWS_SECRET_ACCESS_KEY", self.secret_access_key)):
+            if secret.get_secret_value():
+                options[name] = secret.get_secret_value()
+        return options or None
 
 
 class FeastSettings(BaseModel):
@@ -186,8 +219,23 @@ class FeastSettings(BaseModel):
     registry_path: str = "feast/registry.db"
     online_store: Literal["sqlite", "redis"] = "sqlite"
     sqlite_path: Path = Path("feast/online_store.db")
+    # host:port[,db=N,ssl=true]; the password is the secret below, never in this string.
     redis_connection_string: str = "127.0.0.1:6379"
+    redis_password: SecretStr = SecretStr("")
     group_id: str = "fitstream-feast-online"
+
+    @field_validator("redis_connection_string")
+    @classmethod
+    def _no_password_in_connection_string(cls, value: str) -> str:
+        if any(part.strip().lower().startswith("password=") for part in value.split(",")):
+            raise ValueError("the Redis password goes in feast.redis_password (a secret)")
+        return value
+
+    def redis_connection(self) -> str:
+        """Feast's Redis ``connection_string``, with the password when there is one."""
+        password = self.redis_password.get_secret_value()
+        return (f"{self.redis_connection_string},password={password}" if password
+                else self.redis_connection_string)
 
 
 class SparkSettings(BaseModel):

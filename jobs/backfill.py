@@ -129,7 +129,7 @@ def run_backfill(settings: FitStreamSettings, spark: SparkSession) -> dict[str, 
                              settings.processor.max_future_skew_ms)
     batch = settings.processor.batch_max_records
     bronze = read_snapshot(spark, settings.lakehouse_uri(BRONZE_EVENTS),
-                           settings.lakehouse.storage_options or None)
+                           settings.lakehouse.object_store_options())
     rebuilt = bronze.groupBy("kafka_partition").applyInPandas(
         lambda pdf: rebuild_partition(pdf, nested, policy, batch), _ddl(REBUILT_SCHEMA))
     rebuilt = rebuilt.cache()

@@ -30,7 +30,7 @@ TABLES = (BRONZE_EVENTS, BRONZE_DEAD_LETTERS, SILVER_WORKOUTS, GOLD_USER_DAILY, 
 
 def compact(settings: FitStreamSettings, retention_hours: int = 168) -> list[dict[str, Any]]:
     """Per existing table: files before and after, rows (unchanged), files vacuumed."""
-    options = settings.lakehouse.storage_options or None
+    options = settings.lakehouse.object_store_options()
     report = []
     for name in TABLES:
         uri = settings.lakehouse_uri(name)

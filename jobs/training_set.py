@@ -33,7 +33,7 @@ PARTITION_BY = ["snapshot_date"]
 
 
 def build_training_set(settings: FitStreamSettings, spark: SparkSession) -> dict[str, Any]:
-    options = settings.lakehouse.storage_options or None
+    options = settings.lakehouse.object_store_options()
     features = read_snapshot(spark, settings.lakehouse_uri(USER_FEATURES), options)
     workouts = (read_snapshot(spark, settings.lakehouse_uri(SILVER_WORKOUTS), options)
                 .where(sf.col("status") == "completed")

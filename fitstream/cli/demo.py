@@ -164,7 +164,7 @@ def print_lakehouse(settings: FitStreamSettings, console: Console) -> None:
     for name in (BRONZE_EVENTS, BRONZE_DEAD_LETTERS, SILVER_WORKOUTS, GOLD_USER_DAILY,
                  USER_FEATURES):
         delta = DeltaTable(settings.lakehouse_uri(name),
-                           storage_options=settings.lakehouse.storage_options or None)
+                           storage_options=settings.lakehouse.object_store_options())
         table.add_row(name, f"{delta.count():,}", str(delta.version()))
     console.print(table)
 

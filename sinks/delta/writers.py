@@ -67,7 +67,7 @@ class DeltaTables:
 
     def __init__(self, settings: FitStreamSettings) -> None:
         self.settings = settings
-        self.options = settings.lakehouse.storage_options or None
+        self.options = settings.lakehouse.object_store_options()
 
     def uri(self, table: str) -> str:
         return self.settings.lakehouse_uri(table)

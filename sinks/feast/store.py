@@ -35,7 +35,7 @@ def repo_config(settings: FitStreamSettings) -> RepoConfig:
         project=feast.project, provider="local", registry=registry,
         online_store=online_store_backend(settings).config(settings),
         offline_store={"type": OFFLINE_STORE_TYPE,
-                       "storage_options": settings.lakehouse.storage_options},
+                       "storage_options": settings.lakehouse.object_store_options() or {}},
         entity_key_serialization_version=3,
         repo_path=REPO_DIR)
 

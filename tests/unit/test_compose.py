@@ -1,9 +1,14 @@
 """The production compose file cannot run here (no Docker engine), so check what can be:
-its schema, and that every FitStream service runs a real command with real settings."""
+its schema, that every FitStream service runs a real command with real settings, and the
+invariants a stack needs to start and keep its data (security review, issue 9 findings
+4 and 5): a valid KRaft cluster id, a volume on every stateful service, health-gated
+start order, no host port shared by replicas, only the API published, no default secret."""
 
 from __future__ import annotations
 
+import base64
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -19,6 +24,9 @@ from fitstream.settings import REPO_ROOT, FitStreamSettings
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 SERVICES = yaml.safe_load(COMPOSE.read_text())["services"]
 FITSTREAM_SERVICES = {name: s for name, s in SERVICES.items() if s.get("build") == "."}
+VOLUMES = yaml.safe_load(COMPOSE.read_text()).get("volumes") or {}
+# Variables the file requires (``${VAR:?message}``): the stack refuses to start without them.
+REQUIRED_VARIABLES = sorted(set(re.findall(r"\$\{(\w+):\?", COMPOSE.read_text())))
 
 
 def test_the_stack_has_the_production_roles():
@@ -35,8 +43,7 @@ def test_the_stack_has_the_production_roles():
 def test_compose_validates_against_the_compose_schema():
     result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config", "--quiet"],
                             capture_output=True, text=True, check=False,
-                            env={**os.environ, "FITSTREAM_TOKEN_SECRET": "test",
-                                 "MINIO_ROOT_PASSWORD": "test", "MLFLOW_DB_PASSWORD": "test"})
+                            env={**os.environ, **dict.fromkeys(REQUIRED_VARIABLES, "test")})
     assert result.returncode == 0, result.stderr
 
 
@@ -79,3 +86,150 @@ def test_the_image_copies_only_what_exists():
     for source in re.findall(r"^COPY (\S+)", dockerfile, flags=re.MULTILINE):
         assert all((REPO_ROOT / part).exists() for part in source.split()), source
     assert Path(REPO_ROOT / "schemas" / "registry.json").exists()
+
+
+# --- Invariants of a stack that starts and keeps its data (issue 9, findings 4 and 5) ---
+
+KAFKA_NODES = sorted(name for name, s in SERVICES.items()
+                     if str(s.get("image", "")).startswith("apache/kafka:"))
+# Where each stateful service keeps what must survive a container's replacement.
+STATEFUL_DATA = {
+    **{name: SERVICES[name]["environment"].get("KAFKA_LOG_DIRS", "/tmp/kraft-combined-logs")
+       for name in KAFKA_NODES},  # the image's default log dir is in /tmp
+    "clickhouse": "/var/lib/clickhouse",
+    "minio": SERVICES["minio"]["command"][1],  # `server <dir>`
+    "mlflow-db": "/var/lib/postgresql/data",
+    "redis": "/data",  # --appendonly: the online store survives a restart
+    "lakehouse": posixpath.dirname(
+        SERVICES["lakehouse"]["environment"]["FITSTREAM_FEAST__REGISTRY_PATH"]),
+}
+# Images that hold data: a service running one must be listed above.
+STATEFUL_IMAGES = ("apache/kafka:", "clickhouse/", "minio/minio:", "postgres:", "redis:")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|AUTHORIZATION|ACCESS_KEY|ROOT_USER|AUTH\b")
+PUBLISHABLE = {"api", "grafana"}
+
+
+def replicas(service: dict) -> int:
+    return int((service.get("deploy") or {}).get("replicas", 1))
+
+
+def mounts(service: dict) -> dict[str, str]:
+    """Container path -> named volume (bind mounts and anonymous volumes are left out)."""
+    named = {}
+    for volume in service.get("volumes", []):
+        source, _, target = str(volume).partition(":")
+        if target and source in VOLUMES:
+            named[target.split(":")[0]] = source
+    return named
+
+
+def host_ports(spec: str) -> list[int]:
+    """The host ports a ``ports`` entry publishes ("8080:80", "8080-8081:80", "80": none)."""
+    parts = re.sub(r"\$\{\w+:?-([^}]*)\}", r"\1", str(spec)).split(":")
+    if len(parts) < 2:
+        return []  # container port only: Docker picks a free host port per replica
+    host = parts[-2]
+    first, _, last = host.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def test_kraft_cluster_id_is_a_base64_uuid():
+    ids = {SERVICES[name]["environment"]["CLUSTER_ID"] for name in KAFKA_NODES}
+    assert len(KAFKA_NODES) == 3
+    assert len(ids) == 1, "every node of one cluster formats with the same id"
+    cluster_id = ids.pop()
+    # Kafka's Uuid.fromString: URL-safe base64 of 16 bytes, without padding (22 chars).
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_id), cluster_id
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+
+
+def test_every_stateful_service_keeps_its_data_on_a_named_volume():
+    for name, service in SERVICES.items():
+        if str(service.get("image", "")).startswith(STATEFUL_IMAGES):
+            assert name in STATEFUL_DATA, f"{name} holds data: say where (STATEFUL_DATA)"
+    for name, path in STATEFUL_DATA.items():
+        assert path in mounts(SERVICES[name]), f"{name}: no named volume on {path}"
+
+
+def test_every_dependency_waits_for_health_or_completion():
+    for name, service in SERVICES.items():
+        depends_on = service.get("depends_on") or {}
+        assert isinstance(depends_on, dict), f"{name}: a list waits only for a start"
+        for target, rule in depends_on.items():
+            condition = rule.get("condition")
+            if condition == "service_healthy":
+                assert SERVICES[target].get("healthcheck", {}).get("test"), (
+                    f"{name} waits for {target} to be healthy, which has no healthcheck")
+            elif condition == "service_completed_successfully":
+                assert SERVICES[target].get("restart") == "no", f"{target} is not one-shot"
+            else:
+                pytest.fail(f"{name} -> {target}: condition {condition!r} waits only for start")
+
+
+def test_one_shot_jobs_run_when_their_servers_answer_and_finish_first():
+    healthy = {"condition": "service_healthy"}
+    done = {"condition": "service_completed_successfully"}
+    assert SERVICES["topics"]["depends_on"] == dict.fromkeys(KAFKA_NODES, healthy)
+    assert SERVICES["minio-buckets"]["depends_on"] == {"minio": healthy}
+    for name in set(FITSTREAM_SERVICES) - {"topics"}:
+        assert SERVICES[name]["depends_on"]["topics"] == done, name
+    assert SERVICES["lakehouse"]["depends_on"]["minio-buckets"] == done
+    assert SERVICES["mlflow"]["depends_on"]["minio-buckets"] == done
+
+
+def test_no_two_containers_share_a_host_port():
+    taken: dict[int, str] = {}
+    for name, service in SERVICES.items():
+        for spec in service.get("ports", []):
+            ports = host_ports(spec)
+            if ports:
+                assert len(ports) >= replicas(service), (
+                    f"{name}: {replicas(service)} replicas on host ports {spec}")
+            for port in ports:
+                assert port not in taken, f"{name} and {taken[port]} both publish {port}"
+                taken[port] = name
+
+
+def test_only_the_api_is_published():
+    published = {name for name, service in SERVICES.items() if service.get("ports")}
+    assert "api" in published
+    assert published <= PUBLISHABLE, f"published beyond the API: {published - PUBLISHABLE}"
+    assert not any("expose" in s or s.get("network_mode") == "host" for s in SERVICES.values())
+
+
+def test_every_credential_is_a_required_variable_without_default():
+    text = COMPOSE.read_text()
+    for variable, _operator in re.findall(r"\$\{(\w+)(:?-)", text):
+        assert not SECRET_NAME.search(variable), f"${{{variable}}} has a default"
+    secrets = 0
+    for name, service in SERVICES.items():
+        for key, value in (service.get("environment") or {}).items():
+            if SECRET_NAME.search(key):
+                secrets += 1
+                assert re.fullmatch(r"\$\{\w+:\?[^}]+\}", str(value)), (
+                    f"{name}: {key}={value!r} is not a required variable")
+    assert secrets >= 10  # the check sees the stack's credentials
+    # ClickHouse has a password, and every FitStream role uses it.
+    assert SERVICES["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"].startswith(
+        "${CLICKHOUSE_PASSWORD:?")
+    for name, service in FITSTREAM_SERVICES.items():
+        assert service["environment"]["FITSTREAM_CLICKHOUSE__PASSWORD"] == (
+            SERVICES["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"]), name
+
+
+def test_volumes_of_the_image_are_writable_by_its_user():
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    user = re.findall(r"^USER (\S+)", dockerfile, flags=re.MULTILINE)[-1]
+    run = " ".join(re.findall(r"^RUN (.*)", dockerfile.replace("\\\n", " "), flags=re.MULTILINE))
+    created = {path for paths in re.findall(r"mkdir -p ((?:/\S+ ?)+)", run)
+               for path in paths.split()}
+    owned = re.findall(rf"chown -R {user} (/\S+)", run)
+    for name, service in SERVICES.items():
+        if service.get("image") != "fitstream:latest":
+            continue
+        for target in mounts(service):
+            # A new named volume copies the mount point's owner from the image; a mount
+            # point the image lacks is created by Docker, owned by root.
+            assert target in created, f"{name}: the image does not create {target}"
+            assert any(target == o or target.startswith(o.rstrip("/") + "/") for o in owned), (
+                f"{name}: {target} is not owned by {user}")

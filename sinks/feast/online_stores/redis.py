@@ -15,10 +15,10 @@ from sinks.feast.online_stores import user_entity_key
 class RedisOnlineStore:
     def config(self, settings: FitStreamSettings) -> dict[str, Any]:
         return {"type": "redis",
-                "connection_string": settings.feast.redis_connection_string}
+                "connection_string": settings.feast.redis_connection()}
 
     def _client(self, settings: FitStreamSettings) -> redis.Redis:
-        host_port, *options = settings.feast.redis_connection_string.split(",")
+        host_port, *options = settings.feast.redis_connection().split(",")
         host, _, port = host_port.partition(":")
         kwargs = dict(option.split("=", 1) for option in options)
         return redis.Redis(host=host, port=int(port or 6379), db=int(kwargs.get("db", 0)),
