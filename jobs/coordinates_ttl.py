@@ -52,7 +52,7 @@ def _without_coordinates(samples: str | None) -> str | None:
 def strip_bronze(settings: FitStreamSettings, cutoff: datetime) -> int:
     """Rewrite bronze partitions older than ``cutoff``; returns the events rewritten."""
     uri = settings.lakehouse_uri(BRONZE_EVENTS)
-    options = settings.lakehouse.storage_options or None
+    options = settings.lakehouse.object_store_options()
     if not DeltaTable.is_deltatable(uri, storage_options=options):
         return 0
     day = f"{cutoff:%Y-%m-%d}"
