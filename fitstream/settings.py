@@ -302,7 +302,9 @@ class PrivacySettings(BaseModel):
 
 class FitStreamSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="FITSTREAM_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="FITSTREAM_", env_nested_delimiter="__", extra="ignore",
+        # A refused value may be a secret put in the wrong field: errors do not echo it.
+        hide_input_in_errors=True,
     )
 
     service: str = "fitstream"
