@@ -6,6 +6,10 @@ providers), so the channels run over real HTTP and real SMTP. Every message
 received is appended, with the provider's name and the idempotency key, to a
 JSON-lines file; repeats are recorded too, which shows at-least-once delivery.
 
+Given a TLS context, the SMTP server requires STARTTLS (the tests give it a self-signed
+certificate, which a verifying client must refuse). HTTP requests are recorded with
+their ``Authorization`` header.
+
 Paths under ``/unavailable/`` answer 503, and ``/rejecting/`` answer 400: point a
 channel there to watch it retry and dead-letter.
 """
@@ -13,6 +17,7 @@ channel there to watch it retry and dead-letter.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +61,8 @@ def _http_handler(received: ReceivedLog) -> type[BaseHTTPRequestHandler]:
                 return
             received.add({"provider": self.path.strip("/"),
                           "idempotency_key": self.headers.get("idempotency-key"),
+                          # What a real gateway would check; None when none was sent.
+                          "authorization": self.headers.get("authorization"),
                           "payload": json.loads(body or b"null")})
             self._answer(202, b'{"accepted": true}')
 
@@ -88,11 +95,16 @@ class LocalChannels:
     """The HTTP and SMTP endpoints; :meth:`start` binds them, :meth:`stop` closes them."""
 
     def __init__(self, host: str = "127.0.0.1", http_port: int = 0, smtp_port: int = 0,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None,
+                 smtp_tls_context: ssl.SSLContext | None = None) -> None:
         self.received = ReceivedLog(log_path)
         self._http = ThreadingHTTPServer((host, http_port), _http_handler(self.received))
+        # With a TLS context the SMTP server offers STARTTLS and refuses mail without it,
+        # as a provider's submission port does.
+        tls = ({"tls_context": smtp_tls_context, "require_starttls": True}
+               if smtp_tls_context is not None else {})
         self._smtp = Controller(_SmtpHandler(self.received), hostname=host,
-                                port=smtp_port or self._free_port(host))
+                                port=smtp_port or self._free_port(host), **tls)
         self.host = host
         self._thread = threading.Thread(target=self._http.serve_forever, name="local-channels",
                                         daemon=True)

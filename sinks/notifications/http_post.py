@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from sinks.notifications.channel import DeliveryFailed
 
@@ -13,10 +14,16 @@ RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 
 
 def post_delivery(client: httpx.Client, url: str, payload: dict[str, Any],
-                  idempotency_key: str) -> None:
-    """POST ``payload``; 2xx is success, 5xx/timeouts retry, other 4xx are permanent."""
+                  idempotency_key: str, authorization: SecretStr | None = None) -> None:
+    """POST ``payload``; 2xx is success, 5xx/timeouts retry, other 4xx are permanent.
+
+    ``authorization`` is the provider's ``Authorization`` header value (``Bearer …``);
+    empty sends none."""
+    headers = {"Idempotency-Key": idempotency_key}
+    if authorization is not None and authorization.get_secret_value():
+        headers["Authorization"] = authorization.get_secret_value()
     try:
-        response = client.post(url, json=payload, headers={"Idempotency-Key": idempotency_key})
+        response = client.post(url, json=payload, headers=headers)
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
     if response.is_success:

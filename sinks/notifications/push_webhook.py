@@ -16,6 +16,7 @@ class PushWebhookChannel:
 
     def __init__(self, settings: NotificationSettings) -> None:
         self._url = settings.push_webhook_url
+        self._authorization = settings.push_webhook_authorization
         self._client = httpx.Client(timeout=settings.send_timeout_s)
 
     def send(self, delivery: Delivery) -> None:
@@ -23,7 +24,8 @@ class PushWebhookChannel:
         post_delivery(self._client, self._url, {
             "delivery_id": delivery.delivery_id, "notification_id": n["notification_id"],
             "user_id": delivery.address, "kind": n["kind"], "title": n["title"],
-            "body": n["body"], "created_at": n["created_at"]}, delivery.delivery_id)
+            "body": n["body"], "created_at": n["created_at"]}, delivery.delivery_id,
+            self._authorization)
 
     def close(self) -> None:
         self._client.close()

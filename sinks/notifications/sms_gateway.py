@@ -22,6 +22,7 @@ class SmsGatewayChannel:
     def __init__(self, settings: NotificationSettings) -> None:
         self._url = settings.sms_gateway_url
         self._sender = settings.sms_sender
+        self._authorization = settings.sms_gateway_authorization
         self._client = httpx.Client(timeout=settings.send_timeout_s)
 
     def send(self, delivery: Delivery) -> None:
@@ -29,7 +30,7 @@ class SmsGatewayChannel:
         text = f"{n['title']} {n['body']}"[:SMS_MAX_CHARS]
         post_delivery(self._client, self._url, {
             "to": delivery.address, "sender": self._sender, "body": text,
-            "reference": delivery.delivery_id}, delivery.delivery_id)
+            "reference": delivery.delivery_id}, delivery.delivery_id, self._authorization)
 
     def close(self) -> None:
         self._client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+import ssl
 from email.message import EmailMessage
 
 from fitstream.domain.delivery import Delivery
@@ -38,7 +39,10 @@ class SmtpEmailChannel:
             # connection would need liveness checks.
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.send_timeout_s) as smtp:
                 if s.smtp_starttls:
-                    smtp.starttls()
+                    # Verify the server's certificate and name: without a context,
+                    # starttls() accepts any certificate, and the login below would hand
+                    # the password to whoever answers.
+                    smtp.starttls(context=ssl.create_default_context())
                 if s.smtp_user:
                     smtp.login(s.smtp_user, s.smtp_password.get_secret_value())
                 smtp.send_message(message)
