@@ -47,7 +47,8 @@ def run(user: str, workout: str, start: int, minutes: int, meters: float) -> lis
          "location": {"latitude": 52.52, "longitude": 13.40}, "device_model": "test"},
         {**base, "event_id": f"{workout}-1", "type": "WorkoutCompleted", "occurred_at": end,
          "seq": 1, "end_time": end, "duration_sec": minutes * 60, "distance_meters": meters,
-         "calories_burned": meters / 15, "route_coordinates": []},
+         "calories_burned": meters / 15,
+         "route_coordinates": [{"lat": 52.52, "lon": 13.40}, {"lat": 52.53, "lon": 13.41}]},
     ]
 
 
@@ -70,6 +71,7 @@ def sql(settings: FitStreamSettings, statement: str) -> list[dict[str, Any]]:
 
 ALL_TIME = ("SELECT user_id, distance_meters, workouts FROM leaderboard_entries FINAL"
             " WHERE time_window = 'all' AND sport = 'all' ORDER BY user_id")
+# Progress is the share of the threshold reached (1 km of 5 km: 0.2).
 RUN_5K = ("SELECT user_id, progress, achieved_at_ms FROM achievement_progress FINAL"
           " WHERE rule_id = 'run-5k' ORDER BY user_id")
 
@@ -124,9 +126,10 @@ def test_an_erased_user_comes_back_from_zero_and_a_replay_agrees(live, tmp_path)
         {"user_id": ERASED, "distance_meters": 1000.0, "workouts": 1},
         {"user_id": KEPT, "distance_meters": 3000.0, "workouts": 1}],
         "the erased user's 1 km run alone on the all-time board")
-    assert sql(settings, RUN_5K) == [
-        {"user_id": ERASED, "progress": 1000.0, "achieved_at_ms": None},
-        {"user_id": KEPT, "progress": 3000.0, "achieved_at_ms": None}]
+    wait_for_rows(settings, stack, RUN_5K, [
+        {"user_id": ERASED, "progress": 1000.0 / 5000, "achieved_at_ms": None},
+        {"user_id": KEPT, "progress": 3000.0 / 5000, "achieved_at_ms": None}],
+        "the erased user's 5 km progress from the 1 km run alone, not unlocked")
 
     # A replay from offset 0 reads the erasure first: the same boards, and the erased
     # run's events dead-lettered as user_erased.
@@ -144,10 +147,10 @@ def test_an_erased_user_comes_back_from_zero_and_a_replay_agrees(live, tmp_path)
             {"user_id": ERASED, "distance_meters": 1000.0, "workouts": 1},
             {"user_id": KEPT, "distance_meters": 3000.0, "workouts": 1}]
         assert replayed.query(RUN_5K.replace("FROM ", f"FROM {db}.")) == [
-            {"user_id": ERASED, "progress": 1000.0, "achieved_at_ms": None},
-            {"user_id": KEPT, "progress": 3000.0, "achieved_at_ms": None}]
+            {"user_id": ERASED, "progress": 1000.0 / 5000, "achieved_at_ms": None},
+            {"user_id": KEPT, "progress": 3000.0 / 5000, "achieved_at_ms": None}]
     finally:
         replayed.close()
-    erased = sorted((m.key(), read_headers(m.headers())["reason"]) for m in read_topic(
+    erased = sorted((m.key(), read_headers(m.headers())["dlq.reason"]) for m in read_topic(
         replayed_settings, replayed_settings.kafka.dlq_topic))
     assert erased == [(ERASED.encode(), "user_erased")] * 2
