@@ -92,7 +92,13 @@ class ClickHouseTopicSink:
                     self._commit()  # an idle sink still commits what it inserted
                 if time.monotonic() - last_lag_check > 5:
                     last_lag_check = time.monotonic()
-                    self._report_lag()
+                    try:
+                        self._report_lag()
+                    except KafkaException as exc:
+                        # A metric is not worth the sink: a busy broker that times out
+                        # a watermark query killed every sink thread of a process.
+                        log.warning("sink_lag_unavailable", view=self._view.name,
+                                    error=str(exc))
         finally:
             try:
                 self._commit()
