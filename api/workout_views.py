@@ -36,9 +36,10 @@ WorkoutIdPath = Annotated[str, Path(description="A workout id",
                                     json_schema_extra={"pattern": ID_PATTERN})]
 UserIdPath = Annotated[str, Path(description="A user id",
                                  json_schema_extra={"pattern": ID_PATTERN})]
-FromQuery = Annotated[datetime | None, Query(alias="from",
-                                             description="earliest start, inclusive")]
-ToQuery = Annotated[datetime | None, Query(description="latest start, exclusive")]
+FromQuery = Annotated[datetime | None, Query(
+    alias="from", description="earliest start, inclusive (public lists: its UTC day)")]
+ToQuery = Annotated[datetime | None, Query(
+    description="latest start, exclusive (public lists: its UTC day, exclusive)")]
 CursorQuery = Annotated[str | None, Query(description="next_cursor of the previous page")]
 
 
@@ -134,13 +135,16 @@ def _seconds(ms: int | None) -> float | None:
     return None if ms is None else ms / 1000
 
 
-def encode_cursor(start_ms: int, workout_id: str) -> str:
+def encode_cursor(start_ms: int | None, workout_id: str) -> str:
+    """A page's position; public pages name the workout only (None: no start time)."""
     return base64.urlsafe_b64encode(orjson.dumps([start_ms, workout_id])).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[int, str]:
+def decode_cursor(cursor: str, public: bool = False) -> tuple[int | None, str]:
     try:
         start_ms, workout_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if public:
+            return None, check_id("workout_id", workout_id)
         return int(start_ms), str(workout_id)
     except (ValueError, TypeError) as exc:
         raise ApiError(400, "invalid_cursor", "cursor is not one this API issued") from exc
@@ -197,17 +201,22 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
         return conditional_json(request, to_summary(row), cache_control=PRIVATE_VIEW)
 
     def user_workouts(user_id: str, from_: datetime | None, to: datetime | None, limit: int,
-                      cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+                      cursor: str | None, public: bool,
+                      ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the user's summaries. ``public``: ``from`` and ``to`` count in whole
+        UTC days and the cursor names only a workout id, so neither reveals an exact time."""
         where = ["user_id = %(user_id)s"]
         params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
+        to_ms = _day_ms if public else _to_ms
         if from_ is not None:
             where.append("start_ms >= %(from_ms)s")
-            params["from_ms"] = _to_ms(from_)
+            params["from_ms"] = to_ms(from_)
         if to is not None:
             where.append("start_ms < %(to_ms)s")
-            params["to_ms"] = _to_ms(to)
+            params["to_ms"] = to_ms(to)
         if cursor:
-            params["c_start"], params["c_id"] = decode_cursor(cursor)
+            params["c_start"], params["c_id"] = (
+                public_cursor_position(user_id, cursor) if public else decode_cursor(cursor))
             where.append("(start_ms < %(c_start)s OR (start_ms = %(c_start)s"
                          " AND workout_id < %(c_id)s))")
         rows = store.query(
@@ -217,8 +226,19 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = encode_cursor(last["start_ms"], last["workout_id"])
+            next_cursor = (encode_cursor(None, last["workout_id"]) if public
+                           else encode_cursor(last["start_ms"], last["workout_id"]))
         return rows[:limit], next_cursor
+
+    def public_cursor_position(user_id: str, cursor: str) -> tuple[int, str]:
+        """Where a public cursor's workout stands (its start is looked up, not sent)."""
+        _, workout_id = decode_cursor(cursor, public=True)
+        rows = store.query(f"SELECT start_ms FROM {db}.workout_summary FINAL"
+                           " WHERE user_id = %(user_id)s AND workout_id = %(workout_id)s"
+                           " LIMIT 1", {"user_id": user_id, "workout_id": workout_id})
+        if not rows:
+            raise ApiError(400, "invalid_cursor", "cursor is not one this API issued")
+        return rows[0]["start_ms"], workout_id
 
     page_limit = Query(ge=1, le=api.page_limit_max)
 
@@ -229,7 +249,7 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
                            cursor: CursorQuery = None) -> PublicWorkoutPage:
         """One user's workouts as public summaries, newest first, a page at a time."""
         rows, next_cursor = user_workouts(checked_id("user_id", user_id), from_, to, limit,
-                                          cursor)
+                                          cursor, public=True)
         return PublicWorkoutPage(items=[to_public_summary(r) for r in rows],
                                  next_cursor=next_cursor)
 
@@ -242,7 +262,7 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
         """The caller's own workouts as full summaries, newest first; owner only."""
         checked_id("user_id", user_id)
         require_owner(require_user(request, secret), user_id, "user's workouts")
-        rows, next_cursor = user_workouts(user_id, from_, to, limit, cursor)
+        rows, next_cursor = user_workouts(user_id, from_, to, limit, cursor, public=False)
         return WorkoutPage(items=[to_summary(r) for r in rows], next_cursor=next_cursor)
 
     @router.get("/workouts/{workout_id}/details", responses=owner_errors)
@@ -307,6 +327,11 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
         return route_geojson(workout_id, points, tolerance_m)
 
     return router
+
+
+def _day_ms(moment: datetime) -> int:
+    """The start of the moment's UTC day, in epoch ms."""
+    return _to_ms(moment) // 86_400_000 * 86_400_000
 
 
 def _to_ms(moment: datetime) -> int:

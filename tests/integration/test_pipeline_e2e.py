@@ -468,12 +468,19 @@ def test_user_workouts_page_by_cursor_newest_first(pipeline):
             if cursor is None:
                 break
         assert seen == [s["workout_id"] for s in expected]
+        # Exact windows are the owner's; public lists count in whole UTC days.
         window_from = expected[-2]["start_time"].isoformat()
         window_to = expected[0]["start_time"].isoformat()
-        page = httpx.get(f"{url}/api/v1/users/{user}/workouts",
-                         params={"from": window_from, "to": window_to}).json()
+        page = httpx.get(f"{url}/api/v1/users/{user}/workouts/private",
+                         params={"from": window_from, "to": window_to},
+                         headers=owner_headers(pipeline, user)).json()
         assert [i["workout_id"] for i in page["items"]] == [
             s["workout_id"] for s in expected[1:-1]]
+        day = expected[0]["start_time"].date()
+        public = httpx.get(f"{url}/api/v1/users/{user}/workouts",
+                           params={"from": f"{day}T23:59:59Z", "limit": 100}).json()
+        assert [i["workout_id"] for i in public["items"]] == [
+            s["workout_id"] for s in expected if s["start_time"].date() >= day]
 
 
 def test_poison_records_land_in_the_dead_letter_topic_with_their_reason(pipeline):

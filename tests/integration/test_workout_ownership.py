@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -36,6 +37,7 @@ VICTIM, VICTIM_DEVICE = "victim-1", "watch-victim"
 # A sample every 30 s; the attackers send the same offsets with other values, which the
 # old (workout_id, offset_ms) key would have merged into the victim's samples.
 T = int(time.time() * 1000) - 3_600_000
+T -= T % 86_400_000 == 86_399_999  # a millisecond later must be the same UTC day
 SAMPLES = [{"offset_ms": 30_000 * (i + 1), "distance_meters": 100.0 * (i + 1),
             "heart_rate": 140 + i, "speed": 3.5, "lat": 52.5 + i / 1000, "lon": 13.4,
             "elevation_meters": 40.0} for i in range(4)]
@@ -157,6 +159,12 @@ def test_a_reused_workout_id_reaches_none_of_the_victims_views(stack):
             "start_date": time.strftime("%Y-%m-%d", time.gmtime(T / 1000))}
         listed = client.get(f"/api/v1/users/{VICTIM}/workouts").json()["items"]
         assert listed == [before["public"][1]]
+        # Exact times are the owner's: a public list filters by whole UTC days.
+        a_ms_later = {"from": datetime.fromtimestamp((T + 1) / 1000, UTC).isoformat()}
+        assert client.get(f"/api/v1/users/{VICTIM}/workouts",
+                          params=a_ms_later).json()["items"] == listed
+        assert client.get(f"/api/v1/users/{VICTIM}/workouts/private", params=a_ms_later,
+                          headers=user_headers(settings, VICTIM)).json()["items"] == []
 
         # Through ingest: the claim is visible, so the attacker's Started is refused.
         ends = LogPosition(settings.kafka)
