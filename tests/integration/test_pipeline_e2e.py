@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +37,7 @@ from sinks.clickhouse.store import ClickHouseStore, open_store
 from sinks.clickhouse.tables import view_tables
 from sinks.notifications.smtp_email import message_id
 from tests.conftest import isolated
-from tests.harness import free_port
+from tests.harness import free_port, wait_until
 from tests.integration.reference_notifications import reference_notifications
 
 pytestmark = pytest.mark.e2e
@@ -93,16 +92,21 @@ def read_topic(settings: FitStreamSettings, topic: str) -> list[Any]:
             for p in metadata.partitions}
     consumer.assign([TopicPartition(topic, p, 0) for p in ends if ends[p] > 0])
     records, remaining = [], {p for p, end in ends.items() if end > 0}
-    deadline = time.monotonic() + 60
-    while remaining and time.monotonic() < deadline:
+
+    def read_more() -> bool:
         for message in consumer.consume(5000, timeout=1):
             if message.error():
                 continue
             records.append(message)
             if message.offset() + 1 >= ends[message.partition()]:
                 remaining.discard(message.partition())
-    consumer.close()
-    assert not remaining, f"could not read {topic} to its end"
+        return not remaining
+
+    try:
+        wait_until(read_more, f"{topic} read to its end offsets {ends}",
+                   progress=lambda: len(records), stall_s=60, poll_s=0)
+    finally:
+        consumer.close()
     return records
 
 
@@ -218,19 +222,20 @@ def ranked(entries: list[dict], metric: str) -> list[dict]:
              "workouts": e["workouts"]} for i, e in enumerate(order)]
 
 
-def wait_for_leaderboards(urls: list[str], all_time: list[dict], stack: LocalStack,
-                          timeout_s: float = 120) -> None:
+def wait_for_leaderboards(urls: list[str], all_time: list[dict], stack: LocalStack) -> None:
     want = sum(e["workouts"] for e in all_time)
-    deadline = time.monotonic() + timeout_s
     for url in urls:
-        while True:
-            stack.check()
+        counted = {"workouts": None}
+
+        def caught_up(url: str = url, counted: dict = counted) -> bool:
             board = httpx.get(f"{url}/api/v1/leaderboards/workouts",
                               params={"window": "all", "period": "all", "limit": 1000}).json()
-            if sum(e["workouts"] for e in board.get("entries", [])) == want:
-                break
-            assert time.monotonic() < deadline, f"leaderboards at {url} never caught up"
-            time.sleep(0.5)
+            counted["workouts"] = sum(e["workouts"] for e in board.get("entries", []))
+            return counted["workouts"] == want
+
+        wait_until(caught_up, f"the all-time board at {url} to count {want} workouts",
+                   progress=lambda counted=counted: counted["workouts"], alive=stack.check,
+                   poll_s=0.5)
 
 
 def completion_offsets(log: list[tuple[int, dict | None]]) -> dict[str, int]:
@@ -321,21 +326,19 @@ def api_summary(payload: dict) -> dict:
     return parsed
 
 
-def wait_for_statuses(urls: list[str], expected: dict[str, str], stack: LocalStack,
-                      timeout_s: float = 300) -> None:
+def wait_for_statuses(urls: list[str], expected: dict[str, str], stack: LocalStack) -> None:
     pending = {(url, w) for url in urls for w in expected}
-    deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=10) as client:
-        while pending and time.monotonic() < deadline:
-            stack.check()
+        def all_final() -> bool:
             for url, workout_id in sorted(pending):
                 response = client.get(f"{url}/api/v1/workouts/{workout_id}")
                 if response.status_code == 200 and \
                         response.json()["status"] == expected[workout_id]:
                     pending.discard((url, workout_id))
-            if pending:
-                time.sleep(0.5)
-    assert not pending, f"{len(pending)} summaries never reached their final status"
+            return not pending
+
+        wait_until(all_final, f"{len(pending)} summaries to reach their final status",
+                   progress=lambda: len(pending), alive=stack.check, poll_s=0.5)
 
 
 # Chooses email and SMS besides push before the fleet runs; everyone else has the default.
@@ -629,20 +632,23 @@ def inbox(client: httpx.Client, url: str, headers: dict, user: str, **params) ->
             return items
 
 
-def wait_for_inboxes(pipeline, expected: dict[str, set[str]], ready, timeout_s: float = 120,
+def wait_for_inboxes(pipeline, expected: dict[str, set[str]], ready,
                      ) -> dict[tuple[str, str], list[dict]]:
     """Poll every inbox on every backend until ``ready(user, items)``; returns the inboxes."""
-    deadline = time.monotonic() + timeout_s
     inboxes: dict[tuple[str, str], list[dict]] = {}
     with httpx.Client(timeout=10) as client:
         for url in pipeline.api_urls:
             for user in expected:
                 headers = owner_headers(pipeline, user)
-                while not ready(user, items := inbox(client, url, headers, user)):
-                    pipeline.stack.check()
-                    assert time.monotonic() < deadline, (url, user, len(items))
-                    time.sleep(0.5)
-                inboxes[(url, user)] = items
+
+                def user_ready(url: str = url, user: str = user, headers: dict = headers,
+                               ) -> bool:
+                    inboxes[(url, user)] = inbox(client, url, headers, user)
+                    return ready(user, inboxes[(url, user)])
+
+                wait_until(user_ready, f"{user}'s inbox at {url} to be ready",
+                           progress=lambda url=url, user=user: repr(inboxes.get((url, user))),
+                           alive=pipeline.stack.check, poll_s=0.5)
     return inboxes
 
 
@@ -717,14 +723,16 @@ def test_a_user_reads_their_notifications_and_no_one_else_can(pipeline):
             assert set(forbidden.json()) == {"error", "message", "code", "details"}
             assert client.request(method, target).status_code == 401
     # The read went through the log: the server backend's sink shows it too.
-    deadline = time.monotonic() + 60
-    while True:
-        served = httpx.get(f"{pipeline.api_urls[-1]}/api/v1/users/{user}/notifications",
-                           params={"unread": False}, headers=headers).json()
-        if [n["id"] for n in served["items"]] == [first["id"]]:
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
+    served = {}
+
+    def read_is_served() -> bool:
+        served["ids"] = [n["id"] for n in httpx.get(
+            f"{pipeline.api_urls[-1]}/api/v1/users/{user}/notifications",
+            params={"unread": False}, headers=headers).json()["items"]]
+        return served["ids"] == [first["id"]]
+
+    wait_until(read_is_served, f"the read of {first['id']} on the server backend",
+               progress=lambda: served.get("ids"), alive=pipeline.stack.check, poll_s=0.5)
 
 
 def test_preferences_are_validated_and_served_to_their_owner(pipeline):
