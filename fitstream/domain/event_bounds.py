@@ -32,7 +32,8 @@ can call it on untrusted JSON and the processor on decoded Avro.
 | calories_burned (kcal)        | 0 to ``MAX_CALORIES``                                   |
 
 Numbers must be finite (no NaN, no infinity). A completed workout also needs
-``start_time <= end_time <= start_time + MAX_WORKOUT_DURATION_MS``; only the
+``start_time <= end_time <= start_time + MAX_WORKOUT_DURATION_MS``, and a distance
+that ``MAX_SPEED_MPS`` covers in that span (plus ``DISTANCE_SLACK_METERS``); only the
 session knows its start, so :func:`completion_problems` is what it calls.
 
 Time. ``occurred_at`` is the device's clock, judged twice: ingest refuses an event
@@ -88,6 +89,9 @@ MAX_ROUTE_POINTS = 200_000
 # -- physics -----------------------------------------------------------------------------
 MAX_DISTANCE_METERS = 5_000_000.0  # 5,000 km: a week of riding across a continent
 MAX_SPEED_MPS = 100.0  # 360 km/h: above any human-powered record, downhill included
+# A completed workout covers at most MAX_SPEED_MPS over its span, plus this much GPS
+# drift (a workout stopped seconds after it started can still show some distance).
+DISTANCE_SLACK_METERS = 1_000.0
 MIN_HEART_RATE = 20
 MAX_HEART_RATE = 250
 MIN_ELEVATION_METERS = -1_000.0  # below the Dead Sea shore, with GPS noise
@@ -314,13 +318,20 @@ def _point_ok(point: object) -> bool:
             and type(lon) in _REAL and -180.0 <= lon <= 180.0)
 
 
-def completion_problems(start_time: int, end_time: int) -> list[str]:
-    """What is wrong with a completed workout's span, given the start its session holds."""
+def completion_problems(start_time: int, end_time: int,
+                        distance_meters: float | None = None) -> list[str]:
+    """What is wrong with a completed workout's span (and the distance covered in it),
+    given the start its session holds."""
     if end_time < start_time:
         return [f"end_time: {end_time} is before the workout's start_time {start_time}"]
-    if end_time - start_time > MAX_WORKOUT_DURATION_MS:
-        return [f"end_time: the workout lasted {end_time - start_time} ms; at most "
+    span_ms = end_time - start_time
+    if span_ms > MAX_WORKOUT_DURATION_MS:
+        return [f"end_time: the workout lasted {span_ms} ms; at most "
                 f"{MAX_WORKOUT_DURATION_MS} ms ({MAX_WORKOUT_DURATION_MS // DAY_MS} days)"]
+    reachable = MAX_SPEED_MPS * span_ms / 1000 + DISTANCE_SLACK_METERS
+    if distance_meters is not None and distance_meters > reachable:
+        return [f"distance_meters: {distance_meters:g} m in {span_ms // 1000} s is faster "
+                f"than {MAX_SPEED_MPS:g} m/s"]
     return []
 
 

@@ -226,7 +226,8 @@ class WorkoutSession:
             self.status = WorkoutStatus.ACTIVE
         elif kind == EventType.COMPLETED and status in (WorkoutStatus.ACTIVE,
                                                         WorkoutStatus.PAUSED):
-            problems = completion_problems(self.start_ms, event["end_time"])
+            problems = completion_problems(self.start_ms, event["end_time"],
+                                           event["distance_meters"])
             if problems:
                 # Each event was within its bounds, but not the span from this
                 # workout's start to its end (see event_bounds.py).

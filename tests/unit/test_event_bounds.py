@@ -214,3 +214,11 @@ def test_a_completion_lasts_from_zero_to_the_longest_workout(start, span):
     problems = completion_problems(start, start + span)
     assert (problems == []) == (0 <= span <= b.MAX_WORKOUT_DURATION_MS)
     assert all(p.startswith("end_time:") for p in problems)
+
+
+@given(times, st.integers(0, b.MAX_WORKOUT_DURATION_MS), st.floats(0, 1e9))
+def test_a_completion_covers_at_most_the_speed_limit_over_its_span(start, span, distance):
+    problems = completion_problems(start, start + span, distance)
+    fast = distance > b.MAX_SPEED_MPS * span / 1000 + b.DISTANCE_SLACK_METERS
+    assert (problems != []) == fast
+    assert all(p.startswith("distance_meters:") for p in problems)

@@ -136,7 +136,7 @@ def test_a_workout_lasts_at_most_the_longest_workout(duration):
     the end is not: the session refuses the completion, and moving time never exceeds
     the workout's span."""
     end = T0 + duration
-    script = WorkoutScript().started(at=T0).completed(end, 5000.0)
+    script = WorkoutScript().started(at=T0).completed(end, 500.0)
     events = script.events
     # Keep the watermark close behind the completion, as a stream of events would.
     keep_up = WorkoutScript("w-keep", "u-2").started(at=end - MINUTE).events[0]
@@ -149,3 +149,20 @@ def test_a_workout_lasts_at_most_the_longest_workout(duration):
     else:
         assert rejected == [("w-1", 1, DeadLetterReason.OUT_OF_BOUNDS)]
         assert summary["status"] == "active"
+
+
+@settings(max_examples=100, deadline=None)
+@given(seconds=st.integers(0, 86_400), speed=st.floats(0, 300))
+def test_a_completion_faster_than_the_speed_limit_is_refused(seconds, speed):
+    """Finding 13's "every distance against physical limits": the distance of a
+    completion must be coverable in its span."""
+    distance = round(speed * seconds, 1)
+    script = WorkoutScript().started(at=T0).completed(T0 + seconds * 1000, distance)
+    rejected, summaries, _ = run([[(e, e["occurred_at"]) for e in script.events]])
+    if distance <= min(b.MAX_SPEED_MPS * seconds + b.DISTANCE_SLACK_METERS,
+                       b.MAX_DISTANCE_METERS):
+        assert rejected == []
+        assert summaries["w-1"]["distance_meters"] == distance
+    else:
+        assert rejected == [("w-1", 1, DeadLetterReason.OUT_OF_BOUNDS)]
+        assert summaries["w-1"]["status"] == "active"

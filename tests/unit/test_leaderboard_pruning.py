@@ -127,8 +127,9 @@ def fleets(draw):
         st.integers(0, 100_000), st.integers(0, 47 * HOUR), st.integers(0, 47 * HOUR)),
         min_size=1, max_size=30))
     deliveries, expected = [], []
-    for n, (user, sport, offset, duration, distance, delay0, delay1) in enumerate(plans):
+    for n, (user, sport, offset, duration, drawn_m, delay0, delay1) in enumerate(plans):
         start = base + offset
+        distance = min(drawn_m, duration // 100)  # at most 10 m/s
         started, completed = workout(f"w{n}", user, sport, start, start + duration,
                                      float(distance))
         started_at = start + delay0
