@@ -258,6 +258,8 @@ def _check_samples(check: _Checker, samples: object) -> None:
     if len(samples) > MAX_SAMPLES_PER_EVENT:
         problems.append(f"samples: {len(samples)} samples, at most {MAX_SAMPLES_PER_EVENT}")
         return
+    if all(map(_sample_ok, samples)):
+        return
     for i, sample in enumerate(samples):
         if _sample_ok(sample):
             continue
