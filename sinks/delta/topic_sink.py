@@ -24,6 +24,7 @@ from deltalake import Transaction
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.observability import metrics
+from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
 from fitstream.settings import FitStreamSettings
 from sinks.delta.writers import LakehouseWriter
 
@@ -38,9 +39,14 @@ def app_id(writer: LakehouseWriter, partition: int) -> str:
 
 
 class DeltaTopicSink:
-    def __init__(self, settings: FitStreamSettings, writer: LakehouseWriter) -> None:
+    def __init__(self, settings: FitStreamSettings, writer: LakehouseWriter,
+                 erasures: ErasureLedger | None = None) -> None:
         self._settings = settings
         self._writer = writer
+        # Records of erased users, logged at or before their erasure, are not written
+        # (fitstream/privacy/erasures.py): a lagging or rebuilt sink must not bring them
+        # back. Their offsets still count as written.
+        self._erasures = erasures
         self._stop = threading.Event()
         self.group_id = f"{settings.lakehouse.group_id}-{writer.name}"
         static = settings.lakehouse.group_instance_id
@@ -107,6 +113,10 @@ class DeltaTopicSink:
         transactions = [Transaction(app_id(self._writer, p), end) for p, end in ends.items()]
         started = time.perf_counter()
         try:
+            if self._erasures is not None:  # every erasure produced before these records
+                self._erasures.catch_up(set(ends))
+                batch = [m for m in batch if not self._erasures.is_erased(
+                    m.key(), record_timestamp_ms(m))]
             rows = self._writer.write(batch, transactions)
         except Exception:
             log.exception("delta_write_failed", sink=self._writer.name, records=len(batch))
@@ -154,7 +164,12 @@ def lakehouse_writers(settings: FitStreamSettings) -> list[LakehouseWriter]:
 
 
 def lakehouse_sinks(settings: FitStreamSettings) -> list[DeltaTopicSink]:
-    return [DeltaTopicSink(settings, writer) for writer in lakehouse_writers(settings)]
+    from fitstream.contracts import AvroSerde, registry_from_settings
+
+    erasures = ErasureLedger(settings, AvroSerde(registry_from_settings(
+        settings.schema_registry)))
+    return [DeltaTopicSink(settings, writer, erasures)
+            for writer in lakehouse_writers(settings)]
 
 
 def records_behind(writers: list[LakehouseWriter],

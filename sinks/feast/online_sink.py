@@ -27,6 +27,7 @@ from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.observability import metrics
+from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
 from fitstream.settings import FitStreamSettings
 from sinks.delta.tables import user_feature_rows
 from sinks.feast.store import feature_store
@@ -48,6 +49,9 @@ class OnlineFeatureSink:
         self._stop = threading.Event()
         self._serde = AvroSerde(registry_from_settings(settings.schema_registry))
         self._store = feature_store(settings)
+        # Rows of erased users, logged at or before their erasure, are not pushed
+        # (fitstream/privacy/erasures.py): a lagging sink must not refill their entity row.
+        self._erasures = ErasureLedger(settings, self._serde)
         self.group_id = settings.feast.group_id
         self._consumer = Consumer(consumer_config(
             settings.kafka, self.group_id,
@@ -71,10 +75,14 @@ class OnlineFeatureSink:
                     self._stop.wait(RETRY_PAUSE_S)
         finally:
             self._consumer.close()
+            self._erasures.close()
 
     def _push(self, messages: list[Any]) -> bool:
         records = []
+        self._erasures.catch_up({m.partition() for m in messages})
         for message in messages:
+            if self._erasures.is_erased(message.key(), record_timestamp_ms(message)):
+                continue
             try:
                 records.append(self._serde.decode(message.value())[1])
             except SerdeError as exc:  # the producer is ours; say so, do not stop

@@ -169,9 +169,9 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
                                   DeadLetterReason.NOT_A_WORKOUT_EVENT, subject, source)
                 continue
             if erasures.is_erased(record["user_id"], round(message.timestamp * 1000)):
-                await dead_letter(event.value, message.key, DeadLetterReason.USER_ERASED,
-                                  f"logged at or before the erasure of {record['user_id']}",
-                                  source)
+                # No key and an empty value: a dead letter must not copy what was erased.
+                await dead_letter(b"", None, DeadLetterReason.USER_ERASED,
+                                  "logged at or before the user's erasure", source)
                 continue
             samples += len(record.get("samples") or ())
             raw_by_offset[message.offset] = event
