@@ -114,7 +114,12 @@ def _is_int(value: object) -> bool:
 
 
 def _shown(value: object) -> str:
-    text = repr(value)
+    if isinstance(value, str) and len(value) > 40:
+        return f"a string of {len(value)} characters"
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (Python's 4,300-digit limit)
+        return "a number too long to print"
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
