@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test test-fast bench lint clickhouse-server clean feature-repo
+.PHONY: setup demo test test-fast bench lint clickhouse-server s3-server clean feature-repo
 
 setup: $(STAMP) feature-repo
 
@@ -29,10 +29,20 @@ clickhouse-server:
 	     clickhouse-server clickhouse-client docker-compose >/dev/null) \
 	  || echo "clickhouse-server could not be installed: its tests will skip" )
 
+# A local S3 for the lakehouse jobs' tests (moto's server; MinIO's binary is not
+# installable here), in its own venv: its botocore needs python-dateutil < 3.
+S3_VENV := .venv-s3
+s3-server: $(S3_VENV)/.installed
+
+$(S3_VENV)/.installed: requirements-s3.lock
+	@test -x $(S3_VENV)/bin/python || $(PYTHON) -m venv $(S3_VENV)
+	$(S3_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-s3.lock
+	@touch $@
+
 demo: setup
 	$(BIN)/fitstream demo  # DEMO_ONCE=1 exits after the summary
 
-test: setup clickhouse-server
+test: setup clickhouse-server s3-server
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

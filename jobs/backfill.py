@@ -113,10 +113,11 @@ def daily_for_user(workouts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table_rows(uri: str, key: list[str], columns: list[str] | None = None,
-                ) -> list[dict[str, Any]]:
-    if not DeltaTable.is_deltatable(uri):
+                storage_options: dict | None = None) -> list[dict[str, Any]]:
+    if not DeltaTable.is_deltatable(uri, storage_options=storage_options):
         return []
-    rows = DeltaTable(uri).to_pyarrow_table(columns=columns).to_pylist()
+    rows = DeltaTable(uri, storage_options=storage_options).to_pyarrow_table(
+        columns=columns).to_pylist()
     return sorted(rows, key=lambda r: tuple(str(r[k]) for k in key))
 
 
@@ -139,17 +140,21 @@ def run_backfill(settings: FitStreamSettings, spark: SparkSession) -> dict[str, 
                 .withColumn("as_of_date", sf.date_format("event_timestamp", "yyyy-MM-dd"))
                 .select(*USER_FEATURES_SCHEMA.names))
     gold = silver.groupBy("user_id").applyInPandas(daily_for_user, _ddl(GOLD_SCHEMA))
-    write_table(silver, settings.lakehouse_uri(SILVER_BACKFILL), PARTITIONS[SILVER_WORKOUTS])
-    write_table(gold, settings.lakehouse_uri(GOLD_BACKFILL), PARTITIONS[GOLD_USER_DAILY])
-    write_table(features, settings.lakehouse_uri(FEATURES_BACKFILL), PARTITIONS[USER_FEATURES])
+    options = settings.lakehouse.object_store_options()
+    write_table(silver, settings.lakehouse_uri(SILVER_BACKFILL), PARTITIONS[SILVER_WORKOUTS],
+                storage_options=options)
+    write_table(gold, settings.lakehouse_uri(GOLD_BACKFILL), PARTITIONS[GOLD_USER_DAILY],
+                storage_options=options)
+    write_table(features, settings.lakehouse_uri(FEATURES_BACKFILL), PARTITIONS[USER_FEATURES],
+                storage_options=options)
     report: dict[str, Any] = {"bronze_events": bronze.count()}
     for name, streamed, rebuilt_table, key, columns in (
             ("silver", SILVER_WORKOUTS, SILVER_BACKFILL, ["user_id", "workout_id"], None),
             ("gold", GOLD_USER_DAILY, GOLD_BACKFILL, ["user_id", "day", "sport"], None),
             ("features", USER_FEATURES, FEATURES_BACKFILL, ["user_id", "as_of"],
              ["user_id", *FEATURE_COLUMNS])):
-        stream_rows = _table_rows(settings.lakehouse_uri(streamed), key, columns)
-        batch_rows = _table_rows(settings.lakehouse_uri(rebuilt_table), key, columns)
+        stream_rows = _table_rows(settings.lakehouse_uri(streamed), key, columns, options)
+        batch_rows = _table_rows(settings.lakehouse_uri(rebuilt_table), key, columns, options)
         report[name] = {"streamed": len(stream_rows), "backfilled": len(batch_rows),
                         "equal": stream_rows == batch_rows,
                         "differing_keys": sorted(

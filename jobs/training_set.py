@@ -76,7 +76,8 @@ def build_training_set(settings: FitStreamSettings, spark: SparkSession) -> dict
         .withColumn("event_timestamp", sf.timestamp_millis("snapshot_at"))
         .withColumn("snapshot_date", sf.date_format("event_timestamp", "yyyy-MM-dd"))
         .cache())
-    write_table(training, settings.lakehouse_uri(TRAINING_SET), PARTITION_BY)
+    write_table(training, settings.lakehouse_uri(TRAINING_SET), PARTITION_BY,
+                storage_options=options)
     summary = training.agg(sf.count("*").alias("rows"),
                            sf.countDistinct("user_id").alias("users"),
                            sf.min("snapshot_at").alias("first"),
