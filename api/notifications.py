@@ -20,6 +20,8 @@ from api.event_publisher import BrokerUnavailable, EventPublisher
 from api.workout_views import decode_cursor, encode_cursor
 from fitstream.contracts import AvroSerde
 from fitstream.domain.notifications import Channel
+from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher
+from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
 from sinks.clickhouse.tables import (
@@ -115,6 +117,7 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
     db = store.database
     api = settings.api
     kafka = settings.kafka
+    cipher = FieldCipher(key_store(settings))
 
     async def command(topic: str, subject: str, record: dict[str, Any]) -> None:
         if publisher is None:
@@ -234,7 +237,11 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
                   "channels": sorted({Channel(c).value for c in preferences.channels}),
                   "email": preferences.email, "phone": preferences.phone,
                   "updated_at": int(time.time() * 1000)}
-        await command(kafka.notification_preferences_topic, PREFERENCES_SUBJECT, record)
+        # Email and phone are sealed with the user's data key before they reach the log
+        # (crypto-shredding, fitstream/privacy/fields.py); this process's store row is plain.
+        sealed = await run_in_threadpool(cipher.seal_fields, user_id, record,
+                                         PREFERENCE_FIELDS)
+        await command(kafka.notification_preferences_topic, PREFERENCES_SUBJECT, sealed)
         await run_in_threadpool(store.insert, NOTIFICATION_PREFERENCES,
                                 preference_columns([record]))
         return UserPreferences(user_id=user_id, channels=record["channels"],

@@ -30,6 +30,8 @@ from fitstream.privacy.keys import KeyStore
 
 PREFIX: Final = "fse1."
 NONCE_BYTES: Final = 12
+# The personal fields sealed before they are produced, per contract subject.
+PREFERENCE_FIELDS: Final = ("email", "phone")
 
 
 class _Erased:

@@ -22,6 +22,8 @@ from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.observability import metrics
 from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
+from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher
+from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore, open_store
 from sinks.clickhouse.tables import ViewTable, apply_ddl, sink_groups, view_tables
@@ -48,6 +50,10 @@ class ClickHouseTopicSink:
         # Records of erased users, logged at or before their erasure, are skipped
         # (fitstream/privacy/erasures.py): a rebuild must not bring them back.
         self._erasures = erasures
+        # Preferences carry sealed addresses (fitstream/privacy/fields.py): opened here,
+        # so the table holds them plain and an erase deletes them with the rows.
+        self._cipher = (FieldCipher(key_store(settings))
+                        if view.topic == settings.kafka.notification_preferences_topic else None)
         self._view = view
         self._group_id = dict(sink_groups(settings))[view.topic]
         self._store = store
@@ -128,6 +134,8 @@ class ClickHouseTopicSink:
                             partition=message.partition(), offset=message.offset())
                 metrics.SINK_REJECTED.labels(sink=self._view.name).inc()
                 continue
+            if self._cipher is not None:
+                record = self._cipher.open_fields(record["user_id"], record, PREFERENCE_FIELDS)
             records.append(record)
         started = time.perf_counter()
         rows = self._store.insert(self._view.table, self._view.columns(records))

@@ -48,6 +48,8 @@ from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
 from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.kafka.topics import partition_count
 from fitstream.observability import metrics
+from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher
+from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from sinks.notifications.channel import DeliveryFailed, NotificationChannel, configured_channels
 
@@ -118,6 +120,7 @@ class PreferenceBook:
         self._serde = serde
         self._stop = stop
         self._defaults = frozenset(Channel(c) for c in settings.notifications.default_channels)
+        self._cipher = FieldCipher(key_store(settings))
         self._latest: dict[str, tuple[int, ChannelPreferences]] = {}
         self.ready = threading.Event()
         self._read: dict[int, int] = {}  # partition -> next offset to read
@@ -136,10 +139,13 @@ class PreferenceBook:
                 self._settings, self._settings.kafka.notification_preferences_topic,
                 self._serde, self._stop, follow=True, caught_up=self.ready.set):
             if record is not None:
-                known = self._latest.get(record["user_id"])
-                if known is None or record["updated_at"] >= known[0]:
-                    self._latest[record["user_id"]] = (record["updated_at"],
-                                                       ChannelPreferences.from_record(record))
+                # Sealed addresses open with the user's data key; an erased user's read
+                # as None (unreachable), fitstream/privacy/fields.py.
+                opened = self._cipher.open_fields(record["user_id"], record, PREFERENCE_FIELDS)
+                known = self._latest.get(opened["user_id"])
+                if known is None or opened["updated_at"] >= known[0]:
+                    self._latest[opened["user_id"]] = (opened["updated_at"],
+                                                       ChannelPreferences.from_record(opened))
             with self._moved:
                 self._read[partition] = offset + 1
                 self._moved.notify_all()

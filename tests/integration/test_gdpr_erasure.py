@@ -19,12 +19,15 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
-from api.tokens import issue_analyst_token
+from api.tokens import issue_analyst_token, issue_user_token
 from fitstream.cli.replay import replay_settings
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import producer_config
 from fitstream.kafka.dead_letter import read_headers
 from fitstream.local_stack import LocalStack, api_url, wait_for_api
+from fitstream.privacy.fields import ERASED as UNREADABLE
+from fitstream.privacy.fields import FieldCipher
+from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import open_store
 from tests.conftest import isolated
@@ -113,8 +116,26 @@ def test_an_erased_user_comes_back_from_zero_and_a_replay_agrees(live, tmp_path)
         "both users' first runs on the all-time board")
     assert [r["user_id"] for r in sql(settings, RUN_5K) if r["achieved_at_ms"]] == [ERASED]
 
+    # Their addresses reach the log sealed with their data key, and the API serves them.
+    chosen = {"channels": ["email", "sms"], "email": "erased@example.org",
+              "phone": "+4915112345678"}
+    owner = {"Authorization": "Bearer " + issue_user_token(
+        settings.api.token_secret.get_secret_value(), ERASED, 300)}
+    preferences = f"{api_url(settings)}/api/v1/users/{ERASED}/notification-preferences"
+    assert httpx.put(preferences, json=chosen, headers=owner, timeout=30).status_code == 200
+    [logged] = read_topic(settings, settings.kafka.notification_preferences_topic)
+    _, sealed = serde.decode(logged.value())
+    assert b"erased@example.org" not in logged.value()
+    assert b"+4915112345678" not in logged.value()
+    assert FieldCipher(key_store(settings)).open_fields(
+        ERASED, sealed, ("email", "phone")) == {**sealed, **chosen, "channels": ["email", "sms"]}
+    assert httpx.get(preferences, headers=owner, timeout=30).json()["email"] == chosen["email"]
+
     report = erase_user(settings, ERASED, processor_timeout_s=300)
     assert report["erasure"]["processor state dropped"] is True
+    assert report["erasure"]["data key deleted"] is True
+    # Crypto-shredding: the copy in the log no longer opens, for any process.
+    assert FieldCipher(key_store(settings)).open(ERASED, "email", sealed["email"]) is UNREADABLE
     assert report["erasure"]["view sinks settled"] is True
     assert report["clickhouse"]["leaderboard_entries"] > 0
     assert sql(settings, f"SELECT count() AS n FROM leaderboard_entries WHERE user_id ="
@@ -149,6 +170,7 @@ def test_an_erased_user_comes_back_from_zero_and_a_replay_agrees(live, tmp_path)
         assert replayed.query(RUN_5K.replace("FROM ", f"FROM {db}.")) == [
             {"user_id": ERASED, "progress": 1000.0 / 5000, "achieved_at_ms": None},
             {"user_id": KEPT, "progress": 3000.0 / 5000, "achieved_at_ms": None}]
+        assert replayed.query(f"SELECT user_id FROM {db}.notification_preferences") == []
     finally:
         replayed.close()
     dead = read_topic(replayed_settings, replayed_settings.kafka.dlq_topic)
