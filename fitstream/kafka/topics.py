@@ -66,6 +66,9 @@ class TopicSpec:
     purpose: str
     compacted: bool = False
     retention_ms: int | None = None
+    # The broker stamps each record (LogAppendTime): a producer cannot date a record, so
+    # what is judged by record time (workout claims, from_future) is the broker's clock.
+    broker_timestamps: bool = False
 
     def __post_init__(self) -> None:
         if not self.compacted and self.retention_ms is None:
@@ -74,9 +77,10 @@ class TopicSpec:
 
     def config(self) -> dict[str, str]:
         """The topic configs ``create_topics`` sets."""
+        stamp = {"message.timestamp.type": "LogAppendTime"} if self.broker_timestamps else {}
         if self.compacted:
-            return {"cleanup.policy": "compact", "retention.ms": str(FOREVER)}
-        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+            return {"cleanup.policy": "compact", "retention.ms": str(FOREVER), **stamp}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms), **stamp}
 
 
 def changelog_topic(settings: FitStreamSettings, table: str) -> str:
@@ -89,7 +93,7 @@ def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
     p = kafka.events_partitions
     return [
         TopicSpec(kafka.events_topic, p, "device events, key user_id: the system of record",
-                  retention_ms=FOREVER),
+                  retention_ms=FOREVER, broker_timestamps=True),
         TopicSpec(kafka.dlq_topic, p, "records the processors refused, with the reason",
                   retention_ms=OPERATIONAL_RETENTION_MS),
         # View topics: keyed by user_id, many rows per user (see the module docstring).

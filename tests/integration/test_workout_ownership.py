@@ -180,14 +180,15 @@ def test_a_reused_workout_id_reaches_none_of_the_victims_views(stack):
             "details": [{"index": 0, "workout_id": WORKOUT}]}
         assert ends.ends(topic) == log_before
 
-        # Through raw Kafka: one attacker on the victim's partition, one on another.
+        # Through raw Kafka: one attacker on the victim's partition, one on another, both
+        # dating their records to 1970 so that a claim by record time would be earliest.
         partition = next(m.partition() for m in read_topic(settings, topic)
                          if m.key() == VICTIM.encode())
         far = (partition + 1) % settings.kafka.events_partitions
         producer = Producer(producer_config(settings.kafka))
         for user, target in (("attacker-same", partition), ("attacker-far", far)):
             for event in attack(user):
-                producer.produce(topic, key=user.encode(), partition=target,
+                producer.produce(topic, key=user.encode(), partition=target, timestamp=1,
                                  value=serde.encode(f"fitstream.workouts.{event['type']}",
                                                     event))
         assert producer.flush(30) == 0
@@ -227,6 +228,6 @@ def test_a_reused_workout_id_reaches_none_of_the_victims_views(stack):
         first[claim["user_id"]] = min(first.get(claim["user_id"], claim["claimed_at"]),
                                       claim["claimed_at"])
     # The far attacker's processor could not see the victim's session: its claim exists
-    # and loses, being later in record time.
+    # and loses, being later in record time, which the broker stamps (not the producer).
     assert set(first) == {VICTIM, "attacker-far"}
     assert first[VICTIM] < first["attacker-far"]
