@@ -21,6 +21,11 @@ Kafka record timestamps, not ``occurred_at``: they are set where the record ente
 log (ingest's producer), so a device cannot backdate its way around an erasure, and
 they are stored in the log, so a replay decides exactly as the live run did.
 
+``erased_at`` is the erase job's clock, and record timestamps are the broker's (the
+events topic uses LogAppendTime) or the processor's (view topics): the hosts must keep
+their clocks in sync, and only a record logged within the clock skew of the erasure can
+be judged on the wrong side of it.
+
 After an erasure the user may come back: a record logged after ``erased_at`` is a new
 start, and their totals, achievements and features count from zero. The topic is never
 tombstoned (compaction would then forget the erasure); erasing again moves
