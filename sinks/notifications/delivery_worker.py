@@ -48,6 +48,7 @@ from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
 from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.kafka.topics import partition_count
 from fitstream.observability import metrics
+from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
 from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher
 from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
@@ -273,6 +274,9 @@ class DeliveryWorker:
         self._serde = AvroSerde(registry_from_settings(settings.schema_registry))
         self._stop = threading.Event()
         self._preferences = PreferenceBook(settings, self._serde, self._stop)
+        # Notifications of an erased user logged up to the erasure are not delivered
+        # (fitstream/privacy/erasures.py).
+        self._erasures = ErasureLedger(settings, self._serde)
         self._producer = Producer(producer_config(settings.kafka))
         self._offsets = OffsetTracker()
         self._committed: dict[tuple[str, int], int] = {}
@@ -326,6 +330,9 @@ class DeliveryWorker:
 
     def _dispatch(self, message: Any) -> None:
         source = SourceRef(message.topic(), message.partition(), message.offset())
+        if self._erasures.is_erased(message.key(), record_timestamp_ms(message)):
+            self._offsets.track(source, 0)
+            return
         try:
             _, notification = self._serde.decode(message.value())
         except SerdeError as exc:
@@ -384,6 +391,8 @@ class DeliveryWorker:
                 messages = consumer.consume(500, timeout=0.5)
                 if messages and not self._preferences.wait_until_current(consumer):
                     log.warning("preferences_behind", detail="delivering with what is known")
+                if messages:
+                    self._erasures.catch_up({m.partition() for m in messages if not m.error()})
                 for message in messages:
                     if not message.error():
                         self._dispatch(message)
@@ -398,6 +407,7 @@ class DeliveryWorker:
                 lane.stop()
             self._commit(consumer)
             consumer.close()
+            self._erasures.close()
             self._producer.flush(30)
 
 
