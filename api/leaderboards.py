@@ -19,6 +19,7 @@ from sinks.clickhouse.store import ClickHouseStore
 # The shapes of a period (day, ISO week, month, year, all time); that it is a period of
 # the window asked for is checked by the window (400 invalid_period).
 PERIOD_PATTERN = r"^(all|[0-9]{4}(-W[0-9]{2}|-[0-9]{2}(-[0-9]{2})?)?)$"
+SPORT_PATTERN = f"^({'|'.join((ALL_SPORTS, *SPORT_TYPES))})$"
 
 # Ranking order, as in fitstream.domain.leaderboards.ranking_key.
 ORDER = "value DESC, reached_at_ms ASC, user_id ASC"
@@ -115,7 +116,7 @@ def leaderboard_router(store: ClickHouseStore, cache: ViewCache,
             pattern=PERIOD_PATTERN,
             description="2026-11-26, 2026-W48 (ISO week), 2026-11, 2026 or all, of the "
                         "window (else 400); default: the current one")] = None,
-        sport: Annotated[str, Query(pattern=f"^({'|'.join((ALL_SPORTS, *SPORT_TYPES))})$",
+        sport: Annotated[str, Query(pattern=SPORT_PATTERN,
                                     description="A sport type, or all.")] = ALL_SPORTS,
         limit: Annotated[int, Query(ge=1, le=1000)] = 10,
         around_user: Annotated[str | None, Query(

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from api.auth import PathOwner
 from api.errors import ApiError, ErrorBody
@@ -70,10 +70,24 @@ class Inbox(BaseModel):
     next_cursor: str | None
 
 
+def _address_for(channel: str, field: str) -> dict[str, Any]:
+    """JSON Schema: choosing ``channel`` requires a non-null ``field`` (the rule of
+    Preferences' validator, stated in the schema so clients can see it)."""
+    return {"if": {"properties": {"channels": {"contains": {"const": channel}}},
+                   "required": ["channels"]},
+            "then": {"required": [field], "properties": {field: {"type": "string"}}}}
+
+
 class Preferences(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        _address_for("email", "email"), _address_for("sms", "phone")]})
+
     channels: list[ExternalChannel] = Field(
         max_length=3, description="External channels; the in-app inbox always gets everything")
-    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    # Printable ASCII without spaces around one @ (0x40 sits between the two ranges):
+    # the same set in Python's and ECMAScript's regex engines, unlike \s.
+    email: str | None = Field(None, pattern=r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$",
+                              max_length=254)
     phone: str | None = Field(None, pattern=r"^\+[1-9][0-9]{6,14}$",
                               description="E.164, e.g. +4915112345678")
 

@@ -14,6 +14,16 @@ import pyarrow as pa
 from sinks.clickhouse.store import Row, bind
 
 
+def _typed(values: list[Any]) -> pa.Array:
+    """An Arrow column. Lists that are all empty have Arrow's null item type, which chdb
+    cannot convert to an Array column (a PUT of preferences with no channels was a 500):
+    they are typed as lists of strings."""
+    column = pa.array(values)
+    if pa.types.is_list(column.type) and pa.types.is_null(column.type.value_type):
+        return column.cast(pa.list_(pa.string()))
+    return column
+
+
 class ChdbStore:
     def __init__(self, path: Path, database: str) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -73,7 +83,7 @@ class ChdbStore:
         conn.close()
 
     def insert(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
-        batch = pa.table({name: list(values) for name, values in columns.items()})
+        batch = pa.table({name: _typed(list(values)) for name, values in columns.items()})
         if batch.num_rows:
             names = ", ".join(columns)
             # chdb's Python() table function reads the local variable named here.
