@@ -30,6 +30,7 @@ from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import open_store
+from sinks.clickhouse.tables import view_tables
 from tests.conftest import isolated
 from tests.harness import wait_until
 from tests.integration.test_pipeline_e2e import read_topic
@@ -171,6 +172,13 @@ def test_an_erased_user_comes_back_from_zero_and_a_replay_agrees(live, tmp_path)
             {"user_id": ERASED, "progress": 1000.0 / 5000, "achieved_at_ms": None},
             {"user_id": KEPT, "progress": 3000.0 / 5000, "achieved_at_ms": None}]
         assert replayed.query(f"SELECT user_id FROM {db}.notification_preferences") == []
+        # No row of any view names the erased run or the erased address; the user's rows
+        # are those of the 1 km run after the erasure.
+        for table in sorted({view.table for view in view_tables(replayed_settings)}):
+            rows = replayed.query(f"SELECT * FROM {db}.{table} WHERE user_id = %(u)s",
+                                  {"u": ERASED})
+            assert not [r for r in rows if "w-erased-5k5" in str(r)
+                        or "erased@example.org" in str(r)], table
     finally:
         replayed.close()
     dead = read_topic(replayed_settings, replayed_settings.kafka.dlq_topic)
