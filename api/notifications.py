@@ -35,8 +35,9 @@ READ_SUBJECT = "fitstream.notifications.NotificationRead"
 PREFERENCES_SUBJECT = "fitstream.notifications.NotificationPreferences"
 ExternalChannel = Literal["push", "email", "sms"]
 # Notification ids are made by the processor from ids and board names
-# (n:user-1:top10:week|2026-W48|all), so they have their own pattern, not ID_PATTERN.
-NOTIFICATION_ID_PATTERN = r"^n:[A-Za-z0-9_.:|\-]{1,320}$"
+# (n:user-1:top10:week|2026-W48|all, n:user-1:goal-1e+06:w-1), so they have their own
+# pattern, not ID_PATTERN.
+NOTIFICATION_ID_PATTERN = r"^n:[A-Za-z0-9_.:|+\-]{1,320}$"
 NotificationIdPath = Annotated[str, Path(pattern=NOTIFICATION_ID_PATTERN,
                                          description="A notification's id")]
 
