@@ -12,7 +12,7 @@ from api.tokens import issue_user_token
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import apply_ddl
+from sinks.clickhouse.tables import NOTIFICATION_PREFERENCES, apply_ddl, preference_columns
 
 PREFERENCES = "/api/v1/users/user-1/notification-preferences"
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
@@ -27,6 +27,7 @@ def api(tmp_path_factory):
         settings.schema_registry)), store, None))
     owner = {"Authorization": "Bearer " + issue_user_token(
         settings.api.token_secret.get_secret_value(), "user-1", 60)}
+    client.store = store
     yield client, client.get("/openapi.json").json(), owner
     store.close()
 
@@ -117,3 +118,14 @@ def test_notification_ids_have_their_own_pattern(api):
     response = client.post("/api/v1/users/user-1/notifications/"
                            "n:user-1:top10:week%7C2026-W48%7Call/read", headers=owner)
     assert (response.status_code, response.json()["error"]) == (404, "not_found")
+
+
+def test_no_external_channel_at_all_is_stored_and_served(api):
+    """Found by schemathesis: PUT {"channels": []} was a 500 (chdb cannot convert Arrow's
+    null list type); the store write the PUT makes, then the GET."""
+    client, _, owner = api
+    client.store.insert(NOTIFICATION_PREFERENCES, preference_columns([{
+        "user_id": "user-1", "channels": [], "email": None, "phone": None,
+        "updated_at": 1_796_000_000_000}]))
+    served = client.get(PREFERENCES, headers=owner).json()
+    assert (served["channels"], served["email"], served["phone"]) == ([], None, None)
