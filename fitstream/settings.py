@@ -244,6 +244,9 @@ class SparkSettings(BaseModel):
     master: str = "local[2]"
     driver_memory: str = "2g"
     shuffle_partitions: int = Field(8, ge=1)
+    # The standalone cluster's shared secret (spark.authenticate): a master that accepts
+    # any driver runs anyone's code. Empty: no authentication (local threads need none).
+    auth_secret: SecretStr = SecretStr("")
 
 
 class ApiSettings(BaseModel):

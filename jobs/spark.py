@@ -16,7 +16,12 @@ def spark_session(settings: FitStreamSettings, app_name: str) -> SparkSession:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     spark = settings.spark
-    session = (SparkSession.builder.master(spark.master).appName(app_name)
+    builder = SparkSession.builder
+    if spark.auth_secret.get_secret_value():
+        # The cluster (docker-compose.yml) refuses drivers without its shared secret.
+        builder = (builder.config("spark.authenticate", "true")
+                   .config("spark.authenticate.secret", spark.auth_secret.get_secret_value()))
+    session = (builder.master(spark.master).appName(app_name)
                .config("spark.driver.memory", spark.driver_memory)
                .config("spark.sql.shuffle.partitions", spark.shuffle_partitions)
                .config("spark.sql.session.timeZone", "UTC")
