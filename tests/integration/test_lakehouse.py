@@ -106,8 +106,13 @@ def stream_with_a_kill(broker, tmp_path):
     producer = threading.Thread(target=lambda: produced.setdefault(
         "tally", produce_fleet(settings, SPEC, serde, rate=RATE)))
     try:
+        # The stream lasts seconds and the kill must land inside it: start it only once
+        # the bronze sink has its partitions (a loaded machine starts the role slowly).
+        wait_until(lambda: any("delta_sink_assigned" in line and "bronze-events" in line
+                               for line in lake.log_tail(200).splitlines()),
+                   "the lakehouse's bronze sink to be assigned its partitions",
+                   progress=lambda: lake.log_tail(3), alive=lake.check)
         producer.start()
-        # A loaded machine starts the sink slowly: wait while its log or its commits move.
         wait_until(lambda: (version(settings, BRONZE_EVENTS) or 0) >= 5,
                    "the lakehouse sink's 5th bronze commit",
                    progress=lambda: (version(settings, BRONZE_EVENTS), lake.log_tail(3)),
