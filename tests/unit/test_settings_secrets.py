@@ -4,8 +4,9 @@ finding 7: it printed the S3 secret key and the Redis password).
 Every ``SecretStr`` field of the settings is found by walking the model, so a secret
 added later is covered without editing this test; each is set through its
 ``FITSTREAM_*`` variable to a recognisable value, and none may appear in the output.
-A secret put into a printable field (object-store options, the Redis connection string)
-is refused, and the refusal does not echo it either.
+A secret put into a printable field (object-store options, the Redis connection string,
+librdkafka overrides, the schema registry URL) is refused, and the refusal does not echo
+it either.
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ def test_no_secret_value_appears_in_the_settings_output(monkeypatch):
      json.dumps({"AWS_ENDPOINT_URL": "http://minio:9000",
                  "AWS_SECRET_ACCESS_KEY": "leak-canary-s3"})),
     ("FITSTREAM_FEAST__REDIS_CONNECTION_STRING", "redis:6379,password=leak-canary-redis"),
+    ("FITSTREAM_KAFKA__CLIENT_OVERRIDES",
+     json.dumps({"security.protocol": "SASL_SSL", "sasl.password": "leak-canary-kafka"})),
+    ("FITSTREAM_SCHEMA_REGISTRY__URL", "http://registry:leak-canary-sr@schema-registry:8081"),
 ])
 def test_a_secret_in_a_printable_field_is_refused_without_echoing_it(monkeypatch, key, value):
     result = run_settings(monkeypatch, {key: value})
