@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.domain.identifiers import check_id
@@ -117,16 +117,15 @@ class ErasureLedger:
         return self._consumer
 
     def catch_up(self, partitions: Iterable[int] | None = None,
-                 timeout_s: float = 30.0) -> None:
-        """Read ``partitions`` (default: all) up to their current end offsets."""
+                 timeout_s: float = 30.0, outage_s: float = 600.0) -> None:
+        """Read ``partitions`` (default: all) up to their current end offsets, waiting up
+        to ``outage_s`` for an unreachable broker to come back."""
         with self._lock:
             consumer = self._open()
             wanted = list(self._positions if partitions is None else partitions)
             if not set(wanted) <= set(self._positions):  # a topic partitioned otherwise
                 wanted = list(self._positions)
-            ends = {p: consumer.get_watermark_offsets(TopicPartition(self._topic, p),
-                                                      timeout=10, cached=False)[1]
-                    for p in wanted}
+            ends = self._end_offsets(consumer, wanted, outage_s)
             deadline = time.monotonic() + timeout_s
             while any(self._positions[p] < end for p, end in ends.items()):
                 if time.monotonic() > deadline:
@@ -135,6 +134,26 @@ class ErasureLedger:
                 for message in consumer.consume(1000, timeout=0.2):
                     if message.error() is None:
                         self._apply(message)
+
+    def _end_offsets(self, consumer: Consumer, partitions: list[int],
+                     outage_s: float) -> dict[int, int]:
+        """The partitions' end offsets, waiting out a broker outage instead of failing.
+
+        A failed batch makes the worker exit and recover all its tables; a broker that
+        restarts (measured by tests/integration/test_broker_restart.py) is an outage to
+        wait for, as the worker's own consumer and producer do.
+        """
+        deadline = time.monotonic() + outage_s
+        while True:
+            try:
+                return {p: consumer.get_watermark_offsets(TopicPartition(self._topic, p),
+                                                          timeout=10, cached=False)[1]
+                        for p in partitions}
+            except KafkaException as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("erasure_offsets_unavailable", topic=self._topic, error=str(exc))
+                time.sleep(1)
 
     def _apply(self, message: Any) -> None:
         partition = message.partition()
