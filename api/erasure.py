@@ -26,13 +26,15 @@ from sinks.clickhouse.store import ClickHouseStore
 ADMIN_AUDIENCE = "fitstream-admin"
 
 
-def issue_admin_token(secret: str, admin: str, ttl_s: int, now: float | None = None) -> str:
-    return tokens._issue(secret, {"sub": admin}, ADMIN_AUDIENCE, ttl_s, now)
+def issue_admin_token(keys: tokens.TokenKeys | str, admin: str, ttl_s: int,
+                      now: float | None = None) -> str:
+    """Signed with the key ring's current kid, like every other token (rotation)."""
+    return tokens._issue(keys, {"sub": admin}, ADMIN_AUDIENCE, ttl_s, now)
 
 
-def verify_admin_token(secret: str, token: str) -> str:
-    """The admin's name; InvalidToken otherwise."""
-    return tokens._verify(secret, token, ADMIN_AUDIENCE, ["sub"])["sub"]
+def verify_admin_token(keys: tokens.TokenKeys | str, token: str) -> str:
+    """The admin's name; InvalidToken otherwise (any accepted kid of the ring)."""
+    return tokens._verify(keys, token, ADMIN_AUDIENCE, ["sub"])["sub"]
 
 
 class ClickHouseErasure(BaseModel):
@@ -43,7 +45,7 @@ class ClickHouseErasure(BaseModel):
 
 def erasure_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRouter:
     router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
-    secret = settings.api.token_secret.get_secret_value()
+    keys = tokens.TokenKeys.from_settings(settings.api)
 
     @router.post("/users/{user_id}/clickhouse-erasure", response_model=ClickHouseErasure,
                  responses={s: {"model": ErrorBody} for s in (400, 401)})
@@ -52,7 +54,7 @@ def erasure_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRo
         reads, deliveries and preferences included) and wait until their rows read 0.
         Part of ``fitstream jobs gdpr-erase``, which first publishes the erasure event
         so that the sinks stop writing the user's old records."""
-        authenticate(request, lambda token: verify_admin_token(secret, token), "admin")
+        authenticate(request, lambda token: verify_admin_token(keys, token), "admin")
         try:
             check_id("user_id", user_id)
         except InvalidIdentifier as exc:

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from api.auth import require_owner, require_user
 from api.caching import PRIVATE_VIEW, conditional_json
 from api.errors import ApiError, ErrorBody
-from api.leaderboards import resolve_period
+from api.leaderboards import PERIOD_PATTERN, SPORT_PATTERN, resolve_period
 from api.view_cache import ViewCache
 from api.workout_owners import WorkoutOwners
 from fitstream.domain.identifiers import ID_PATTERN, InvalidIdentifier, check_id
@@ -36,10 +36,28 @@ WorkoutIdPath = Annotated[str, Path(description="A workout id",
                                     json_schema_extra={"pattern": ID_PATTERN})]
 UserIdPath = Annotated[str, Path(description="A user id",
                                  json_schema_extra={"pattern": ID_PATTERN})]
-FromQuery = Annotated[datetime | None, Query(
-    alias="from", description="earliest start, inclusive (public lists: its UTC day)")]
-ToQuery = Annotated[datetime | None, Query(
-    description="latest start, exclusive (public lists: its UTC day, exclusive)")]
+# ISO 8601 only, parsed by the handlers (400 invalid_time): pydantic's lax datetime also
+# takes numbers as epoch seconds, so `to=0.5` was a valid date-time (finding 16).
+FromQuery = Annotated[str | None, Query(
+    alias="from", max_length=40, json_schema_extra={"format": "date-time"},
+    description="earliest start, inclusive, ISO 8601 (public lists: its UTC day)")]
+ToQuery = Annotated[str | None, Query(
+    max_length=40, json_schema_extra={"format": "date-time"},
+    description="latest start, exclusive, ISO 8601 (public lists: its UTC day, exclusive)")]
+
+
+def parsed_time(field: str, value: str | None) -> datetime | None:
+    """An ISO 8601 query value as a datetime (UTC when it names no zone); 400 if invalid."""
+    if value is None:
+        return None
+    try:
+        if not value[:4].isdigit() or value.isdigit():  # epoch numbers are not dates
+            raise ValueError("it must start with a year")
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_time", f"{field} is not an ISO 8601 date-time: {exc}",
+                       {"field": field}) from exc
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 CursorQuery = Annotated[str | None, Query(description="next_cursor of the previous page")]
 
 
@@ -248,8 +266,9 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
                            limit: Annotated[int, page_limit] = api.page_limit_default,
                            cursor: CursorQuery = None) -> PublicWorkoutPage:
         """One user's workouts as public summaries, newest first, a page at a time."""
-        rows, next_cursor = user_workouts(checked_id("user_id", user_id), from_, to, limit,
-                                          cursor, public=True)
+        rows, next_cursor = user_workouts(
+            checked_id("user_id", user_id), parsed_time("from", from_), parsed_time("to", to),
+            limit, cursor, public=True)
         return PublicWorkoutPage(items=[to_public_summary(r) for r in rows],
                                  next_cursor=next_cursor)
 
@@ -262,7 +281,8 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
         """The caller's own workouts as full summaries, newest first; owner only."""
         checked_id("user_id", user_id)
         require_owner(require_user(request, secret), user_id, "user's workouts")
-        rows, next_cursor = user_workouts(user_id, from_, to, limit, cursor, public=False)
+        rows, next_cursor = user_workouts(user_id, parsed_time("from", from_),
+                                          parsed_time("to", to), limit, cursor, public=False)
         return WorkoutPage(items=[to_summary(r) for r in rows], next_cursor=next_cursor)
 
     @router.get("/workouts/{workout_id}/details", responses=owner_errors)
@@ -291,9 +311,11 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
         s: {"model": ErrorBody} for s in (400, 401, 403)})
     async def get_user_stats(
         user_id: UserIdPath, request: Request,
-        sport: Annotated[str, Query(description="A sport type, or all.")] = ALL_SPORTS,
+        sport: Annotated[str, Query(pattern=SPORT_PATTERN,
+                                    description="A sport type, or all.")] = ALL_SPORTS,
         window: Annotated[LeaderboardWindow, Query()] = LeaderboardWindow.MONTH,
-        period: Annotated[str | None, Query(description="default: the current one")] = None,
+        period: Annotated[str | None, Query(pattern=PERIOD_PATTERN,
+                                            description="default: the current one")] = None,
     ) -> Response:
         """Totals for a sport and period, personal records, 12 weeks of activity; owner only."""
         checked_id("user_id", user_id)

@@ -165,9 +165,10 @@ def erase_from_clickhouse_live(settings: FitStreamSettings, user_id: str) -> dic
         finally:
             store.close()
     from api.erasure import issue_admin_token
+    from api.tokens import TokenKeys
 
-    token = issue_admin_token(settings.api.token_secret.get_secret_value(),
-                              "fitstream-gdpr-erase", 300)
+    token = issue_admin_token(TokenKeys.from_settings(settings.api), "fitstream-gdpr-erase",
+                              300)
     url = f"{api_url(settings)}/api/v1/admin/users/{user_id}/clickhouse-erasure"
     try:
         response = httpx.post(url, timeout=MUTATION_TIMEOUT_S + 30,

@@ -85,6 +85,31 @@ def test_an_empty_period_is_outside_the_schema_and_refused_as_such(api):
     assert response.json()["details"][0]["location"] == "query.period"
 
 
+@pytest.mark.parametrize("value", ["0.5", "1796040000", "true", "-1"])
+def test_a_number_is_not_a_date_time(api, value):
+    """`to=0.5` was read as 0.5 s after 1970 (pydantic's lax datetime)."""
+    client, doc, owner = api
+    param = next(p for p in doc["paths"]["/api/v1/users/{user_id}/workouts"]["get"][
+        "parameters"] if p["name"] == "to")
+    assert param["schema"]["format"] == "date-time"
+    for path in ("/api/v1/users/user-1/workouts", "/api/v1/users/user-1/workouts/private"):
+        response = client.get(path, params={"to": value}, headers=owner)
+        assert (response.status_code, response.json()["error"]) == (400, "invalid_time")
+    response = client.get("/api/v1/users/user-1/workouts", params={"to": "2026-11-30"})
+    assert response.status_code == 200
+
+
+def test_stats_period_and_sport_are_in_the_schema(api):
+    client, doc, owner = api
+    params = {p["name"]: p for p in doc["paths"]["/api/v1/users/{user_id}/stats"]["get"][
+        "parameters"]}
+    assert "pattern" in params["sport"]["schema"]
+    assert "pattern" in params["period"]["schema"]["anyOf"][0]
+    for query in ({"period": ""}, {"sport": "golf"}):
+        response = client.get("/api/v1/users/user-1/stats", params=query, headers=owner)
+        assert (response.status_code, response.json()["error"]) == (422, "validation_failed")
+
+
 def test_a_non_owner_with_an_invalid_body_gets_403(api):
     client, _, _ = api
     stranger = {"Authorization": "Bearer " + issue_user_token(
