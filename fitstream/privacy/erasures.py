@@ -18,8 +18,9 @@ rule every reader applies is one comparison:
   (preferences, reads, deliveries), so a rebuild does not resurrect the user either.
 
 Kafka record timestamps, not ``occurred_at``: they are set where the record entered the
-log (ingest's producer), so a device cannot backdate its way around an erasure, and
-they are stored in the log, so a replay decides exactly as the live run did.
+log (the broker stamps the events topic, LogAppendTime), so a device cannot backdate
+its way around an erasure, and they are stored in the log, so a replay decides exactly
+as the live run did.
 
 ``erased_at`` is the erase job's clock, and record timestamps are the broker's (the
 events topic uses LogAppendTime) or the processor's (view topics): the hosts must keep

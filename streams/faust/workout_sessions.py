@@ -180,7 +180,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         clock_key = str(partition)
         clock = table_loader(wiring.clocks, PartitionClock.from_state)(clock_key) \
             or PartitionClock()
-        # Claims carry the Started record's Kafka timestamp (set by ingest's producer).
+        # Claims carry the Started record's Kafka timestamp (the broker's: LogAppendTime).
         record_ms = {e.message.offset: round(e.message.timestamp * 1000) for e in batch}
         result = apply_batch(decoded, lambda w: load_stored_session(f"{partition}/{w}"),
                              clock, policy, (batch[0].message.offset, batch[-1].message.offset),
