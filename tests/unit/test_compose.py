@@ -99,6 +99,7 @@ STATEFUL_DATA = {
     "clickhouse": "/var/lib/clickhouse",
     "minio": SERVICES["minio"]["command"][1],  # `server <dir>`
     "mlflow-db": "/var/lib/postgresql/data",
+    "keys-db": "/var/lib/postgresql/data",
     "redis": "/data",  # --appendonly: the online store survives a restart
     "lakehouse": posixpath.dirname(
         SERVICES["lakehouse"]["environment"]["FITSTREAM_FEAST__REGISTRY_PATH"]),
@@ -233,3 +234,42 @@ def test_volumes_of_the_image_are_writable_by_its_user():
             assert target in created, f"{name}: the image does not create {target}"
             assert any(target == o or target.startswith(o.rstrip("/") + "/") for o in owned), (
                 f"{name}: {target} is not owned by {user}")
+
+
+# Roles that seal personal fields (api), open them (sink, delivery) or delete a user's
+# key (`fitstream jobs gdpr-erase`, run in any FitStream container).
+KEY_USERS = ("api", "sink", "delivery", "processor", "lakehouse")
+
+
+def test_every_role_shares_one_postgres_key_store(monkeypatch):
+    """Issue 9 finding 11: the default file key store lives in each container, so API
+    replicas sealed with keys of their own that the sink and delivery could not open, and
+    an erase deleted one container's copy. Every role reads keys from the one PostgreSQL."""
+    for name, service in FITSTREAM_SERVICES.items():
+        env = service["environment"]
+        assert env.get("FITSTREAM_PRIVACY__KEY_STORE") == "postgres", name
+    stores = {tuple(FITSTREAM_SERVICES[name]["environment"][f"FITSTREAM_PRIVACY__POSTGRES__{k}"]
+                    for k in ("HOST", "PORT", "DATABASE", "USER", "PASSWORD"))
+              for name in KEY_USERS}
+    assert len(stores) == 1, stores
+    host, port, database, user, password = stores.pop()
+    server = SERVICES[host]
+    assert str(server["image"]).startswith("postgres:"), host
+    assert port == "5432"
+    assert server["environment"]["POSTGRES_DB"] == database
+    assert server["environment"]["POSTGRES_USER"] == user
+    assert re.fullmatch(r"\$\{\w+:\?[^}]+\}", password), "the key store password has a default"
+    assert server["environment"]["POSTGRES_PASSWORD"] == password
+    for name in KEY_USERS:
+        assert SERVICES[name]["depends_on"][host] == {"condition": "service_healthy"}, name
+    # The settings each role builds choose that store (not the file default).
+    for name in KEY_USERS:
+        with monkeypatch.context() as env:
+            for key in [k for k in os.environ if k.startswith("FITSTREAM_")]:
+                env.delenv(key)
+            for key, value in FITSTREAM_SERVICES[name]["environment"].items():
+                env.setenv(key, re.sub(r"\$\{[^}]*\}", "from-the-environment", str(value)))
+            privacy = FitStreamSettings().privacy
+        assert privacy.key_store == "postgres", name
+        assert (privacy.postgres.host, privacy.postgres.database) == (host, database), name
+        assert privacy.postgres.password.get_secret_value() == "from-the-environment", name
