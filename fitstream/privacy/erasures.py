@@ -51,6 +51,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.domain.identifiers import check_id
 from fitstream.kafka.clients import consumer_config, producer_config
+from fitstream.privacy.keys import forget_user
 from fitstream.settings import FitStreamSettings
 
 log = structlog.get_logger("privacy.erasures")
@@ -81,6 +82,61 @@ def publish_erasure(settings: FitStreamSettings, serde: AvroSerde, user_id: str,
     return erased_at
 
 
+class _OutageWait:
+    """One catch-up's patience with the broker: backoff between attempts (1 s doubling to
+    10 s, reset by progress), a warning per failure, and the windows after which it
+    gives up (``outage_s`` for an unreachable broker, None: never;
+    ``missing_topic_s`` for an unknown topic)."""
+
+    stall_log_s = 30.0
+
+    def __init__(self, topic: str, outage_s: float | None, missing_topic_s: float) -> None:
+        self._topic = topic
+        self._outage_s = outage_s
+        self._missing_topic_s = missing_topic_s
+        self._started = time.monotonic()
+        self._backoff_s = 1.0
+        self.failures = 0
+
+    def reset(self) -> None:
+        self._started, self._backoff_s = time.monotonic(), 1.0
+
+    def attempt_timeout_s(self) -> float:
+        """A request's timeout: 10 s, or half of what remains of the outage window (a
+        request that fails late still leaves time to retry)."""
+        if self._outage_s is None:
+            return 10.0
+        remaining_s = self._started + self._outage_s - time.monotonic()
+        return max(0.5, min(10.0, remaining_s / 2))
+
+    def _pause(self) -> None:
+        self.failures += 1
+        time.sleep(self._backoff_s)
+        self._backoff_s = min(self._backoff_s * 2, 10.0)
+
+    def broker_unreachable(self, error: object) -> None:
+        waited_s = time.monotonic() - self._started
+        if self._outage_s is not None and waited_s > self._outage_s:
+            raise TimeoutError(f"the broker did not serve {self._topic} for {waited_s:.0f} s "
+                               f"(outage window {self._outage_s} s, {self.failures + 1} "
+                               f"attempts): {error}")
+        log.warning("erasure_topic_unavailable", topic=self._topic, error=str(error),
+                    waited_s=round(waited_s, 1))
+        self._pause()
+
+    def topic_missing(self, error: object) -> None:
+        waited_s = time.monotonic() - self._started
+        if waited_s > self._missing_topic_s:
+            raise RuntimeError(f"{self._topic}: {error or 'no partitions'} "
+                               f"(for {waited_s:.0f} s; create it with `fitstream topics create`)")
+        log.warning("erasure_topic_missing", topic=self._topic, error=str(error),
+                    waited_s=round(waited_s, 1))
+        self._pause()
+
+    def no_progress(self, positions: dict[int, int], ends: dict[int, int]) -> None:
+        self.broker_unreachable(f"no progress reading to the end ({positions} of {ends})")
+
+
 class ErasureLedger:
     """Who was erased when: ``user_id -> erased_at``, read from the erasure topic.
 
@@ -102,15 +158,25 @@ class ErasureLedger:
 
     # -- reading the topic -----------------------------------------------------------
 
-    def _open(self) -> Consumer:
-        if self._consumer is None:
+    def _open(self, waited: _OutageWait) -> Consumer:
+        """The ledger's consumer, assigned to every partition of the topic; waits out an
+        unreachable broker, and a topic the broker does not know (yet: a restarting
+        broker answers before it has loaded its topics) for ``missing_topic_s``."""
+        while self._consumer is None:
             consumer = Consumer(consumer_config(
                 self._kafka, "fitstream-erasure-ledger",
                 **{"fetch.queue.backoff.ms": 50, "queued.min.messages": 1}))
-            metadata = consumer.list_topics(self._topic, timeout=10).topics[self._topic]
-            if metadata.error is not None:
+            try:
+                metadata = consumer.list_topics(
+                    self._topic, timeout=waited.attempt_timeout_s()).topics[self._topic]
+            except KafkaException as exc:
                 consumer.close()
-                raise RuntimeError(f"{self._topic}: {metadata.error}")
+                waited.broker_unreachable(exc)
+                continue
+            if metadata.error is not None or not metadata.partitions:
+                consumer.close()
+                waited.topic_missing(metadata.error)
+                continue
             self._positions = dict.fromkeys(metadata.partitions, 0)
             consumer.assign([TopicPartition(self._topic, p, OFFSET_BEGINNING)
                              for p in self._positions])
@@ -118,43 +184,58 @@ class ErasureLedger:
         return self._consumer
 
     def catch_up(self, partitions: Iterable[int] | None = None,
-                 timeout_s: float = 30.0, outage_s: float = 600.0) -> None:
-        """Read ``partitions`` (default: all) up to their current end offsets, waiting up
-        to ``outage_s`` for an unreachable broker to come back."""
+                 outage_s: float | None = None, missing_topic_s: float = 600.0) -> None:
+        """Read ``partitions`` (default: all) up to their current end offsets.
+
+        Broker trouble is waited out here, so that long-running callers (the processor,
+        the sinks, the delivery worker) need no handling of their own: an unreachable
+        broker, failed offset requests and a read that makes no progress are retried
+        with backoff for ``outage_s`` (None: as long as it lasts, as the callers' own
+        clients do), then TimeoutError. A topic the broker does not know is retried for
+        ``missing_topic_s``, then RuntimeError (a deployment without the topic).
+        """
+        waited = _OutageWait(self._topic, outage_s, missing_topic_s)
         with self._lock:
-            consumer = self._open()
+            consumer = self._open(waited)
             wanted = list(self._positions if partitions is None else partitions)
             if not set(wanted) <= set(self._positions):  # a topic partitioned otherwise
                 wanted = list(self._positions)
-            ends = self._end_offsets(consumer, wanted, outage_s)
-            deadline = time.monotonic() + timeout_s
+            ends = self._end_offsets(consumer, wanted, waited)
+            progress_at, read = time.monotonic(), dict(self._positions)
             while any(self._positions[p] < end for p, end in ends.items()):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"could not read {self._topic} to its end "
-                                       f"({self._positions} of {ends}) in {timeout_s} s")
-                for message in consumer.consume(1000, timeout=0.2):
+                try:
+                    messages = consumer.consume(1000, timeout=0.2)
+                except KafkaException as exc:
+                    waited.broker_unreachable(exc)
+                    continue
+                for message in messages:
                     if message.error() is None:
                         self._apply(message)
+                if self._positions != read:
+                    progress_at, read = time.monotonic(), dict(self._positions)
+                    waited.reset()
+                elif time.monotonic() - progress_at > waited.stall_log_s:
+                    # The broker answers nothing (restarting, or a partition's leader is
+                    # away): keep reading, as a consumer does, within the outage window.
+                    progress_at = time.monotonic()
+                    waited.no_progress(self._positions, ends)
 
     def _end_offsets(self, consumer: Consumer, partitions: list[int],
-                     outage_s: float) -> dict[int, int]:
+                     waited: _OutageWait) -> dict[int, int]:
         """The partitions' end offsets, waiting out a broker outage instead of failing.
 
         A failed batch makes the worker exit and recover all its tables; a broker that
         restarts (measured by tests/integration/test_broker_restart.py) is an outage to
         wait for, as the worker's own consumer and producer do.
         """
-        deadline = time.monotonic() + outage_s
         while True:
             try:
-                return {p: consumer.get_watermark_offsets(TopicPartition(self._topic, p),
-                                                          timeout=10, cached=False)[1]
+                return {p: consumer.get_watermark_offsets(
+                            TopicPartition(self._topic, p),
+                            timeout=waited.attempt_timeout_s(), cached=False)[1]
                         for p in partitions}
             except KafkaException as exc:
-                if time.monotonic() > deadline:
-                    raise
-                log.warning("erasure_offsets_unavailable", topic=self._topic, error=str(exc))
-                time.sleep(1)
+                waited.broker_unreachable(exc)
 
     def _apply(self, message: Any) -> None:
         partition = message.partition()
@@ -171,6 +252,8 @@ class ErasureLedger:
         if erased_at > self._erased.get(user_id, -1):
             self._erased[user_id] = erased_at
             self._new.setdefault(partition, {})[user_id] = erased_at
+            # Their key is deleted: no cache of this process may keep opening with it.
+            forget_user(user_id)
 
     def close(self) -> None:
         with self._lock:

@@ -106,6 +106,18 @@ def test_the_cache_forgets_a_key_deleted_through_it(tmp_path):
     assert cached.get("user-b") is None
 
 
+def test_the_cache_never_remembers_that_a_user_has_no_key(tmp_path):
+    """Before: "no key" was cached for the TTL (60 s), so a reader that looked up a user
+    before their first key was created (or before they came back after an erase) read
+    their new sealed fields as erased for a minute."""
+    backend = LocalFileKeyStore(LocalFileKeyStoreConfig(), tmp_path)
+    cached = CachedKeyStore(backend, ttl_s=3600)
+    assert cached.get("user-a") is None
+    key = backend.get_or_create("user-a")  # the API, in another process, sealed first
+    assert cached.get("user-a") == key
+    assert cached.get_or_create("user-a") == key
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53)
     | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
