@@ -33,6 +33,10 @@ log = structlog.get_logger("sinks.clickhouse")
 RETRY_BACKOFF_S = 2.0
 
 
+class SinkStopped(Exception):
+    """Stopped in the middle of a batch (while waiting for the key store)."""
+
+
 def _next_offsets(batch: list[Any]) -> list[TopicPartition]:
     """The offsets to commit after a batch: one past the last record of each partition."""
     last: dict[tuple[str, int], int] = {}
@@ -81,6 +85,8 @@ class ClickHouseTopicSink:
                 if batch:
                     try:
                         self._write(batch)
+                    except SinkStopped:
+                        break  # nothing of the batch was inserted or committed
                     except Exception:
                         # The store or the broker failed: nothing was committed, so
                         # read the batch again after a pause (inserts are idempotent).
@@ -112,31 +118,10 @@ class ClickHouseTopicSink:
                 self._consumer.close()
 
     def _write(self, batch: list[Any]) -> None:
-        records = []
         if self._erasures is not None:  # every erasure produced before these records
             self._erasures.catch_up({m.partition() for m in batch if not m.error()})
-        for message in batch:
-            if message.error():
-                if message.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("consume_error", error=str(message.error()))
-                continue
-            if self._erasures is not None and self._erasures.is_erased(
-                    message.key(), record_timestamp_ms(message)):
-                metrics.SINK_REJECTED.labels(sink=self._view.name).inc()
-                continue
-            try:
-                _, record = self._serde.decode(message.value())
-            except SerdeError as exc:
-                # Views written by the processor decode; the events topic can hold
-                # poison, which the processor dead-letters and the sink skips.
-                log.warning("undecodable_record_skipped", view=self._view.name,
-                            reason=exc.reason, detail=str(exc),
-                            partition=message.partition(), offset=message.offset())
-                metrics.SINK_REJECTED.labels(sink=self._view.name).inc()
-                continue
-            if self._cipher is not None:
-                record = self._cipher.open_fields(record["user_id"], record, PREFERENCE_FIELDS)
-            records.append(record)
+        records = [record for message in batch
+                   if (record := self._record(message)) is not None]
         started = time.perf_counter()
         rows = self._store.insert(self._view.table, self._view.columns(records))
         metrics.SINK_BATCH_ROWS.labels(sink=self._view.name).observe(rows)
@@ -145,6 +130,38 @@ class ClickHouseTopicSink:
         for tp in _next_offsets(batch):
             self._uncommitted[(tp.topic, tp.partition)] = tp.offset
         self.rows_written += rows
+
+    def _record(self, message: Any) -> dict[str, Any] | None:
+        """The record a message puts in the view, or None: a consume error, poison, or a
+        record of an erased user (with the erasures already caught up)."""
+        if message.error():
+            if message.error().code() != KafkaError._PARTITION_EOF:
+                log.warning("consume_error", error=str(message.error()))
+            return None
+        try:
+            _, record = self._serde.decode(message.value())
+        except SerdeError as exc:
+            # Views written by the processor decode; the events topic can hold
+            # poison, which the processor dead-letters and the sink skips.
+            log.warning("undecodable_record_skipped", view=self._view.name,
+                        reason=exc.reason, detail=str(exc),
+                        partition=message.partition(), offset=message.offset())
+            metrics.SINK_REJECTED.labels(sink=self._view.name).inc()
+            return None
+        # The record's own user, not the message key: some topics are keyed otherwise
+        # (claims by workout id), and a rebuild must not write an erased user back.
+        if self._erasures is not None and self._erasures.is_erased(
+                record.get("user_id", message.key()), record_timestamp_ms(message)):
+            metrics.SINK_REJECTED.labels(sink=self._view.name).inc()
+            return None
+        if self._cipher is not None:
+            # A value that does not open reads as erased; an unavailable key store is
+            # waited for here, record by record (an exception would re-read the batch).
+            record = self._cipher.open_fields_patiently(record["user_id"], record,
+                                                        PREFERENCE_FIELDS, self._stop)
+            if record is None:
+                raise SinkStopped(self._view.name)
+        return record
 
     def _commit(self) -> None:
         """Commit what has been inserted. Seconds apart: every commit rewrites the

@@ -139,17 +139,28 @@ class PreferenceBook:
         for partition, offset, record in read_topic(
                 self._settings, self._settings.kafka.notification_preferences_topic,
                 self._serde, self._stop, follow=True, caught_up=self.ready.set):
-            if record is not None:
-                # Sealed addresses open with the user's data key; an erased user's read
-                # as None (unreachable), fitstream/privacy/fields.py.
-                opened = self._cipher.open_fields(record["user_id"], record, PREFERENCE_FIELDS)
-                known = self._latest.get(opened["user_id"])
-                if known is None or opened["updated_at"] >= known[0]:
-                    self._latest[opened["user_id"]] = (opened["updated_at"],
-                                                       ChannelPreferences.from_record(opened))
+            if record is not None and not self.apply(record):
+                return  # stopped while the key store was unavailable
             with self._moved:
                 self._read[partition] = offset + 1
                 self._moved.notify_all()
+
+    def apply(self, record: dict[str, Any]) -> bool:
+        """Take one preferences record (False: stopped before it could be opened).
+
+        Sealed addresses open with the user's data key; an erased user's, and one sealed
+        with a key they no longer have, read as None (unreachable), and a key store that
+        does not answer is waited for (fitstream/privacy/fields.py): an exception here
+        would end the follower thread, and every later preference with it."""
+        opened = self._cipher.open_fields_patiently(record["user_id"], record,
+                                                    PREFERENCE_FIELDS, self._stop)
+        if opened is None:
+            return False
+        known = self._latest.get(opened["user_id"])
+        if known is None or opened["updated_at"] >= known[0]:
+            self._latest[opened["user_id"]] = (opened["updated_at"],
+                                               ChannelPreferences.from_record(opened))
+        return True
 
     def wait_until_current(self, consumer: Consumer, timeout_s: float = 10) -> bool:
         """Block until every preference on the topic now has been read (False on timeout)."""
