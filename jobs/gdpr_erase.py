@@ -48,7 +48,7 @@ from fitstream.kafka.positions import LogPosition
 from fitstream.kafka.topics import USER_ERASURES_TABLE, changelog_topic
 from fitstream.local_stack import api_url
 from fitstream.privacy.erasures import publish_erasure
-from fitstream.privacy.keys import key_store_backend
+from fitstream.privacy.keys import forget_user, key_store_backend
 from fitstream.privacy.predicates import delta_equals
 from fitstream.settings import FitStreamSettings
 from jobs.compact import TABLES
@@ -187,7 +187,9 @@ def erase_from_clickhouse_live(settings: FitStreamSettings, user_id: str) -> dic
 def erase_data_key(settings: FitStreamSettings, user_id: str) -> bool:
     """Delete the user's data key from the key store; True if they had one."""
     check_id("user_id", user_id)
-    return key_store_backend(settings).delete(user_id)
+    deleted = key_store_backend(settings).delete(user_id)
+    forget_user(user_id)  # the erase may run in a process that caches keys (the API's)
+    return deleted
 
 
 def erase_user(settings: FitStreamSettings, user_id: str,

@@ -140,4 +140,8 @@ def test_the_erase_deletes_the_data_key_so_sealed_fields_read_as_erased(tmp_path
     assert erase_data_key(settings, "user-a") is False
     fresh = FieldCipher(key_store(settings))  # another process: no cached key
     assert fresh.open("user-a", "email", sealed) is ERASED
+    # The process that ran the erase (the API's, in the embedded default) cached the key
+    # when it sealed: the erase evicts it there too.
+    assert cipher.open("user-a", "email", sealed) is ERASED
+    assert cipher.open("user-b", "email", kept) == "other@example.org"
     assert fresh.open("user-b", "email", kept) == "other@example.org"
