@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.analyst_sql import StatementRefused, check_statement, read_only_query
 from api.auth import CurrentAnalyst
 from api.errors import ApiError, ErrorBody
 from fitstream.settings import ApiSettings, FitStreamSettings
@@ -55,6 +56,14 @@ async def sql_body(request: Request) -> SqlRequest:
             [{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]) from exc
 
 
+def run_checked(store: ClickHouseStore, sql: str, limits: dict[str, int | str],
+                ) -> tuple[list[str], list[tuple]]:
+    """``sql`` on the read-only connection once ClickHouse's parser shows that it reads
+    only the FitStream views (StatementRefused otherwise)."""
+    check_statement(read_only_query(store.query_read_only, limits), sql, store.database)
+    return store.query_read_only(sql, limits)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -77,11 +86,14 @@ def analytics_router(settings: FitStreamSettings, store: ClickHouseStore) -> API
                  responses={s: {"model": ErrorBody} for s in (400, 401, 413, 422)})
     async def run_sql(_analyst: CurrentAnalyst,
                       body: Annotated[SqlRequest, Depends(sql_body)]) -> SqlResult:
-        """Run one read-only statement on the view tables; 400 with ClickHouse's message
-        if it fails: a write (readonly=1), or a statement over the time, row or memory
-        limit."""
+        """Run one read-only statement on the view tables; 400 ``sql_refused`` for a
+        statement that reads outside them (a table function, another database, a second
+        statement: api/analyst_sql.py), 400 ``sql_failed`` with ClickHouse's message if it
+        fails: a write (readonly=1), or a statement over the time, row or memory limit."""
         try:
-            columns, rows = await run_in_threadpool(store.query_read_only, body.sql, limits)
+            columns, rows = await run_in_threadpool(run_checked, store, body.sql, limits)
+        except StatementRefused as exc:
+            raise ApiError(400, "sql_refused", str(exc)) from exc
         except Exception as exc:  # the server's or chdb's own error: the analyst's to fix
             message = str(exc).split("Stack trace")[0].strip()
             raise ApiError(400, "sql_failed", message[:2000]) from exc

@@ -20,12 +20,12 @@ def run_statement(settings: FitStreamSettings, statement: str,
                   ) -> tuple[list[str], list[list[Any]]]:
     """(columns, rows) of one statement; RuntimeError with the reason if it fails."""
     if settings.clickhouse.backend == "server":
-        from api.analytics import analyst_limits
+        from api.analytics import analyst_limits, run_checked
         from sinks.clickhouse.store import open_store
 
         store = open_store(settings)
         try:
-            columns, rows = store.query_read_only(statement, analyst_limits(settings.api))
+            columns, rows = run_checked(store, statement, analyst_limits(settings.api))
         except Exception as exc:
             raise RuntimeError(str(exc).split("Stack trace")[0].strip()) from exc
         finally:
