@@ -5,10 +5,14 @@ is cut off by revocation rather than by expiry. ``fitstream devices revoke`` pro
 one record per revocation to ``kafka.device_revocations_topic``:
 
 * key ``jti:<jti>``: that one token is revoked;
-* key ``device:<device_id>``: every token of that device issued at or before
-  ``revoked_at`` is revoked (a token issued afterwards works again);
+* key ``device:<user_id>/<device_id>``: every token of that user's device issued at or
+  before ``revoked_at`` is revoked (a token issued afterwards works again). Device ids are
+  chosen by devices, so two users' watches may share one: the key names the user too, and
+  ``/`` is outside the id pattern (``:`` is not), so no two pairs share a key. A key of
+  the earlier form ``device:<device_id>`` is ignored with a warning: it cannot say whose;
 * value: JSON ``{"revoked_at": <ms>, "reason": "..."}``; a tombstone (no value) lifts
-  the revocation.
+  the revocation. A record whose value cannot be read is skipped with a warning: one
+  bad record must not stop the follower (device tokens would get 503 forever).
 
 The topic is compacted by key, so it stays as small as the set of revocations. Each
 API process reads it whole at start (device tokens get 503 until it has: fail closed)
@@ -38,8 +42,8 @@ def jti_key(jti: str) -> bytes:
     return f"jti:{jti}".encode()
 
 
-def device_key(device_id: str) -> bytes:
-    return f"device:{device_id}".encode()
+def device_key(user_id: str, device_id: str) -> bytes:
+    return f"device:{user_id}/{device_id}".encode()
 
 
 class Revocations:
@@ -53,7 +57,7 @@ class Revocations:
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         kind, _, ident = (key or b"").decode(errors="replace").partition(":")
-        if kind not in ("jti", "device") or not ident:
+        if kind not in ("jti", "device") or not ident or (kind == "device" and "/" not in ident):
             log.warning("revocation_ignored", key=key)
             return
         if kind == "jti":
@@ -63,13 +67,20 @@ class Revocations:
         if value is None:
             devices.pop(ident, None)
         else:
-            devices[ident] = int(json.loads(value)["revoked_at"])
+            try:
+                revoked_at = json.loads(value)["revoked_at"]
+                if isinstance(revoked_at, bool) or not isinstance(revoked_at, int | float):
+                    raise TypeError(f"revoked_at is {type(revoked_at).__name__}")
+                devices[ident] = int(revoked_at)
+            except (ValueError, KeyError, TypeError, OverflowError) as exc:
+                log.warning("revocation_malformed", key=key, error=str(exc)[:200])
+                return
         self._devices = devices
 
     def is_revoked(self, device: DeviceIdentity) -> bool:
         if device.jti in self._jtis:
             return True
-        revoked_at_ms = self._devices.get(device.device_id)
+        revoked_at_ms = self._devices.get(f"{device.user_id}/{device.device_id}")
         return revoked_at_ms is not None and device.issued_at_s * 1000 <= revoked_at_ms
 
 
@@ -122,7 +133,10 @@ class RevocationFollower:
                 for message in messages:
                     if message.error():
                         continue
-                    self._revocations.apply(message.key(), message.value())
+                    try:
+                        self._revocations.apply(message.key(), message.value())
+                    except Exception:  # one bad record must not stop the follower
+                        log.exception("revocation_skipped", offset=message.offset())
                     if message.offset() + 1 >= ends.get(message.partition(), 0):
                         behind.discard(message.partition())
                 if not behind and not self._revocations.loaded.is_set():

@@ -144,7 +144,9 @@ def devices_revoke(
     jti: Annotated[str | None, typer.Option(help="Revoke the one token with this jti.")]
     = None,
     device: Annotated[str | None, typer.Option(
-        help="Revoke every token of this device issued until now.")] = None,
+        help="Revoke every token of this device (of --user) issued until now.")] = None,
+    user: Annotated[str | None, typer.Option(
+        help="The user whose device --device is (device ids are not unique).")] = None,
     reason: Annotated[str, typer.Option(help="Kept with the revocation.")] = "",
     lift: Annotated[bool, typer.Option("--lift", help="Undo an earlier revocation.")]
     = False,
@@ -155,7 +157,10 @@ def devices_revoke(
 
     if (jti is None) == (device is None):
         raise typer.BadParameter("give exactly one of --jti and --device")
-    key = jti_key(jti) if jti is not None else device_key(_checked_id("device", device))
+    if (device is None) != (user is None):
+        raise typer.BadParameter("--device needs --user, and --user goes with --device")
+    key = (jti_key(jti) if jti is not None
+           else device_key(_checked_id("user", user), _checked_id("device", device)))
     try:
         value = publish_revocation(get_settings(), key, revoked=not lift, reason=reason)
     except Exception as exc:

@@ -12,8 +12,11 @@ import time
 import httpx
 import jwt
 import pytest
+from confluent_kafka import Producer
 
+from api.revocations import device_key
 from api.tokens import TokenKeys, issue_device_token
+from fitstream.kafka.clients import producer_config
 from fitstream.local_stack import LocalStack, api_url, wait_for_api
 from fitstream.settings import FitStreamSettings
 from tests.conftest import isolated
@@ -83,12 +86,15 @@ def test_revoking_a_device_covers_its_earlier_tokens_only(ingest_api):
     keys = TokenKeys.from_settings(settings.api)
     before = issue_device_token(keys, "user-2", "watch-2", 3600, now=time.time() - 5)
     other_device = issue_device_token(keys, "user-2", "watch-3", 3600, now=time.time() - 5)
+    # Device ids are chosen by devices: another user's watch-2 is not user-2's.
+    other_user = issue_device_token(keys, "user-3", "watch-2", 3600, now=time.time() - 5)
     assert ingest_status(settings, before) == 400
-    revoked = cli(settings, "devices", "revoke", "--device", "watch-2")
+    revoked = cli(settings, "devices", "revoke", "--device", "watch-2", "--user", "user-2")
     revoked_at_ms = int(revoked.stderr.split(" at ")[-1])
     waited = seconds_until_refused(settings, before)
     print(f"revocation by device took effect after {waited:.2f}s")
     assert ingest_status(settings, other_device) == 400
+    assert ingest_status(settings, other_user) == 400
     # iat has whole seconds: a token of the revocation's second counts as revoked.
     while int(time.time()) * 1000 <= revoked_at_ms:
         time.sleep(0.05)
@@ -96,12 +102,33 @@ def test_revoking_a_device_covers_its_earlier_tokens_only(ingest_api):
     assert ingest_status(settings, reissued) == 400
 
 
+def test_a_malformed_revocation_record_does_not_stop_the_follower(ingest_api):
+    """Before, the follower raised on the record, re-read the topic from its start and
+    raised again, forever: later revocations never applied (and a new API stayed 503)."""
+    settings = ingest_api
+    keys = TokenKeys.from_settings(settings.api)
+    token = issue_device_token(keys, "user-5", "watch-5", 3600, now=time.time() - 5)
+    for value in (b"not json", b'{"reason": "no time"}'):
+        publish_raw(settings, device_key("user-5", "watch-0"), value)
+    cli(settings, "devices", "revoke", "--device", "watch-5", "--user", "user-5")
+    seconds_until_refused(settings, token)
+
+
+def publish_raw(settings: FitStreamSettings, key: bytes, value: bytes) -> None:
+    producer = Producer(producer_config(settings.kafka))
+    delivered: list = []
+    producer.produce(settings.kafka.device_revocations_topic, key=key, value=value,
+                     on_delivery=lambda err, _msg: delivered.append(err))
+    producer.flush(30)
+    assert delivered == [None]
+
+
 def test_a_restarted_api_reads_the_revocations_before_accepting_device_tokens(ingest_api):
     """The topic is read whole at start: a second API process refuses at once."""
     settings = ingest_api
     keys = TokenKeys.from_settings(settings.api)
     token = issue_device_token(keys, "user-4", "watch-4", 3600, now=time.time() - 5)
-    cli(settings, "devices", "revoke", "--device", "watch-4")
+    cli(settings, "devices", "revoke", "--device", "watch-4", "--user", "user-4")
     seconds_until_refused(settings, token)
     second = settings.model_copy(update={
         "api": settings.api.model_copy(update={"port": free_port()}),

@@ -28,6 +28,7 @@ from api.tokens import (
     issue_user_token,
     verify_device_token,
 )
+from fitstream.domain.identifiers import ID_PATTERN
 from fitstream.settings import ApiSettings, FitStreamSettings
 
 OLD = "old-secret-of-at-least-32-bytes-0001"
@@ -154,10 +155,44 @@ def test_revoked_device_tokens_are_401_and_device_tokens_wait_for_the_list():
 def test_a_device_revocation_covers_exactly_its_tokens_issued_until_then(
         issued_s, revoked_ms, other_device):
     revocations = Revocations()
-    revocations.apply(device_key("watch-1"), f'{{"revoked_at": {revoked_ms}}}'.encode())
+    revocations.apply(device_key("user-1", "watch-1"),
+                      f'{{"revoked_at": {revoked_ms}}}'.encode())
     device = DeviceIdentity("user-1", "watch-2" if other_device else "watch-1", "j", issued_s)
     assert revocations.is_revoked(device) == (
         not other_device and issued_s * 1000 <= revoked_ms)
+    # Device ids are chosen by devices: another user's watch-1 is not revoked.
+    assert not revocations.is_revoked(DeviceIdentity("user-2", "watch-1", "j", issued_s))
+
+
+@given(user=st.from_regex(ID_PATTERN, fullmatch=True),
+       device=st.from_regex(ID_PATTERN, fullmatch=True),
+       other_user=st.from_regex(ID_PATTERN, fullmatch=True),
+       other_device=st.from_regex(ID_PATTERN, fullmatch=True))
+def test_a_device_revocation_names_exactly_one_user_and_device(
+        user, device, other_user, other_device):
+    """Ids may hold ':', so the key must not be ambiguous (user 'a:b' device 'c' against
+    user 'a' device 'b:c')."""
+    revocations = Revocations()
+    revocations.apply(device_key(user, device), b'{"revoked_at": 9999999999999}')
+    assert revocations.is_revoked(DeviceIdentity(user, device, "j", 1))
+    assert revocations.is_revoked(DeviceIdentity(other_user, other_device, "j", 1)) == (
+        (other_user, other_device) == (user, device))
+
+
+@pytest.mark.parametrize("value", [b"not json", b"{}", b'{"revoked_at": "soon"}',
+                                   b'{"revoked_at": null}', b"[1]", b'{"revoked_at": 1e999}'])
+def test_a_malformed_revocation_is_skipped_and_the_next_ones_apply(value):
+    revocations = Revocations()
+    revocations.apply(device_key("user-1", "watch-1"), value)
+    revocations.apply(device_key("user-1", "watch-2"), b'{"revoked_at": 5000}')
+    assert not revocations.is_revoked(DeviceIdentity("user-1", "watch-1", "j", 1))
+    assert revocations.is_revoked(DeviceIdentity("user-1", "watch-2", "j", 1))
+
+
+def test_a_device_revocation_of_the_old_form_names_no_user_and_is_ignored():
+    revocations = Revocations()
+    revocations.apply(b"device:watch-1", b'{"revoked_at": 5000}')
+    assert not revocations.is_revoked(DeviceIdentity("user-1", "watch-1", "j", 1))
 
 
 def test_a_device_token_names_its_jti_and_issue_time():
