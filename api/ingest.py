@@ -47,6 +47,11 @@ def _fail(status: int, error: str, message: str, details: Any = None) -> ApiErro
     return ApiError(status, error, message, details)
 
 
+# Events named in one 400: each names at most MAX_PROBLEMS (fitstream.contracts.strict),
+# so a refused batch's body stays small whatever was sent.
+MAX_LISTED_EVENTS = 50
+
+
 def event_problems(serde: AvroSerde, event: Any, now_ms: int, max_future_skew_ms: int,
                    ) -> tuple[str, list[str]]:
     """(subject, problems) of one event from a device; no problems: it may be encoded.
@@ -128,9 +133,12 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
                                 "device_id": event["device_id"]})
             records.append((event["user_id"].encode(), value))
         if problems:
+            listed = problems[:MAX_LISTED_EVENTS]
             raise _fail(400, "invalid_events",
-                        f"{len(problems)} of {len(events)} events break their contract",
-                        problems)
+                        f"{len(problems)} of {len(events)} events break their contract"
+                        + (f"; the first {len(listed)} are listed"
+                           if len(listed) < len(problems) else ""),
+                        listed)
         if foreign:
             raise _fail(403, "forbidden",
                         f"the token is for user {device.user_id} on device {device.device_id}",

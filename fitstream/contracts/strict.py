@@ -21,7 +21,10 @@ unknown keys, stops at the first bad field, and names record types rather than t
 path; this module adds those, compiled once per schema because ingest runs it on every
 event.
 
-A problem reads ``"location.latitude: expected double, got string '52.1'"``.
+A problem reads ``"location.latitude: expected double, got string '52.1'"``. The check
+stops after ``MAX_PROBLEMS`` of them, with a last line that says so: a 4 MiB body of
+``"samples": [0, 0, ...]`` is two million wrong samples, and naming each made a 100 MB
+response after seconds of work.
 """
 
 from __future__ import annotations
@@ -38,6 +41,25 @@ FLOAT_MAX = 3.4028234663852886e38  # the largest finite single-precision value
 # The JSON path is built only for a problem or a nested value: most events are valid,
 # and ingest checks every field of every sample of every event.
 Check = Callable[[Any, str, "str | int", list[str]], None]
+
+MAX_PROBLEMS = 20  # per value checked: enough to fix a device, few enough to read
+
+
+class _Enough(Exception):
+    """The problem list is full: the check stops here."""
+
+
+class _Problems(list[str]):
+    """A problem list that stops the check (``_Enough``) at its ``cap``-th + 1 problem."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__()
+        self.cap = cap
+
+    def append(self, problem: str) -> None:
+        if len(self) >= self.cap:
+            raise _Enough
+        super().append(problem)
 
 
 def describe(value: Any) -> str:
@@ -258,10 +280,11 @@ def _union(branches: list[Check], schema: list[Any]) -> Check:
             non_null[0](value, parent, name, problems)
             return
         for branch in non_null:
-            scratch: list[str] = []
-            branch(value, parent, name, scratch)
-            if not scratch:
-                return
+            try:  # the first problem settles it: the branch does not fit
+                branch(value, parent, name, _Problems(0))
+            except _Enough:
+                continue
+            return
         problems.append(f"{json_path(parent, name)}: expected {type_name(schema)}, "
                         f"got {describe(value)}")
     return check
@@ -274,8 +297,12 @@ class StrictContract:
         self.schema = schema
         self._check = compile_check(schema)
 
-    def problems(self, value: Any) -> list[str]:
-        """Every way ``value`` differs from the contract; empty when it matches exactly."""
-        found: list[str] = []
-        self._check(value, "", "", found)
-        return found
+    def problems(self, value: Any, limit: int = MAX_PROBLEMS) -> list[str]:
+        """The ways ``value`` differs from the contract, the first ``limit`` of them and then
+        a line that says the check stopped; empty when it matches exactly."""
+        found = _Problems(limit)
+        try:
+            self._check(value, "", "", found)
+        except _Enough:
+            return [*found, f"and more: the check stopped after {limit} problems"]
+        return list(found)

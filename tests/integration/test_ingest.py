@@ -267,3 +267,31 @@ def test_the_openapi_document_describes_each_event_type(ingest):
     started = events["items"]["oneOf"][0]
     assert started["properties"]["user_id"]["pattern"] == ID_PATTERN
     assert started["additionalProperties"] is False
+
+
+def test_a_refused_batch_names_a_bounded_number_of_events_and_problems(broker, tmp_path):
+    """Review of issue 9: each event names at most 20 problems, a batch at most 50 events,
+    so the 400 for a 4 MiB body of wrong values stays a few kilobytes."""
+    settings = isolated(broker, tmp_path, "ingest-caps")
+    client, publisher, _ = client_for(settings)
+    try:
+        bad = {**UPDATED, "samples": [0] * 50_000}
+        many = [{**STARTED, "seq": "x", "event_id": f"7d7c0c62-3a55-4a43-9c8e-5b1f7f0a{i:04d}"}
+                for i in range(80)]
+        reasons = []
+        for events, message, listed in (
+                ([bad], "1 of 1 events break their contract", 1),
+                (many, "80 of 80 events break their contract; the first 50 are listed", 50)):
+            response = client.post("/api/v1/ingest/events", json={"events": events},
+                                   headers=auth(settings))
+            body = response.json()
+            assert (response.status_code, body["message"]) == (400, message)
+            assert [d["index"] for d in body["details"]] == list(range(listed))
+            assert len(response.content) < 20_000
+            reasons.append(body["details"][0]["reason"])
+        assert reasons[0].split("; ")[-2:] == [
+            "samples[19]: expected TelemetrySample object, got number 0",
+            "and more: the check stopped after 20 problems"]
+        assert reasons[1] == "seq: expected int, got string 'x'"
+    finally:
+        publisher.close()

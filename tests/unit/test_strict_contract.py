@@ -166,3 +166,14 @@ def test_strict_agrees_with_fastavro_and_what_it_accepts_round_trips_unchanged(b
     assert accepted == _fastavro_accepts(subject, event), SERDE.problems(subject, event)
     if accepted and subject == STARTED_SUBJECT:  # no single-precision field to round
         assert SERDE.decode(SERDE.encode(subject, event)) == (subject, event)
+
+
+def test_a_value_wrong_in_millions_of_ways_gets_a_short_list():
+    """Review of issue 9: a 4 MiB body of ``"samples": [0, 0, ...]`` (two million wrong
+    samples) made two million problems, joined into a ~100 MB response."""
+    updated = with_field(UPDATED, "samples", [0] * 2_000_000)
+    found = SERDE.problems(UPDATED_SUBJECT, updated)
+    assert found == [f"samples[{i}]: expected TelemetrySample object, got number 0" for i in range(20)] + [
+        "and more: the check stopped after 20 problems"]
+    # Exactly at the limit: no line about stopping.
+    assert len(SERDE.problems(UPDATED_SUBJECT, with_field(UPDATED, "samples", [0] * 20))) == 20
