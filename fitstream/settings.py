@@ -9,6 +9,7 @@ The embedded defaults run the whole platform on one machine; production
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -27,9 +28,11 @@ def is_secret_option(key: str) -> bool:
     """An object-store option that is a credential (deltalake/object_store key names)."""
     key = key.lower()
     # (AWS_SESSION_TOKEN is caught by "token"; not "session": librdkafka has
-    # session.timeout.ms.)
-    return any(word in key for word in ("secret", "password", "token", "access_key",
-                                        "credential"))
+    # session.timeout.ms. Azure's and Google's keys end in "account_key"/"master_key";
+    # an Azure SAS is the word "sas", never the prefix: librdkafka has sasl.mechanism.)
+    return (any(word in key for word in ("secret", "password", "token", "access_key",
+                                         "credential", "account_key", "master_key"))
+            or "sas" in re.split(r"[^a-z0-9]+", key))
 
 
 class KafkaSettings(BaseModel):
@@ -270,6 +273,9 @@ class SparkSettings(BaseModel):
     auth_secret: SecretStr = SecretStr("")
 
 
+MIN_TOKEN_SECRET_CHARS = 32
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -280,6 +286,26 @@ class ApiSettings(BaseModel):
     token_secret: SecretStr = SecretStr("fitstream-dev-secret-change-me-in-production")
     token_kid: str = Field("dev", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
     token_accepted_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("token_secret")
+    @classmethod
+    def _token_secret_long_enough(cls, secret: SecretStr) -> SecretStr:
+        # HS256 with a short secret is guessed offline from one token. The public default
+        # (44 characters) passes here; the API refuses it outside the demo (api/app.py).
+        if len(secret.get_secret_value()) < MIN_TOKEN_SECRET_CHARS:
+            raise ValueError(f"at least {MIN_TOKEN_SECRET_CHARS} characters")
+        return secret
+
+    @field_validator("token_accepted_secrets")
+    @classmethod
+    def _accepted_secrets_long_enough(cls, secrets: dict[str, SecretStr],
+                                      ) -> dict[str, SecretStr]:
+        short = sorted(kid for kid, secret in secrets.items()
+                       if len(secret.get_secret_value()) < MIN_TOKEN_SECRET_CHARS)
+        if short:
+            raise ValueError(f"the secrets of {', '.join(short)}: at least "
+                             f"{MIN_TOKEN_SECRET_CHARS} characters each")
+        return secrets
     # User and analyst tokens cannot be revoked, so they are short-lived; device tokens
     # live long (a watch cannot sign in every day) and are revoked on the revocation topic.
     user_token_ttl_s: int = Field(12 * 3600, ge=1)

@@ -16,11 +16,16 @@ import typing
 from collections.abc import Iterator
 
 import pytest
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 from typer.testing import CliRunner
 
 from fitstream.cli.main import app
-from fitstream.settings import FitStreamSettings, get_settings
+from fitstream.settings import (
+    ApiSettings,
+    FitStreamSettings,
+    get_settings,
+    is_secret_option,
+)
 
 
 def secret_fields(model: type[BaseModel], path: tuple[str, ...] = ()
@@ -60,7 +65,7 @@ def test_the_walk_finds_the_secrets_the_review_named():
 def test_no_secret_value_appears_in_the_settings_output(monkeypatch):
     env, values = {}, []
     for path, annotation in secret_fields(FitStreamSettings):
-        value = f"leak-canary-{'-'.join(path)}"
+        value = f"leak-canary-{'-'.join(path)}".ljust(32, "x")  # token secrets: 32+
         values.append(value)
         env[env_key(path)] = (value if annotation is SecretStr
                               else json.dumps({"k1": value}))  # a key ring: kid -> secret
@@ -97,3 +102,41 @@ def test_a_secret_in_a_printable_field_is_refused_without_echoing_it(monkeypatch
     assert "leak-canary" not in result.output
     assert result.exit_code != 0
     assert "leak-canary" not in str(result.exception)
+
+
+@pytest.mark.parametrize("key", ["azure_storage_account_key", "account_key",
+                                 "google_service_account_key", "sas", "sas_key",
+                                 "azure_storage_sas_key", "token", "AZURE_STORAGE_TOKEN",
+                                 "azure_storage_master_key"])
+def test_object_store_credentials_of_every_cloud_are_secret(monkeypatch, key):
+    assert is_secret_option(key)
+    monkeypatch.setenv("FITSTREAM_LAKEHOUSE__STORAGE_OPTIONS",
+                       json.dumps({key: "leak-canary-cloud"}))
+    with pytest.raises(ValidationError, match=r"set lakehouse\.access_key_id") as refused:
+        FitStreamSettings()
+    assert "leak-canary" not in str(refused.value)
+
+
+@pytest.mark.parametrize("key", ["sasl.mechanism", "session.timeout.ms", "AWS_REGION",
+                                 "AWS_ENDPOINT_URL", "azure_storage_account_name",
+                                 "google_service_account_path"])
+def test_plain_options_are_not_secret(key):
+    assert not is_secret_option(key)
+
+
+@pytest.mark.parametrize("secret", ["x", "s" * 31])
+def test_token_secrets_shorter_than_32_characters_are_refused(monkeypatch, secret):
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        ApiSettings(token_secret=secret)
+    with pytest.raises(ValidationError, match="the secrets of k1: at least 32"):
+        ApiSettings(token_accepted_secrets={"k0": "a" * 32, "k1": secret})
+    monkeypatch.setenv("FITSTREAM_API__TOKEN_SECRET", secret)
+    with pytest.raises(ValidationError) as refused:
+        FitStreamSettings()
+    assert secret * 2 not in str(refused.value)  # not echoed (hide_input_in_errors)
+
+
+def test_the_public_default_and_32_character_secrets_are_accepted():
+    assert ApiSettings().token_secret.get_secret_value() == (
+        "fitstream-dev-secret-change-me-in-production")
+    ApiSettings(token_secret="s" * 32, token_accepted_secrets={"k1": "a" * 32})
