@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from api.auth import UserIdPath
 from api.caching import conditional_json
+from api.errors import ErrorBody
 from fitstream.domain.achievements import CATALOGUE, achievement_id
 from sinks.clickhouse.store import ClickHouseStore
 
@@ -31,7 +32,8 @@ def achievement_router(store: ClickHouseStore) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["achievements"])
     db = store.database
 
-    @router.get("/users/{user_id}/achievements", response_model=UserAchievementList)
+    @router.get("/users/{user_id}/achievements", response_model=UserAchievementList,
+                responses={400: {"model": ErrorBody}})
     def get_user_achievements(user_id: UserIdPath, request: Request) -> Response:
         """Every rule in catalogue order; a rule never approached shows progress 0."""
         rows = {r["rule_id"]: r for r in store.query(

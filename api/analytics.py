@@ -16,13 +16,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.analyst_sql import StatementRefused, check_statement, read_only_query
 from api.auth import CurrentAnalyst
+from api.bodies import json_body, json_body_openapi
 from api.errors import ApiError, ErrorBody
 from fitstream.settings import ApiSettings, FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
@@ -34,9 +34,8 @@ class SqlRequest(BaseModel):
 
 class SqlResult(BaseModel):
     columns: list[str]
+    # Every row: a result over api.analyst_sql_max_result_rows is a 400, never cut short.
     rows: list[list[Any]]
-    truncated: bool = Field(
-        False, description="Always false: a result over the row limit fails with 400")
 
 
 def analyst_limits(api: ApiSettings) -> dict[str, int | str]:
@@ -45,15 +44,6 @@ def analyst_limits(api: ApiSettings) -> dict[str, int | str]:
             "max_result_rows": api.analyst_sql_max_result_rows,
             "result_overflow_mode": "throw",
             "max_memory_usage": api.analyst_sql_max_memory_bytes}
-
-
-async def sql_body(request: Request) -> SqlRequest:
-    """The body, read after the token was checked (declared after CurrentAnalyst)."""
-    try:
-        return SqlRequest.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]) from exc
 
 
 def run_checked(store: ClickHouseStore, sql: str, limits: dict[str, int | str],
@@ -80,12 +70,10 @@ def analytics_router(settings: FitStreamSettings, store: ClickHouseStore) -> API
     router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
     limits = analyst_limits(settings.api)
 
-    @router.post("/sql", response_model=SqlResult,
-                 openapi_extra={"requestBody": {"required": True, "content": {
-                     "application/json": {"schema": SqlRequest.model_json_schema()}}}},
+    @router.post("/sql", response_model=SqlResult, openapi_extra=json_body_openapi(SqlRequest),
                  responses={s: {"model": ErrorBody} for s in (400, 401, 413, 422)})
     async def run_sql(_analyst: CurrentAnalyst,
-                      body: Annotated[SqlRequest, Depends(sql_body)]) -> SqlResult:
+                      body: Annotated[SqlRequest, Depends(json_body(SqlRequest))]) -> SqlResult:
         """Run one read-only statement on the view tables; 400 ``sql_refused`` for a
         statement that reads outside them (a table function, another database, a second
         statement: api/analyst_sql.py), 400 ``sql_failed`` with ClickHouse's message if it

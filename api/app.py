@@ -130,7 +130,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
                                 if store is not None else None)
     if store is not None:
         cache = ViewCache(settings.api.view_cache_ttl_s)
-        app.include_router(workout_router(settings, store, cache))
+        app.include_router(workout_router(settings, store, cache, app.state.workout_owners))
         app.include_router(leaderboard_router(store, cache, settings.api.ranked_board_max_rows))
         app.include_router(achievement_router(store))
         app.include_router(notification_router(settings, serde, store, publisher))

@@ -26,7 +26,7 @@ from api.tokens import (
     verify_device_token,
     verify_user_token,
 )
-from fitstream.domain.identifiers import ID_PATTERN
+from fitstream.domain.identifiers import ID_PATTERN, InvalidIdentifier, check_id
 
 Identity = TypeVar("Identity")
 
@@ -141,12 +141,34 @@ CurrentUser = Annotated[str, Depends(_current_user)]
 CurrentDevice = Annotated[DeviceIdentity, Depends(_current_device)]
 CurrentAnalyst = Annotated[str, Depends(_current_analyst)]
 
-# Path parameters: externally chosen ids match the one id pattern.
-UserIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="A user id")]
+def checked_id(field: str, value: str) -> str:
+    """``value`` if it is a valid id, else ApiError 400 ``invalid_id`` naming ``field``."""
+    try:
+        return check_id(field, value)
+    except InvalidIdentifier as exc:
+        raise ApiError(400, "invalid_id", str(exc)) from exc
 
 
-def owner_of_path(user_id: UserIdPath, user: CurrentUser) -> str:
-    """The path's user, if the caller is signed in as that user: 401, then 403."""
+# Path parameters: externally chosen ids match the one id pattern, or the request is
+# 400 invalid_id, as every other entry refuses them (ingest, the admin erasure, the CLI).
+# The pattern is in the OpenAPI document; the dependency enforces it (a FastAPI
+# Path(pattern=) would answer 422 instead).
+def path_user_id(user_id: Annotated[str, Path(
+        description="A user id", json_schema_extra={"pattern": ID_PATTERN})]) -> str:
+    return checked_id("user_id", user_id)
+
+
+def path_workout_id(workout_id: Annotated[str, Path(
+        description="A workout id", json_schema_extra={"pattern": ID_PATTERN})]) -> str:
+    return checked_id("workout_id", workout_id)
+
+
+UserIdPath = Annotated[str, Depends(path_user_id)]
+WorkoutIdPath = Annotated[str, Depends(path_workout_id)]
+
+
+def owner_of_path(user: CurrentUser, user_id: UserIdPath) -> str:
+    """The path's user, if the caller is signed in as that user: 401, 400, then 403."""
     if user != user_id:
         raise ApiError(403, "forbidden", f"only {user_id} may use this")
     return user_id

@@ -5,16 +5,17 @@ they go to the log first (the system of record, so a replay rebuilds them), and
 are then written to the store at once so the caller reads their own write.
 """
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.auth import PathOwner
+from api.bodies import json_body, json_body_openapi
 from api.errors import ApiError, ErrorBody
 from api.event_publisher import BrokerUnavailable, EventPublisher
 from api.workout_views import decode_cursor, encode_cursor
@@ -38,8 +39,20 @@ ExternalChannel = Literal["push", "email", "sms"]
 # (n:user-1:top10:week|2026-W48|all, n:user-1:goal-1e+06:w-1), so they have their own
 # pattern, not ID_PATTERN.
 NOTIFICATION_ID_PATTERN = r"^n:[A-Za-z0-9_.:|+\-]{1,320}$"
-NotificationIdPath = Annotated[str, Path(pattern=NOTIFICATION_ID_PATTERN,
-                                         description="A notification's id")]
+
+
+def path_notification_id(notification_id: Annotated[str, Path(
+        description="A notification's id",
+        json_schema_extra={"pattern": NOTIFICATION_ID_PATTERN})]) -> str:
+    """400 ``invalid_id`` for an id of no notification, as for every id in a path
+    (api/auth.py)."""
+    if re.fullmatch(NOTIFICATION_ID_PATTERN, notification_id) is None:
+        raise ApiError(400, "invalid_id", f"notification_id {notification_id[:80]!r} "
+                       "is not a notification id")
+    return notification_id
+
+
+NotificationIdPath = Annotated[str, Depends(path_notification_id)]
 
 
 class Delivery(BaseModel):
@@ -104,22 +117,6 @@ class Preferences(BaseModel):
 class UserPreferences(Preferences):
     user_id: str
     updated_at: datetime | None = Field(description="None: the defaults, never changed")
-
-
-async def preferences_body(request: Request) -> Preferences:
-    """The PUT body, read only after the caller is known to be the owner (the dependency
-    is declared after PathOwner): 400 if it is not JSON, 422 if it is not Preferences."""
-    raw = await request.body()  # capped by the app's BodySizeLimit
-    try:
-        return Preferences.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]) from exc
-
-
-# The body is read by preferences_body, so FastAPI does not know it: described here.
-PREFERENCES_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": Preferences.model_json_schema()}}}}
 
 
 def _at(ms: int | None) -> datetime | None:
@@ -206,8 +203,7 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
                      if last else None)
 
     @router.post("/notifications/{notification_id}/read", response_model=Notification,
-                 responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
-                            404: {"model": ErrorBody}, 503: {"model": ErrorBody}})
+                 responses={s: {"model": ErrorBody} for s in (400, 401, 403, 404, 503)})
     async def mark_read(user_id: PathOwner, notification_id: NotificationIdPath,
                         ) -> Notification:
         """Mark one notification read; marking it again keeps the first read time."""
@@ -225,7 +221,7 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
         return found[0].model_copy(update={"read": True, "read_at": _at(record["read_at"])})
 
     @router.get("/notification-preferences", response_model=UserPreferences,
-                responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+                responses={s: {"model": ErrorBody} for s in (400, 401, 403)})
     def get_preferences(user_id: PathOwner) -> UserPreferences:
         """The user's external channels, or the defaults if they never chose."""
         rows = store.query(
@@ -239,11 +235,11 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
                                phone=row["phone"], updated_at=_at(row["updated_ms"]))
 
     @router.put("/notification-preferences", response_model=UserPreferences,
-                openapi_extra=PREFERENCES_BODY,
+                openapi_extra=json_body_openapi(Preferences),
                 responses={s: {"model": ErrorBody} for s in (400, 401, 403, 413, 422, 503)})
     async def put_preferences(
         user_id: PathOwner,
-        preferences: Annotated[Preferences, Depends(preferences_body)],
+        preferences: Annotated[Preferences, Depends(json_body(Preferences))],
     ) -> UserPreferences:
         """Replace the user's channels and addresses; the delivery worker follows at once.
         The caller is authenticated (401) and must be the user (403) before the body is

@@ -13,16 +13,16 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from api.auth import require_owner, require_user
+from api.auth import UserIdPath, WorkoutIdPath, checked_id, require_owner, require_user
 from api.caching import PRIVATE_VIEW, conditional_json
 from api.errors import ApiError, ErrorBody
 from api.leaderboards import PERIOD_PATTERN, SPORT_PATTERN, resolve_period
 from api.view_cache import ViewCache
 from api.workout_owners import WorkoutOwners
-from fitstream.domain.identifiers import ID_PATTERN, InvalidIdentifier, check_id
+from fitstream.domain.identifiers import check_id
 from fitstream.domain.leaderboards import ALL_SPORTS
 from fitstream.domain.route import route_geojson
 from fitstream.domain.splits import km_splits
@@ -31,11 +31,6 @@ from fitstream.domain.windows import LeaderboardWindow
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
 
-# Documented in OpenAPI, checked by the handlers: an invalid id is 400 with the error body.
-WorkoutIdPath = Annotated[str, Path(description="A workout id",
-                                    json_schema_extra={"pattern": ID_PATTERN})]
-UserIdPath = Annotated[str, Path(description="A user id",
-                                 json_schema_extra={"pattern": ID_PATTERN})]
 # ISO 8601 only, parsed by the handlers (400 invalid_time): pydantic's lax datetime also
 # takes numbers as epoch seconds, so `to=0.5` was a valid date-time (finding 16).
 FromQuery = Annotated[str | None, Query(
@@ -59,14 +54,6 @@ def parsed_time(field: str, value: str | None) -> datetime | None:
                        {"field": field}) from exc
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 CursorQuery = Annotated[str | None, Query(description="next_cursor of the previous page")]
-
-
-def checked_id(field: str, value: str) -> str:
-    """``value`` if it is a valid id, else ApiError 400 ``invalid_id`` naming ``field``."""
-    try:
-        return check_id(field, value)
-    except InvalidIdentifier as exc:
-        raise ApiError(400, "invalid_id", str(exc)) from exc
 
 
 SUMMARY_COLUMNS = (
@@ -169,12 +156,11 @@ def decode_cursor(cursor: str, public: bool = False) -> tuple[int | None, str]:
 
 
 def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
-                   cache: ViewCache) -> APIRouter:
+                   cache: ViewCache, owners: WorkoutOwners) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["workouts"])
     db = store.database
     api = settings.api
     secret = api.token_secret.get_secret_value()
-    owners = WorkoutOwners(store, api.view_cache_ttl_s)
 
     def owner_of(workout_id: str, what: str) -> str:
         """The workout's owner (from the claims); 400 for an invalid id, 404 if none."""
