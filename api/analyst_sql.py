@@ -39,9 +39,15 @@ log = structlog.get_logger("api.analyst_sql")
 GENERATOR_FUNCTIONS = frozenset({"numbers", "numbers_mt", "zeros", "zeros_mt", "values",
                                  "generateseries", "generate_series", "view"})
 SYSTEM_TABLES = frozenset({"system.one", "system.numbers", "system.numbers_mt"})
-# Scalar functions that read outside the statement's tables (lower case).
-OUTSIDE_READING_FUNCTIONS = frozenset({"file", "joinget", "joingetornull",
-                                       "catboostevaluate", "modelevaluate"})
+# Functions that read outside the statement's tables (lower case): the scalar ones, and
+# the table functions again, refused wherever the tree puts them.
+OUTSIDE_READING_FUNCTIONS = frozenset({
+    "file", "joinget", "joingetornull", "catboostevaluate", "modelevaluate",
+    "url", "urlcluster", "filecluster", "s3", "s3cluster", "gcs", "hdfs", "hdfscluster",
+    "azureblobstorage", "azureblobstoragecluster", "remote", "remotesecure", "cluster",
+    "clusterallreplicas", "executable", "python", "mysql", "postgresql", "sqlite",
+    "mongodb", "redis", "jdbc", "odbc", "merge", "loop", "input", "iceberg", "deltalake",
+    "hudi", "dictionary"})
 IN_FUNCTIONS = frozenset({"in", "notin", "globalin", "globalnotin", "nullin", "notnullin",
                           "globalnullin", "globalnotnullin"})
 _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

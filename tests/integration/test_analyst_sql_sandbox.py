@@ -129,3 +129,17 @@ def test_the_documented_analyst_queries_and_the_generators_still_run(api):
                       ("SELECT * FROM system.one", [[0]])):
         response = api(sql)
         assert (response.status_code, response.json()["rows"]) == (200, rows), sql
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT (SELECT count() FROM url('http://127.0.0.1:1/', 'RawBLOB'))",
+    "SELECT * FROM view(SELECT * FROM system.tables)",
+    "SELECT * FROM loop(system.tables) LIMIT 1",
+    "SELECT 1 FROM fitstream.workout_summary ANY LEFT JOIN system.users USING (user_id)",
+    "WITH c AS (SELECT name FROM system.tables) SELECT * FROM c",
+    "SELECT FILE('/etc/hostname')",
+])
+def test_reads_outside_hidden_in_subqueries_are_refused(api, sql):
+    response = api(sql)
+    assert (response.status_code, response.json()["error"]) == (400, "sql_refused"), (
+        response.text)
