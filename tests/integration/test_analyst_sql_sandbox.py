@@ -109,6 +109,8 @@ def test_the_url_function_cannot_reach_the_network(api, http_server):
     ("SELECT dictGet('d', 'a', 1)", "function dictGet() is not allowed"),
     ("SELECT 1; SELECT file('/etc/hostname')", "only one statement may run"),
     ("SHOW TABLES FROM system", "only one SELECT statement may run"),
+    ("INSERT INTO fitstream.notification_reads (user_id) VALUES ('x')",
+     "only one SELECT statement may run"),
 ])
 def test_statements_outside_the_views_are_refused(api, sql, message):
     response = api(sql)
