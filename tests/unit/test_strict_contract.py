@@ -15,19 +15,13 @@ from fitstream.contracts.registry import RepoSchemaRegistry
 from fitstream.contracts.strict import StrictContract, compile_check
 from fitstream.domain.events import EventType
 from fitstream.settings import SchemaRegistrySettings
+from tests.unit.test_contracts import STARTED
 
 REGISTRY = RepoSchemaRegistry(SchemaRegistrySettings().repo_registry_path)
 SERDE = AvroSerde(REGISTRY)
 STARTED_SUBJECT = EventType.STARTED.subject
 UPDATED_SUBJECT = EventType.UPDATED.subject
 
-STARTED = {
-    "event_id": "2f1c7c1e-8a4b-4f7e-9d1e-1a2b3c4d5e6f", "type": "WorkoutStarted",
-    "occurred_at": 1_793_606_400_000, "user_id": "user-1", "workout_id": "w-1",
-    "device_id": "device-1", "seq": 0, "sport_type": "cycling",
-    "start_time": 1_793_606_400_000, "location": {"latitude": 52.5, "longitude": 13.4},
-    "device_model": "RunWatch Pro",
-}
 UPDATED = {
     "event_id": "2f1c7c1e-8a4b-4f7e-9d1e-1a2b3c4d5e70", "type": "WorkoutUpdated",
     "occurred_at": 1_793_606_405_000, "user_id": "user-1", "workout_id": "w-1",
