@@ -29,6 +29,11 @@ VOLUMES = yaml.safe_load(COMPOSE.read_text()).get("volumes") or {}
 REQUIRED_VARIABLES = sorted(set(re.findall(r"\$\{(\w+):\?", COMPOSE.read_text())))
 
 
+# What an operator puts in a required variable, long enough for every secret's minimum
+# (token secrets need 32 characters).
+ENVIRONMENT_VALUE = "a-value-an-operator-sets-in-the-environment"
+
+
 def test_the_stack_has_the_production_roles():
     assert {"kafka-1", "schema-registry", "clickhouse", "processor", "sink", "api",
             "delivery", "topics", "lakehouse", "minio", "redis", "spark-master",
@@ -75,7 +80,7 @@ def test_each_service_environment_is_a_valid_settings_object(name, monkeypatch):
         for part in path:
             assert part in model.model_fields, f"{name}: {key} is not a setting"
             model = model.model_fields[part].annotation
-        monkeypatch.setenv(key, re.sub(r"\$\{[^}]*\}", "from-the-environment", str(value)))
+        monkeypatch.setenv(key, re.sub(r"\$\{[^}]*\}", ENVIRONMENT_VALUE, str(value)))
     settings = FitStreamSettings()
     assert settings.kafka.emulate_long_poll_ms == 0  # real Kafka long-polls by itself
     assert settings.clickhouse.backend == "server"
@@ -268,8 +273,8 @@ def test_every_role_shares_one_postgres_key_store(monkeypatch):
             for key in [k for k in os.environ if k.startswith("FITSTREAM_")]:
                 env.delenv(key)
             for key, value in FITSTREAM_SERVICES[name]["environment"].items():
-                env.setenv(key, re.sub(r"\$\{[^}]*\}", "from-the-environment", str(value)))
+                env.setenv(key, re.sub(r"\$\{[^}]*\}", ENVIRONMENT_VALUE, str(value)))
             privacy = FitStreamSettings().privacy
         assert privacy.key_store == "postgres", name
         assert (privacy.postgres.host, privacy.postgres.database) == (host, database), name
-        assert privacy.postgres.password.get_secret_value() == "from-the-environment", name
+        assert privacy.postgres.password.get_secret_value() == ENVIRONMENT_VALUE, name
