@@ -7,7 +7,8 @@ encoding, with no coercion at all:
 
 * ``int``/``long``: a JSON integer (not ``1.0``, not ``true``) within 32/64 bits;
 * ``float``/``double``: a JSON number (integer or not, never ``true`` or ``"52.1"``),
-  finite, and for ``float`` within single precision (fastavro raises on overflow);
+  finite, and for ``float`` within single precision (fastavro raises on overflow); an
+  integer in a ``double`` must have an exact double value (fastavro would round it);
 * ``string``: a JSON string; ``boolean``: ``true``/``false``; ``enum``: one of its symbols;
 * ``null`` unions: ``null`` or a value of the other branch;
 * records: a JSON object with every field that has no default, and **no other key**
@@ -108,6 +109,10 @@ def _number(kind: str, bound: float) -> Check:
         elif not -bound <= value <= bound:  # also false for NaN
             problems.append(f"{json_path(parent, name)}: {describe(value)} is outside the "
                             f"{kind} range")
+        elif kind_of is int and kind == "double" and float(value) != value:
+            # 2**53 + 1 would be stored as 2**53: a silent change, like seq 0.9 → 0.
+            problems.append(f"{json_path(parent, name)}: {describe(value)} has no exact "
+                            f"{kind} value")
     return check
 
 
@@ -184,7 +189,8 @@ _FAST: dict[str, tuple[frozenset[type], Any, Any]] = {
     "int": (frozenset({int}), *INT_RANGE),
     "long": (frozenset({int}), *LONG_RANGE),
     "float": (frozenset({int, float}), -FLOAT_MAX, FLOAT_MAX),
-    "double": (frozenset({int, float}), -sys.float_info.max, sys.float_info.max),
+    # Only floats: an int must also be exactly representable, which _number checks.
+    "double": (frozenset({float}), -sys.float_info.max, sys.float_info.max),
 }
 
 
