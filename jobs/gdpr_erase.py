@@ -37,7 +37,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from deltalake import DeltaTable
 
@@ -46,7 +45,7 @@ from fitstream.domain.identifiers import check_id
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.positions import LogPosition
 from fitstream.kafka.topics import USER_ERASURES_TABLE, changelog_topic
-from fitstream.local_stack import api_url
+from fitstream.local_stack import post_to_store_owner
 from fitstream.privacy.erasures import publish_erasure
 from fitstream.privacy.keys import forget_user, key_store_backend
 from fitstream.privacy.predicates import delta_equals
@@ -169,16 +168,10 @@ def erase_from_clickhouse_live(settings: FitStreamSettings, user_id: str) -> dic
 
     token = issue_admin_token(TokenKeys.from_settings(settings.api), "fitstream-gdpr-erase",
                               300)
-    url = f"{api_url(settings)}/api/v1/admin/users/{user_id}/clickhouse-erasure"
-    try:
-        response = httpx.post(url, timeout=MUTATION_TIMEOUT_S + 30,
-                              headers={"Authorization": f"Bearer {token}"})
-    except httpx.HTTPError as exc:
-        raise RuntimeError(f"embedded ClickHouse is owned by the API process, which did not "
-                           f"answer at {url} ({exc}); start it (fitstream serve, or make "
-                           "demo) and run the erase again: it is idempotent") from exc
-    body = response.json()
-    if response.status_code != 200:
+    status, body = post_to_store_owner(
+        settings, f"/api/v1/admin/users/{user_id}/clickhouse-erasure", token,
+        MUTATION_TIMEOUT_S + 30, "and run the erase again: it is idempotent")
+    if status != 200:
         raise RuntimeError(f"the API refused the ClickHouse erase: {body.get('error')}: "
                            f"{body.get('message')}")
     return body["rows_deleted"]

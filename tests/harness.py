@@ -37,6 +37,17 @@ def wait_for_port(host: str, port: int, timeout_s: float, proc: subprocess.Popen
     raise TimeoutError(f"nothing listened on {host}:{port} within {timeout_s}s")
 
 
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """Terminate a server the tests started; kill it if it has not exited in 20 s."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_until(done: Callable[[], bool], what: str, *,
                progress: Callable[[], object] | None = None,
                alive: Callable[[], object] | None = None,
@@ -113,13 +124,7 @@ class ClickHouseServer:
         wait_for_port(self.host, self.port, timeout_s, self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 class LocalS3:
@@ -172,10 +177,4 @@ class LocalS3:
                 "AWS_ALLOW_HTTP": "true", "conditional_put": "etag"}
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)

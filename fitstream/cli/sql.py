@@ -8,11 +8,10 @@ import json
 import sys
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
-from fitstream.local_stack import api_url
+from fitstream.local_stack import post_to_store_owner
 from fitstream.settings import FitStreamSettings
 
 
@@ -34,16 +33,10 @@ def run_statement(settings: FitStreamSettings, statement: str,
     from api.tokens import TokenKeys, issue_analyst_token
 
     token = issue_analyst_token(TokenKeys.from_settings(settings.api), "fitstream-sql", 300)
-    url = f"{api_url(settings)}/api/v1/analytics/sql"
-    try:
-        response = httpx.post(url, json={"sql": statement}, timeout=300,
-                              headers={"Authorization": f"Bearer {token}"})
-    except httpx.HTTPError as exc:
-        raise RuntimeError(f"the embedded store is owned by the API process, which did not "
-                           f"answer at {url} ({exc}); start it (fitstream serve, or make "
-                           "demo) or point FITSTREAM_CLICKHOUSE__* at a server") from exc
-    body = response.json()
-    if response.status_code != 200:
+    status, body = post_to_store_owner(
+        settings, "/api/v1/analytics/sql", token, 300,
+        "or point FITSTREAM_CLICKHOUSE__* at a server", json={"sql": statement})
+    if status != 200:
         raise RuntimeError(f"{body.get('error')}: {body.get('message')}")
     return body["columns"], body["rows"]
 
