@@ -295,6 +295,10 @@ class DeliveryWorker:
         # Submitted to a lane, no outcome yet: a repeat of the notification (the
         # processor re-sends) must not become a second send.
         self._in_flight: set[str] = set()
+        # Lane threads move a delivery from in flight to finished while the dispatch
+        # thread asks "is it either?": without one lock the question can fall between
+        # the two moves and send a repeat (seen in CI: one push delivered twice).
+        self._ledger_lock = threading.RLock()  # _finish holds it around _receipt
         self._order = itertools.count()
         policy = RetryPolicy(n.max_attempts, n.backoff_base_s, n.backoff_max_s)
         channels = configured_channels(n) if channels is None else channels
@@ -314,7 +318,8 @@ class DeliveryWorker:
         self._producer.produce(self._settings.kafka.notification_deliveries_topic,
                                key=record["user_id"].encode(),
                                value=self._serde.encode(DELIVERY_SUBJECT, record))
-        self._finished.add(record["delivery_id"])
+        with self._ledger_lock:
+            self._finished.add(record["delivery_id"])
         metrics.NOTIFICATIONS_DELIVERED.labels(channel=channel.value, status=status).inc()
 
     def _finish(self, pending: PendingDelivery, status: str, detail: str | None) -> None:
@@ -327,8 +332,10 @@ class DeliveryWorker:
                                               pending.source),
                          ("dlq.channel", delivery.channel.value.encode()),
                          ("dlq.attempts", str(pending.attempts).encode())])
-        self._receipt(delivery.notification, delivery.channel, status, pending.attempts, detail)
-        self._in_flight.discard(delivery.delivery_id)
+        with self._ledger_lock:
+            self._receipt(delivery.notification, delivery.channel, status, pending.attempts,
+                          detail)
+            self._in_flight.discard(delivery.delivery_id)
         self._offsets.done(pending.source)
 
     def _load_ledger(self) -> None:
@@ -356,15 +363,18 @@ class DeliveryWorker:
         preferences = self._preferences.get(notification["user_id"])
         deliveries, unreachable = plan_deliveries(notification, preferences)
         todo = []
-        for delivery in deliveries:
-            # A repeat of an in-flight delivery shares its partition (key user_id) at a
-            # later offset, so its offset cannot be committed before the first finishes.
-            if delivery.delivery_id in self._finished or delivery.delivery_id in self._in_flight:
-                continue
-            if delivery.channel not in self._lanes:
-                unreachable.append(delivery.channel)
-            else:
-                todo.append(delivery)
+        with self._ledger_lock:
+            for delivery in deliveries:
+                # A repeat of an in-flight delivery shares its partition (key user_id) at a
+                # later offset, so its offset cannot be committed before the first finishes.
+                if (delivery.delivery_id in self._finished
+                        or delivery.delivery_id in self._in_flight):
+                    continue
+                if delivery.channel not in self._lanes:
+                    unreachable.append(delivery.channel)
+                else:
+                    todo.append(delivery)
+                    self._in_flight.add(delivery.delivery_id)
         for channel in unreachable:
             if delivery_id(notification["notification_id"], channel) not in self._finished:
                 configured = channel in self._lanes
@@ -373,7 +383,6 @@ class DeliveryWorker:
                               else f"the {channel.value} channel is not configured")
         self._offsets.track(source, len(todo))
         for delivery in todo:
-            self._in_flight.add(delivery.delivery_id)
             self._lanes[delivery.channel].submit(PendingDelivery(
                 time.monotonic(), next(self._order), delivery, source, message.value()))
 
