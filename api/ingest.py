@@ -11,7 +11,9 @@ listing every bad index with its reasons):
 3. not more than ``api.max_future_skew_ms`` ahead of the server's clock: one event
    dated 2100 would move its partition's watermark and make everyone's events late.
 
-Then ownership of every event by the token's user and device (403), then Kafka
+Then ownership of every event by the token's user and device (403); then each event's
+coordinates are sealed with its user's data key (:mod:`fitstream.privacy.coordinates`:
+a device never sends ``sealed_coordinates``, the server sets it) and Kafka
 acknowledges all of them (202) or the batch fails whole (503) and the device
 retries; duplicates are harmless downstream because the processor ignores repeated
 event ids. A refused batch writes nothing.
@@ -23,6 +25,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_device
 from api.errors import ApiError, ErrorBody
@@ -35,6 +38,9 @@ from fitstream.domain.event_bounds import event_bound_problems, future_problem
 from fitstream.domain.events import EventType
 from fitstream.domain.identifiers import is_valid_id
 from fitstream.observability import metrics
+from fitstream.privacy.coordinates import seal_coordinates
+from fitstream.privacy.fields import FieldCipher, KeyStoreUnavailable
+from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 
 
@@ -82,6 +88,12 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
     # The schemas always come from the repo (a schema registry only assigns ids), so the
     # OpenAPI document is built from them without asking a registry server at start.
     contracts = RepoSchemaRegistry(settings.schema_registry.repo_registry_path)
+    cipher = FieldCipher(key_store(settings))
+
+    def sealed_values(accepted: list[tuple[str, dict[str, Any]]]) -> list[bytes]:
+        # Key store I/O (a file or PostgreSQL, cached per process): off the event loop.
+        return [serde.encode(subject, seal_coordinates(cipher, subject, event))
+                for subject, event in accepted]
 
     @router.post(
         "/events", status_code=202, response_model=IngestAccepted,
@@ -113,15 +125,10 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
         if len(events) > api.ingest_max_events:
             raise _fail(413, "too_many_events",
                         f"{len(events)} events; at most {api.ingest_max_events} per batch")
-        problems, records, foreign = [], [], []
+        problems, accepted, foreign = [], [], []
         now_ms = time.time_ns() // 1_000_000
         for index, event in enumerate(events):
             subject, reasons = event_problems(serde, event, now_ms, api.max_future_skew_ms)
-            if not reasons:
-                try:
-                    value = serde.encode(subject, event)
-                except SerdeError as exc:  # the strict check should have caught it
-                    reasons = [str(exc)]
             if reasons:
                 bad = {"index": index, "reason": "; ".join(reasons)}
                 if is_valid_id(event.get("event_id") if isinstance(event, dict) else None):
@@ -131,7 +138,7 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
             if event["user_id"] != device.user_id or event["device_id"] != device.device_id:
                 foreign.append({"index": index, "user_id": event["user_id"],
                                 "device_id": event["device_id"]})
-            records.append((event["user_id"].encode(), value))
+            accepted.append((subject, event))
         if problems:
             listed = problems[:MAX_LISTED_EVENTS]
             raise _fail(400, "invalid_events",
@@ -146,6 +153,14 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
         # 409 for a workout id another user started (the processor's claims).
         await refuse_taken_workouts(getattr(request.app.state, "workout_owners", None),
                                     events, device.user_id)
+        try:
+            values = await run_in_threadpool(sealed_values, accepted)
+        except SerdeError as exc:  # the strict check should have caught it
+            raise _fail(400, "invalid_events", str(exc)) from exc
+        except KeyStoreUnavailable as exc:
+            raise _fail(503, "unavailable", "the key store did not answer; retry") from exc
+        records = [(event["user_id"].encode(), value)
+                   for (_, event), value in zip(accepted, values, strict=True)]
         try:
             await publisher.publish(records)
         except BrokerUnavailable as exc:

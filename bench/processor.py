@@ -23,11 +23,13 @@ SPEC = FleetSpec(users=80, days=14, seed=2026, start_ms=1_793_577_600_000,
                  chaos=ChaosKnobs(duplicate=0.01, out_of_order=0.01, late=0.02, malformed=0))
 
 
-def run(repeats: int = 3, console: Console | None = None) -> dict:
+def run(repeats: int = 3, console: Console | None = None, seal: bool = True) -> dict:
+    """``seal``: coordinates sealed in the log as ingest writes them (False: plain, to
+    measure what opening them costs)."""
     console = console or Console(stderr=True)
     with bench_broker("processor") as base:
         serde = AvroSerde(registry_from_settings(base.schema_registry))
-        tally = produce_fleet(base, SPEC, serde)
+        tally = produce_fleet(base, SPEC, serde, seal=seal)
         console.print(f"log pre-filled: {tally.records:,} records, {tally.samples:,} samples")
         assert tally.samples >= 1_000_000, "the benchmark needs at least 1M samples"
         runs = []
@@ -46,7 +48,8 @@ def run(repeats: int = 3, console: Console | None = None) -> dict:
                 console.print(f"run {attempt + 1}: {elapsed:.1f} s, cpu {runs[-1]['cpu']}")
     median = statistics.median(r["seconds"] for r in runs)
     return {
-        "benchmark": "processor throughput (pre-filled log → view complete)",
+        "benchmark": "processor throughput (pre-filled log → view complete)"
+                     + ("" if seal else ", coordinates not sealed"),
         "records": tally.records, "samples": tally.samples,
         "median_seconds": median,
         "records_per_s": round(tally.records / median),

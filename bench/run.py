@@ -16,7 +16,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bench import api_latency, backfill, feast_online, ingest, lakehouse, latency, processor
+from bench import (
+    api_latency,
+    backfill,
+    feast_online,
+    ingest,
+    lakehouse,
+    latency,
+    processor,
+    sealing,
+)
 
 RESULTS = Path(__file__).parent / "results"
 console = Console(stderr=True)
@@ -32,17 +41,21 @@ def machine() -> str:
 
 def main(
     only: Annotated[list[str] | None, typer.Option(
-        help="ingest, processor, latency, api, lakehouse, backfill or feast "
+        help="ingest, processor, latency, api, lakehouse, backfill, feast or sealing "
              "(repeatable).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per throughput benchmark.")] = 3,
+    plain_coordinates: Annotated[bool, typer.Option(
+        help="Processor: pre-fill the log without sealing coordinates, to measure what "
+             "opening them costs.")] = False,
 ) -> None:
     """Run the benchmarks and print the README rows."""
-    chosen = only or ["ingest", "processor", "latency", "api", "lakehouse", "backfill", "feast"]
+    chosen = only or ["ingest", "processor", "latency", "api", "lakehouse", "backfill", "feast",
+                      "sealing"]
     results = []
     if "ingest" in chosen:
         results.append(ingest.run(repeats, console))
     if "processor" in chosen:
-        results.append(processor.run(repeats, console))
+        results.append(processor.run(repeats, console, seal=not plain_coordinates))
     if "latency" in chosen:
         results.append(latency.run(console))
     if "api" in chosen:
@@ -53,6 +66,8 @@ def main(
         results.append(backfill.run(repeats, console))
     if "feast" in chosen:
         results.append(feast_online.run(repeats, console))
+    if "sealing" in chosen:
+        results.append(sealing.run(repeats, console))
     stamp = datetime.now(UTC)
     report = {"date": stamp.date().isoformat(), "machine": machine(), "results": results}
     RESULTS.mkdir(exist_ok=True)
@@ -67,7 +82,13 @@ def main(
                         f"{b['calls_per_run']:,} calls, {b['users']:,} users stored")
         if "endpoints" in result or "backends" in result:
             continue
-        if "p50_ms" in result:
+        if "seal_us_per_event" in result:
+            figure = (f"seal {result['seal_us_per_event']} µs, open "
+                      f"{result['open_us_per_event']} µs per event ({result['events']:,} "
+                      f"events, {result['samples']:,} samples; median of "
+                      f"{len(result['runs'])}; {result['plain_bytes_per_event']} → "
+                      f"{result['sealed_bytes_per_event']} bytes per event)")
+        elif "p50_ms" in result:
             figure = (f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
                       f"({result['probes']} probes at {result['samples_per_s']:,} samples/s)")
         else:

@@ -2,7 +2,8 @@
 the retention (six months by default) from every store, and keep everything else.
 
 What goes: latitude and longitude (positions, samples' lat/lon, routes, start
-locations). What stays: the workouts, their distances, times, heart rates and speeds,
+locations), plain or sealed (``sealed_coordinates``, fitstream/privacy/coordinates.py).
+What stays: the workouts, their distances, times, heart rates and speeds,
 so summaries, leaderboards, achievements, stats and the gold tables do not change.
 
 - Delta ``bronze.workout_events``: every ``event_date`` partition before the cutoff is
@@ -32,7 +33,7 @@ from sinks.clickhouse.store import ClickHouseStore
 from sinks.delta.tables import BRONZE_EVENTS, PARTITIONS
 
 RETENTION = timedelta(days=183)
-COORDINATE_COLUMNS = ("route_coordinates", "location", "position")
+COORDINATE_COLUMNS = ("route_coordinates", "location", "position", "sealed_coordinates")
 SAMPLE_COORDINATES = ("lat", "lon")
 IDS_PER_MUTATION = 1000
 MUTATION_TIMEOUT_S = 120

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from fitstream.contracts.registry import RegisteredSchema
-from fitstream.contracts.strict import FLOAT_MAX, INT_RANGE, LONG_RANGE
+from fitstream.contracts.strict import FLOAT_MAX, INT_RANGE, LONG_RANGE, SERVER_SET_FIELDS
 from fitstream.domain import event_bounds as b
 from fitstream.domain.events import EventType
 from fitstream.domain.identifiers import ID_MAX_LENGTH, ID_PATTERN
@@ -121,6 +121,8 @@ def _record(schema: dict[str, Any], named: dict[str, dict[str, Any]]) -> dict[st
     properties: dict[str, Any] = {}
     required: list[str] = []
     for field in schema["fields"]:
+        if field["name"] in SERVER_SET_FIELDS:
+            continue
         prop = avro_to_json_schema(field["type"], FIELD_BOUNDS.get(field["name"]), named)
         if "doc" in field:
             prop["description"] = field["doc"]

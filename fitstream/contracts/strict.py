@@ -14,7 +14,9 @@ encoding, with no coercion at all:
 * records: a JSON object with every field that has no default, and **no other key**
   (an unknown key is refused, not dropped: a device that sends ``"heartrate"`` instead
   of ``"heart_rate"`` learns it at once instead of losing the reading);
-* arrays: a JSON array whose items each pass.
+* arrays: a JSON array whose items each pass;
+* fields FitStream sets itself (:data:`SERVER_SET_FIELDS`: the sealed coordinates) are
+  refused from a device, whatever their value.
 
 ``fastavro.validation.validate(strict=True, disable_tuple_notation=True)`` agrees on
 every type decision (the unit tests check the two against each other), but it accepts
@@ -205,6 +207,15 @@ def _fast_path(avro_type: Any) -> tuple[frozenset[type] | None, Any, Any, bool]:
     return None, None, None, False
 
 
+# Contract fields that FitStream sets and a device never sends (sealed_coordinates:
+# fitstream/privacy/coordinates.py): refused here, left out of the ingest document.
+SERVER_SET_FIELDS = frozenset({"sealed_coordinates"})
+
+
+def _server_set(value: Any, parent: str, name: str | int, problems: list[str]) -> None:
+    problems.append(f"{json_path(parent, name)}: set by the server, never by a device")
+
+
 def _record(schema: dict[str, Any], named: dict[str, Any]) -> Check:
     fields: list[tuple[str, Check, bool, frozenset[type] | None, Any, Any, bool]] = []
     known: frozenset[str] = frozenset(f["name"] for f in schema["fields"])
@@ -235,6 +246,9 @@ def _record(schema: dict[str, Any], named: dict[str, Any]) -> Check:
     # Registered before its fields compile, so a recursive reference resolves.
     _register(schema, named, check)
     for field in schema["fields"]:
+        if field["name"] in SERVER_SET_FIELDS:
+            fields.append((field["name"], _server_set, False, None, None, None, False))
+            continue
         fields.append((field["name"], compile_check(field["type"], named),
                        "default" not in field, *_fast_path(field["type"])))
     return check

@@ -7,9 +7,7 @@ through the user's data key (:mod:`fitstream.privacy.keys`). Deleting the key er
 every copy at once, the Kafka log and replays included: an opened field whose key is
 gone reads as :data:`ERASED`.
 
-Not sealed yet: coordinates (samples, routes, start locations) are plaintext in the
-events log and the view topics. An erase removes them from every view and replay (the
-erasure rule, :mod:`fitstream.privacy.erasures`), but not from the log's bytes.
+Coordinates are sealed too, one seal per record (:mod:`fitstream.privacy.coordinates`).
 
 A value that does not open (sealed with a key the user no longer has: written before
 an erase, read after they came back with a new key) reads as erased too, and is logged;
@@ -20,7 +18,10 @@ Sealed text: ``"fse1." + base64url(nonce ‖ AES-256-GCM ciphertext+tag)``, wher
 plaintext is the value's JSON and the associated data is ``"<user_id>|<field>"``: a
 sealed value moved to another user or another field fails to open instead of being
 read as theirs. Nonces are 96 random bits per value (NIST SP 800-38D allows 2^32
-encryptions per key with random nonces; a user's lifetime of fields is far below).
+encryptions per key with random nonces; a user's lifetime of fields is far below), or,
+where a replay must write the same bytes (coordinates), derived from the key and the
+value with HMAC-SHA256 (a synthetic IV: one nonce per distinct value, never reused
+for another).
 
 :func:`seal` and :func:`open_sealed` are pure (key in, value out); :class:`FieldCipher`
 adds the key store.
@@ -29,9 +30,11 @@ adds the key store.
 from __future__ import annotations
 
 import base64
+import hmac
 import os
 import threading
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 import orjson
 import structlog
@@ -86,15 +89,39 @@ def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 
-def seal(key: bytes, user_id: str, field: str, value: Any,
-         nonce: bytes | None = None) -> str:
-    """``value`` (anything orjson encodes) sealed for ``user_id``'s ``field``.
-    ``nonce`` is for tests only; by default each call draws a fresh one."""
+def seal_bytes(key: bytes, user_id: str, field: str, plain: bytes,
+               nonce: bytes | None = None, deterministic: bool = False) -> bytes:
+    """``plain`` sealed for ``user_id``'s ``field``: nonce ‖ AES-256-GCM ciphertext+tag.
+
+    By default each call draws a fresh nonce. ``deterministic``: the nonce is derived
+    from the key, the field and the value (a synthetic IV), so the same value seals to
+    the same bytes every time, and a replay writes the same bytes as the live run; it
+    reveals only that two sealed values are equal. ``nonce`` is for tests only."""
+    aad = _aad(user_id, field)
+    if deterministic:
+        # hmac.digest: the one-shot C path (hmac.new costs ~10 µs a call here).
+        nonce_key = hmac.digest(key, b"fse1 synthetic nonce", "sha256")
+        nonce = hmac.digest(nonce_key, aad + b"\0" + plain, "sha256")[:NONCE_BYTES]
     nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
     if len(nonce) != NONCE_BYTES:
         raise ValueError(f"a nonce is {NONCE_BYTES} bytes")
-    sealed = AESGCM(key).encrypt(nonce, orjson.dumps(value), _aad(user_id, field))
-    return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+    return nonce + AESGCM(key).encrypt(nonce, plain, aad)
+
+
+def open_bytes(key: bytes, user_id: str, field: str, sealed: bytes) -> bytes:
+    """The plaintext :func:`seal_bytes` sealed; FieldTampered if it does not open."""
+    try:
+        return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:],
+                                   _aad(user_id, field))
+    except (InvalidTag, ValueError) as exc:
+        raise FieldTampered(f"{field} of {user_id} does not open with their key") from exc
+
+
+def seal(key: bytes, user_id: str, field: str, value: Any,
+         nonce: bytes | None = None, deterministic: bool = False) -> str:
+    """``value`` (anything orjson encodes) sealed as text (:func:`seal_bytes`)."""
+    sealed = seal_bytes(key, user_id, field, orjson.dumps(value), nonce, deterministic)
+    return PREFIX + base64.urlsafe_b64encode(sealed).decode()
 
 
 def open_sealed(key: bytes, user_id: str, field: str, sealed: str) -> Any:
@@ -103,11 +130,9 @@ def open_sealed(key: bytes, user_id: str, field: str, sealed: str) -> Any:
         raise FieldTampered(f"{field} of {user_id} is not a sealed value")
     try:
         raw = base64.urlsafe_b64decode(sealed[len(PREFIX):].encode())
-        plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
-                                    _aad(user_id, field))
-    except (InvalidTag, ValueError) as exc:
+    except ValueError as exc:
         raise FieldTampered(f"{field} of {user_id} does not open with their key") from exc
-    return orjson.loads(plain)
+    return orjson.loads(open_bytes(key, user_id, field, raw))
 
 
 class FieldCipher:
@@ -117,20 +142,46 @@ class FieldCipher:
     def __init__(self, keys: KeyStore) -> None:
         self.keys = keys
 
+    def _sealing_key(self, user_id: str) -> bytes:
+        """The user's key, created on first use; ValueError for an invalid id,
+        KeyStoreUnavailable if the store did not answer."""
+        try:
+            return self.keys.get_or_create(user_id)
+        except ValueError:
+            raise
+        except Exception as exc:  # the backend's own errors (psycopg, OSError)
+            raise KeyStoreUnavailable(f"the key of {user_id}: {exc!r}") from exc
+
+    def _opening_key(self, user_id: str, field: str) -> bytes | None:
+        """The user's key, or None if they have none (erased)."""
+        try:
+            return self.keys.get(user_id)
+        except ValueError as exc:  # an id that is not an id, a damaged key file
+            raise FieldTampered(f"{field} of {user_id}: {exc}") from exc
+        except Exception as exc:  # the backend's own errors (psycopg, OSError)
+            raise KeyStoreUnavailable(f"the key of {user_id}: {exc!r}") from exc
+
     def seal(self, user_id: str, field: str, value: Any) -> str:
-        return seal(self.keys.get_or_create(user_id), user_id, field, value)
+        """``value`` sealed as text with the user's key (created on first use)."""
+        return seal(self._sealing_key(user_id), user_id, field, value)
+
+    def seal_bytes(self, user_id: str, field: str, plain: bytes,
+                   deterministic: bool = False) -> bytes:
+        """``plain`` sealed with the user's key (:func:`seal_bytes`)."""
+        return seal_bytes(self._sealing_key(user_id), user_id, field, plain,
+                          deterministic=deterministic)
 
     def open(self, user_id: str, field: str, sealed: str) -> Any:
         """The value, or :data:`ERASED` if the user's key was deleted. FieldTampered if it
         does not open (a damaged key or an invalid id too); KeyStoreUnavailable if the
         store did not answer."""
-        try:
-            key = self.keys.get(user_id)
-        except ValueError as exc:  # an id that is not an id, a damaged key file
-            raise FieldTampered(f"{field} of {user_id}: {exc}") from exc
-        except Exception as exc:  # the backend's own errors (psycopg, OSError)
-            raise KeyStoreUnavailable(f"the key of {user_id}: {exc!r}") from exc
+        key = self._opening_key(user_id, field)
         return ERASED if key is None else open_sealed(key, user_id, field, sealed)
+
+    def open_bytes(self, user_id: str, field: str, sealed: bytes) -> bytes | _Erased:
+        """:meth:`open` for :meth:`seal_bytes`."""
+        key = self._opening_key(user_id, field)
+        return ERASED if key is None else open_bytes(key, user_id, field, sealed)
 
     def seal_fields(self, user_id: str, record: dict[str, Any],
                     fields: tuple[str, ...]) -> dict[str, Any]:
@@ -159,16 +210,25 @@ class FieldCipher:
 
     def open_fields_patiently(self, user_id: str, record: dict[str, Any],
                               fields: tuple[str, ...], stop: threading.Event,
-                              backoff_s: float = 0.5, max_backoff_s: float = 30.0,
                               ) -> dict[str, Any] | None:
-        """:meth:`open_fields`, retried with backoff (doubling to ``max_backoff_s``) while
-        the key store is unavailable; None if ``stop`` is set first."""
-        while True:
-            try:
-                return self.open_fields(user_id, record, fields)
-            except KeyStoreUnavailable as exc:
-                log.warning("key_store_unavailable", user_id=user_id, detail=str(exc),
-                            retry_in_s=backoff_s)
-                if stop.wait(backoff_s):
-                    return None
-                backoff_s = min(backoff_s * 2, max_backoff_s)
+        """:meth:`open_fields`, retried while the key store is unavailable
+        (:func:`patiently`); None if ``stop`` is set first."""
+        return patiently(lambda: self.open_fields(user_id, record, fields), stop)
+
+
+T = TypeVar("T")
+
+
+def patiently(call: Callable[[], T], stop: threading.Event, backoff_s: float = 0.5,
+              max_backoff_s: float = 30.0) -> T | None:
+    """``call()``, retried with backoff (doubling to ``max_backoff_s``) while the key
+    store is unavailable; None if ``stop`` is set first. An unavailable store says
+    nothing about a key: giving up would read a live user as erased."""
+    while True:
+        try:
+            return call()
+        except KeyStoreUnavailable as exc:
+            log.warning("key_store_unavailable", detail=str(exc), retry_in_s=backoff_s)
+            if stop.wait(backoff_s):
+                return None
+            backoff_s = min(backoff_s * 2, max_backoff_s)

@@ -10,6 +10,9 @@ from confluent_kafka import Producer
 from fitstream.contracts import AvroSerde
 from fitstream.domain.events import event_subject
 from fitstream.kafka.clients import producer_config
+from fitstream.privacy.coordinates import seal_coordinates
+from fitstream.privacy.fields import FieldCipher
+from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from fitstream.simulator.fleet import FleetSpec, FleetTally, simulate_fleet
 
@@ -23,13 +26,16 @@ class DeliveryFailed(RuntimeError):
 
 def produce_fleet(settings: FitStreamSettings, spec: FleetSpec, serde: AvroSerde,
                   rate: float | None = None, on_progress: ProgressCallback | None = None,
-                  ) -> FleetTally:
+                  seal: bool = True) -> FleetTally:
     """Produce every record in delivery order; returns once all are acknowledged.
 
     ``rate`` caps records per second (None: as fast as the broker takes them).
-    Raises DeliveryFailed if any record could not be delivered.
+    Raises DeliveryFailed if any record could not be delivered. Coordinates are sealed
+    with each user's data key, as ingest seals them (``seal=False``: plain, as a trusted
+    producer writing straight to Kafka may; the benchmarks compare the two).
     """
     producer = Producer(producer_config(settings.kafka))
+    cipher = FieldCipher(key_store(settings))
     topic = settings.kafka.events_topic
     tally = FleetTally()
     failures: list[str] = []
@@ -40,8 +46,12 @@ def produce_fleet(settings: FitStreamSettings, spec: FleetSpec, serde: AvroSerde
 
     started = time.monotonic()
     for n, record in enumerate(simulate_fleet(spec, tally), 1):
-        value = record.raw if record.event is None else serde.encode(
-            event_subject(record.event), record.event)
+        if record.event is None:
+            value = record.raw
+        else:
+            subject = event_subject(record.event)
+            event = seal_coordinates(cipher, subject, record.event) if seal else record.event
+            value = serde.encode(subject, event)
         while True:
             try:
                 producer.produce(topic, key=record.key.encode(), value=value,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fitstream.privacy import coordinates
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore
 
@@ -301,6 +302,8 @@ class ViewTable:
     topic: str
     table: str
     columns: ColumnsBuilder
+    # Contracts whose sealed coordinates the columns read: opened before they are built.
+    opens_coordinates: frozenset[str] = frozenset()
 
 
 def view_tables(settings: FitStreamSettings) -> list[ViewTable]:
@@ -311,10 +314,12 @@ def view_tables(settings: FitStreamSettings) -> list[ViewTable]:
                   leaderboard_columns),
         ViewTable("achievements", kafka.achievement_progress_topic, ACHIEVEMENT_PROGRESS,
                   progress_columns),
-        ViewTable("routes", kafka.routes_topic, WORKOUT_ROUTES, route_columns),
+        ViewTable("routes", kafka.routes_topic, WORKOUT_ROUTES, route_columns,
+                  frozenset({coordinates.ROUTE})),
         ViewTable("claims", kafka.claims_topic, WORKOUT_CLAIMS, claim_columns),
         # Straight from the log: samples need no processing, only storing.
-        ViewTable("samples", kafka.events_topic, WORKOUT_SAMPLES, sample_columns),
+        ViewTable("samples", kafka.events_topic, WORKOUT_SAMPLES, sample_columns,
+                  frozenset({coordinates.UPDATED})),
         ViewTable("notifications", kafka.notifications_topic, NOTIFICATIONS,
                   notification_columns),
         ViewTable("notification-reads", kafka.notification_reads_topic, NOTIFICATION_READS,

@@ -21,8 +21,9 @@ from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.observability import metrics
+from fitstream.privacy.coordinates import CoordinatesUnreadable, open_coordinates
 from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
-from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher
+from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher, patiently
 from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.store import ClickHouseStore, open_store
@@ -54,10 +55,12 @@ class ClickHouseTopicSink:
         # Records of erased users, logged at or before their erasure, are skipped
         # (fitstream/privacy/erasures.py): a rebuild must not bring them back.
         self._erasures = erasures
-        # Preferences carry sealed addresses (fitstream/privacy/fields.py): opened here,
-        # so the table holds them plain and an erase deletes them with the rows.
+        # Preferences carry sealed addresses (fitstream/privacy/fields.py), events and
+        # routes sealed coordinates (fitstream/privacy/coordinates.py): opened here, so
+        # the table holds them plain and an erase deletes them with the rows.
+        self._opens_preferences = view.topic == settings.kafka.notification_preferences_topic
         self._cipher = (FieldCipher(key_store(settings))
-                        if view.topic == settings.kafka.notification_preferences_topic else None)
+                        if self._opens_preferences or view.opens_coordinates else None)
         self._view = view
         self._group_id = dict(sink_groups(settings))[view.topic]
         self._store = store
@@ -139,7 +142,7 @@ class ClickHouseTopicSink:
                 log.warning("consume_error", error=str(message.error()))
             return None
         try:
-            _, record = self._serde.decode(message.value())
+            subject, record = self._serde.decode(message.value())
         except SerdeError as exc:
             # Views written by the processor decode; the events topic can hold
             # poison, which the processor dead-letters and the sink skips.
@@ -154,13 +157,26 @@ class ClickHouseTopicSink:
                 record.get("user_id", message.key()), record_timestamp_ms(message)):
             metrics.SINK_REJECTED.labels(sink=self._view.name).inc()
             return None
-        if self._cipher is not None:
-            # A value that does not open reads as erased; an unavailable key store is
-            # waited for here, record by record (an exception would re-read the batch).
-            record = self._cipher.open_fields_patiently(record["user_id"], record,
-                                                        PREFERENCE_FIELDS, self._stop)
-            if record is None:
-                raise SinkStopped(self._view.name)
+        # An unavailable key store is waited for here, record by record (an exception
+        # would re-read the batch).
+        cipher = self._cipher
+        if cipher is not None and self._opens_preferences:
+            # A value that does not open reads as erased.
+            record = cipher.open_fields_patiently(record["user_id"], record,
+                                                  PREFERENCE_FIELDS, self._stop)
+        elif cipher is not None and subject in self._view.opens_coordinates:
+            try:
+                record = patiently(lambda: open_coordinates(cipher, subject, record),
+                                   self._stop)
+            except CoordinatesUnreadable as exc:
+                # The processor dead-letters the event (unreadable_coordinates).
+                log.warning("unreadable_coordinates_skipped", view=self._view.name,
+                            detail=str(exc), partition=message.partition(),
+                            offset=message.offset())
+                metrics.SINK_REJECTED.labels(sink=self._view.name).inc()
+                return None
+        if record is None:
+            raise SinkStopped(self._view.name)
         return record
 
     def _commit(self) -> None:

@@ -25,6 +25,7 @@ and a send heals when the batch is replayed (all consumers are idempotent).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -50,7 +51,14 @@ from fitstream.domain.workout_session import WorkoutSession
 from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
 from fitstream.kafka.long_poll_shim import install_aiokafka_long_poll
 from fitstream.observability import metrics
+from fitstream.privacy.coordinates import (
+    CoordinatesUnreadable,
+    open_coordinates,
+    seal_coordinates,
+)
 from fitstream.privacy.erasures import ErasureLedger
+from fitstream.privacy.fields import FieldCipher, KeyStoreUnavailable, patiently
+from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from streams.faust.app import WorkoutSessionsApp
 from streams.faust.batches import each_batch
@@ -100,6 +108,22 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
     load_achievements = table_loader(wiring.user_achievements, UserAchievements.from_state)
     load_features = table_loader(wiring.user_features, UserFeatureHistory.from_state)
     erasures = ErasureLedger(settings, serde)
+    # Coordinates arrive sealed with their user's data key and leave sealed (routes, and
+    # re-encoded dead letters): fitstream/privacy/coordinates.py.
+    cipher = FieldCipher(key_store(settings))
+    never_stopped = threading.Event()
+
+    async def opened(subject: str, record: dict[str, Any]) -> dict[str, Any]:
+        """The record with its coordinates opened; CoordinatesUnreadable if they do not
+        open. A key store that does not answer is waited for, off the event loop (the
+        batch cannot go on without the event, nor skip it)."""
+        try:
+            return open_coordinates(cipher, subject, record)
+        except KeyStoreUnavailable:
+            result = await asyncio.get_running_loop().run_in_executor(None, patiently, (
+                lambda: open_coordinates(cipher, subject, record)), never_stopped)
+            assert result is not None  # never_stopped is never set
+            return result
 
     def drop_erased_users(partition: int) -> None:
         """Forget every user newly erased on ``partition`` (fitstream/privacy/erasures.py):
@@ -173,6 +197,12 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
                 await dead_letter(b"", None, DeadLetterReason.USER_ERASED,
                                   "logged at or before the user's erasure", source)
                 continue
+            try:
+                record = await opened(subject, record)
+            except CoordinatesUnreadable as exc:
+                await dead_letter(event.value, message.key,
+                                  DeadLetterReason.UNREADABLE_COORDINATES, str(exc), source)
+                continue
             samples += len(record.get("samples") or ())
             raw_by_offset[message.offset] = event
             decoded.append((record, [message.partition, message.offset]))
@@ -199,7 +229,8 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         store_states(wiring.user_features, feature_histories)
 
         await send_all(wiring.summaries, SUMMARY_SUBJECT, result.summaries)
-        await send_all(wiring.routes, ROUTE_SUBJECT, result.routes)
+        await send_all(wiring.routes, ROUTE_SUBJECT,
+                       [seal_coordinates(cipher, ROUTE_SUBJECT, r) for r in result.routes])
         for claim in result.claims:  # keyed by workout: one workout's claims meet
             await wiring.claims.send(key=claim["workout_id"].encode(),
                                      value=serde.encode(CLAIM_SUBJECT, claim), force=True)
@@ -220,9 +251,10 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
             part, offset = rejection.ref
             original = raw_by_offset.get(offset) if part == partition else None
             event = rejection.event
+            subject = EventType(event["type"]).subject
             await dead_letter(
                 original.value if original else serde.encode(
-                    EventType(event["type"]).subject, event),
+                    subject, seal_coordinates(cipher, subject, event)),
                 event["user_id"].encode(), rejection.reason, rejection.detail,
                 SourceRef(topic_name, part, offset), reencoded=original is None)
 

@@ -10,6 +10,7 @@ the same: the erased run is dead-lettered with reason ``user_erased``.
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -25,6 +26,11 @@ from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import producer_config
 from fitstream.kafka.dead_letter import read_headers
 from fitstream.local_stack import LocalStack, api_url, wait_for_api
+from fitstream.privacy.coordinates import (
+    CoordinatesUnreadable,
+    open_coordinates,
+    seal_coordinates,
+)
 from fitstream.privacy.fields import ERASED as UNREADABLE
 from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import key_store
@@ -57,11 +63,22 @@ def run(user: str, workout: str, start: int, minutes: int, meters: float) -> lis
 
 
 def produce(settings: FitStreamSettings, serde: AvroSerde, events: list[dict]) -> None:
+    """The events as ingest writes them: coordinates sealed with the user's data key."""
     producer = Producer(producer_config(settings.kafka))
+    cipher = FieldCipher(key_store(settings))
     for event in events:
+        subject = f"fitstream.workouts.{event['type']}"
         producer.produce(settings.kafka.events_topic, key=event["user_id"].encode(),
-                         value=serde.encode(f"fitstream.workouts.{event['type']}", event))
+                         value=serde.encode(subject, seal_coordinates(cipher, subject, event)))
     assert producer.flush(30) == 0
+
+
+# The run's coordinates as the log would hold them in plain Avro (little-endian doubles).
+PLAIN_COORDINATES = [struct.pack("<d", v) for v in (52.52, 13.40, 52.53, 13.41)]
+
+
+def logged_of(settings: FitStreamSettings, topic: str, workout: str) -> list[Any]:
+    return [m for m in read_topic(settings, topic) if workout.encode() in m.value()]
 
 
 def sql(settings: FitStreamSettings, statement: str) -> list[dict[str, Any]]:
@@ -116,6 +133,16 @@ def test_an_erased_user_comes_back_from_zero_and_a_replay_agrees(live, tmp_path)
         {"user_id": KEPT, "distance_meters": 3000.0, "workouts": 1}],
         "both users' first runs on the all-time board")
     assert [r["user_id"] for r in sql(settings, RUN_5K) if r["achieved_at_ms"]] == [ERASED]
+    # Coordinates reach the log and the routes topic sealed; the views hold them opened.
+    wait_for_rows(settings, stack, "SELECT lats, lons FROM workout_routes FINAL"
+                  " WHERE workout_id = 'w-erased-5k5'",
+                  [{"lats": [52.52, 52.53], "lons": [13.40, 13.41]}], "the erased run's route")
+    located = [*logged_of(settings, settings.kafka.events_topic, "w-erased-5k5"),
+               *logged_of(settings, settings.kafka.routes_topic, "w-erased-5k5")]
+    assert len(located) == 3  # started, completed, the route
+    for message in located:
+        assert not [d for d in PLAIN_COORDINATES if d in message.value()]
+        assert serde.decode(message.value())[1]["sealed_coordinates"][:1] == b"\x01"
 
     # Their addresses reach the log sealed with their data key, and the API serves them.
     chosen = {"channels": ["email", "sms"], "email": "erased@example.org",
@@ -138,6 +165,11 @@ def test_an_erased_user_comes_back_from_zero_and_a_replay_agrees(live, tmp_path)
     # Crypto-shredding: the copy in the log no longer opens, for any process.
     assert FieldCipher(key_store(settings)).open(ERASED, "email", sealed["email"]) is UNREADABLE
     assert report["erasure"]["view sinks settled"] is True
+    # ... and so do the run's coordinates, in the events log and the routes topic.
+    cipher = FieldCipher(key_store(settings))
+    for message in located:
+        with pytest.raises(CoordinatesUnreadable):
+            open_coordinates(cipher, *serde.decode(message.value()))
     assert report["clickhouse"]["leaderboard_entries"] > 0
     assert sql(settings, f"SELECT count() AS n FROM leaderboard_entries WHERE user_id ="
                          f" '{ERASED}'") == [{"n": 0}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+import struct
 import time
 
 import pytest
@@ -16,6 +17,9 @@ from api.tokens import issue_device_token
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.identifiers import ID_PATTERN
 from fitstream.kafka.clients import consumer_config
+from fitstream.privacy.coordinates import open_coordinates
+from fitstream.privacy.fields import FieldCipher
+from fitstream.privacy.keys import key_store
 from fitstream.settings import ApiSettings, FitStreamSettings, KafkaSettings
 from tests.conftest import isolated
 from tests.harness import free_port
@@ -69,13 +73,41 @@ def test_accepted_events_are_in_the_log_as_avro_keyed_by_user(ingest):
     assert response.status_code == 202
     assert response.json() == {"accepted": 2}
     records = read_topic(settings, settings.kafka.events_topic)
-    assert [(m.key(), serde.decode(m.value())) for m in records] == [
-        (b"user-7", ("fitstream.workouts.WorkoutStarted", STARTED)),
-        (b"user-7", ("fitstream.workouts.WorkoutUpdated",
-                     {**UPDATED, "avg_heart_rate": None, "position": None,
-                      "elevation_meters": None})),
+    logged = [(m.key(), serde.decode(m.value())) for m in records]
+    # Coordinates are sealed with the user's data key (issue 9 finding 11): the plain
+    # fields hold zeros, and the bytes hold none of the device's coordinates.
+    assert [(key, subject, {k: v for k, v in record.items() if k != "sealed_coordinates"})
+            for key, (subject, record) in logged] == [
+        (b"user-7", "fitstream.workouts.WorkoutStarted",
+         {**STARTED, "location": {"latitude": 0.0, "longitude": 0.0}}),
+        (b"user-7", "fitstream.workouts.WorkoutUpdated",
+         {**UPDATED, "avg_heart_rate": None, "position": None, "elevation_meters": None,
+          "samples": [{**UPDATED["samples"][0], "lat": 0.0, "lon": 0.0}]}),
     ]
+    for message in records:
+        assert not [v for v in (52.5, 13.4, 52.5001, 13.4001)
+                    if struct.pack("<d", v) in message.value()]
+    cipher = FieldCipher(key_store(settings))
+    assert [open_coordinates(cipher, *record) for _, record in logged] == [
+        {**STARTED, "sealed_coordinates": None},
+        {**UPDATED, "avg_heart_rate": None, "position": None, "elevation_meters": None,
+         "sealed_coordinates": None}]
     assert len({m.partition() for m in records}) == 1
+
+
+def test_a_device_cannot_send_sealed_coordinates(ingest):
+    """The field is the server's: a device that sets it could make its events unreadable
+    or pass off another user's sealed coordinates as its own."""
+    settings, client, _ = ingest
+    before = len(read_topic(settings, settings.kafka.events_topic))
+    response = client.post("/api/v1/ingest/events", json={"events": [
+        {**STARTED, "event_id": "e-sealed-1", "sealed_coordinates": "fse1.AAAA"}]},
+        headers=auth(settings))
+    assert response.status_code == 400
+    assert response.json()["details"] == [{
+        "index": 0, "event_id": "e-sealed-1",
+        "reason": "sealed_coordinates: set by the server, never by a device"}]
+    assert len(read_topic(settings, settings.kafka.events_topic)) == before
 
 
 def test_each_bad_event_is_listed_and_nothing_is_written(ingest):

@@ -30,6 +30,9 @@ from fitstream.kafka.clients import consumer_config, producer_config
 from fitstream.kafka.dead_letter import read_headers
 from fitstream.local_channels import LocalChannels
 from fitstream.local_stack import LocalStack, wait_for_api
+from fitstream.privacy.coordinates import open_coordinates
+from fitstream.privacy.fields import FieldCipher
+from fitstream.privacy.keys import key_store
 from fitstream.settings import ApiSettings, ClickHouseSettings, FitStreamSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally
 from fitstream.simulator.producer import produce_fleet
@@ -390,7 +393,9 @@ def pipeline(broker, tmp_path_factory, request):
         built = Pipeline(settings, server_settings, tally)
         built.stack = stack
         built.channels = channels
-        log = [(m.offset(), _decode(serde, m.value())) for m in read_topic(settings, topic)]
+        cipher = FieldCipher(key_store(settings))
+        log = [(m.offset(), _decode(serde, cipher, m.value()))
+               for m in read_topic(settings, topic)]
         events = [event for _, event in log if event is not None]
         built.completed_at = completion_offsets(log)
         built.routes = {e["workout_id"]: e["route_coordinates"] for e in events
@@ -416,12 +421,13 @@ def pipeline(broker, tmp_path_factory, request):
         channels.stop()
 
 
-def _decode(serde: AvroSerde, data: bytes) -> dict | None:
-    """The event, or None for the simulator's garbage records."""
+def _decode(serde: AvroSerde, cipher: FieldCipher, data: bytes) -> dict | None:
+    """The event with its coordinates opened, or None for the simulator's garbage."""
     try:
-        return serde.decode(data)[1]
+        subject, event = serde.decode(data)
     except ValueError:
         return None
+    return open_coordinates(cipher, subject, event)
 
 
 def test_every_summary_equals_the_reference_on_both_backends(pipeline):

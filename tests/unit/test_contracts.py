@@ -34,15 +34,15 @@ def test_every_workout_event_type_has_a_registered_subject():
 def test_encode_uses_the_confluent_wire_format_with_the_pinned_id():
     data = AvroSerde(REGISTRY).encode(EventType.STARTED.subject, STARTED)
     magic, schema_id = struct.unpack(">bI", data[:5])
-    assert (magic, schema_id) == (0, 1)
-    body = fastavro.schemaless_reader(io.BytesIO(data[5:]), REGISTRY.by_id(1).parsed, None)
-    assert body == STARTED
+    assert (magic, schema_id) == (0, 22)  # WorkoutStarted v2, the latest
+    body = fastavro.schemaless_reader(io.BytesIO(data[5:]), REGISTRY.by_id(22).parsed, None)
+    assert body == {**STARTED, "sealed_coordinates": None}
 
 
 def test_round_trip_returns_the_subject_and_the_record():
     serde = AvroSerde(REGISTRY)
     assert serde.decode(serde.encode(EventType.STARTED.subject, STARTED)) == (
-        "fitstream.workouts.WorkoutStarted", STARTED)
+        "fitstream.workouts.WorkoutStarted", {**STARTED, "sealed_coordinates": None})
 
 
 @pytest.mark.parametrize(("data", "reason", "fragment"), [
@@ -80,7 +80,8 @@ def test_a_v1_update_reads_as_the_latest_version_with_defaults():
     fastavro.schemaless_writer(buf, v1.parsed, old)
     subject, record = AvroSerde(REGISTRY).decode(buf.getvalue())
     assert subject == "fitstream.workouts.WorkoutUpdated"
-    assert record == {**old, "elevation_meters": None, "samples": []}
+    assert record == {**old, "elevation_meters": None, "samples": [],
+                      "sealed_coordinates": None}
 
 
 def backward_compatible(previous: dict, current: dict) -> None:

@@ -11,7 +11,7 @@ import jsonschema_rs
 import pytest
 
 from fitstream.contracts import AvroSerde
-from fitstream.contracts.json_schema import FIELD_BOUNDS, ingest_body_schema
+from fitstream.contracts.json_schema import FIELD_BOUNDS, SERVER_SET_FIELDS, ingest_body_schema
 from fitstream.contracts.registry import RepoSchemaRegistry
 from fitstream.domain.event_bounds import event_bound_problems
 from fitstream.domain.events import EventType
@@ -166,4 +166,10 @@ def test_every_field_of_every_event_is_bounded_or_closed():
     closed = {"type", "sport_type", "location", "position"}
     for event_type in EventType:
         for name, avro_type in fields(REGISTRY.latest(event_type.subject).schema):
-            assert name in FIELD_BOUNDS or name in closed, (event_type.value, name, avro_type)
+            assert name in FIELD_BOUNDS or name in closed or name in SERVER_SET_FIELDS, (
+                event_type.value, name, avro_type)
+
+
+def test_fields_the_server_sets_are_not_in_the_ingest_document():
+    document = json.dumps(ingest_body_schema(REGISTRY, 10))
+    assert SERVER_SET_FIELDS and not [f for f in SERVER_SET_FIELDS if f in document]

@@ -162,7 +162,8 @@ def test_strict_agrees_with_fastavro_and_what_it_accepts_round_trips_unchanged(b
     rounded = bool(problems) and all("has no exact double value" in p for p in problems)
     assert accepted == (_fastavro_accepts(subject, event) and not rounded), problems
     if accepted and subject == STARTED_SUBJECT:  # no single-precision field to round
-        assert SERDE.decode(SERDE.encode(subject, event)) == (subject, event)
+        assert SERDE.decode(SERDE.encode(subject, event)) == (
+            subject, {**event, "sealed_coordinates": None})
 
 
 def test_a_value_wrong_in_millions_of_ways_gets_a_short_list():
