@@ -24,6 +24,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from api.tokens import issue_analyst_token, issue_device_token, issue_user_token
+from delivery.smtp_email import message_id
 from fitstream.cli.replay import replay_settings
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import consumer_config, producer_config
@@ -38,7 +39,6 @@ from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally
 from fitstream.simulator.producer import produce_fleet
 from sinks.clickhouse.store import ClickHouseStore, open_store
 from sinks.clickhouse.tables import view_tables
-from sinks.notifications.smtp_email import message_id
 from tests.conftest import isolated
 from tests.harness import free_port, wait_until
 from tests.integration.reference_notifications import reference_notifications

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from delivery.worker import OffsetTracker
 from fitstream.kafka.dead_letter import SourceRef
-from sinks.notifications.delivery_worker import OffsetTracker
 
 
 def committable(tracker: OffsetTracker) -> dict[int, int]:

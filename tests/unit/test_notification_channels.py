@@ -20,14 +20,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from delivery.channel import DeliveryFailed
+from delivery.push_webhook import PushWebhookChannel
+from delivery.sms_gateway import SmsGatewayChannel
+from delivery.smtp_email import SmtpEmailChannel
 from fitstream.domain.delivery import Delivery
 from fitstream.domain.notifications import Channel
 from fitstream.local_channels import LocalChannels
 from fitstream.settings import NotificationSettings
-from sinks.notifications.channel import DeliveryFailed
-from sinks.notifications.push_webhook import PushWebhookChannel
-from sinks.notifications.sms_gateway import SmsGatewayChannel
-from sinks.notifications.smtp_email import SmtpEmailChannel
 
 NOTIFICATION = {"notification_id": "n:user-1:goal-1:w-1", "user_id": "user-1",
                 "kind": "distance_goal", "title": "5 km done!", "body": "Keep going!",

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from delivery.worker import PreferenceBook
 from fitstream.contracts import AvroSerde
 from fitstream.contracts.registry import RepoSchemaRegistry
 from fitstream.privacy.erasures import ERASURE_SUBJECT, ErasureLedger
@@ -27,7 +28,6 @@ from fitstream.privacy.keys.postgres import PostgresKeyStore, PostgresKeyStoreCo
 from fitstream.settings import FitStreamSettings, PrivacySettings, SchemaRegistrySettings
 from sinks.clickhouse.tables import view_tables
 from sinks.clickhouse.topic_sink import ClickHouseTopicSink
-from sinks.notifications.delivery_worker import PreferenceBook
 
 SERDE = AvroSerde(RepoSchemaRegistry(SchemaRegistrySettings().repo_registry_path))
 PREFERENCES_SUBJECT = "fitstream.notifications.NotificationPreferences"

@@ -16,6 +16,18 @@ Lifecycle:
   outcome, and only after the producer flushed those outcomes. A crash between a
   send and its outcome sends once more: delivery is at least once, and every
   send carries the delivery id as its idempotency key.
+
+Why its own consumer loop and not :class:`fitstream.kafka.sink_runner.SinkRunner`:
+this is a service, not a store writer. The runner's contract is "a batch is done when
+``write`` returns, then its end offsets may be committed"; here a notification is done
+only when every channel lane has an outcome for it, which can be minutes and many
+retries later, on other threads, out of order across channels. Its commit position is
+the lowest unfinished notification (:class:`OffsetTracker`), after a producer flush of
+the outcomes, and a channel failing must never rewind the topic (that would re-send
+what other channels delivered). Forcing that through the runner would need a ``write``
+that never fails and a hook replacing the runner's commit rule, i.e. the runner minus
+everything it owns; the loop below is ~30 lines and shares the runner's pieces that do
+fit (the consumer config and the idle pause).
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from delivery.channel import DeliveryFailed, NotificationChannel, configured_channels
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.delivery import (
@@ -52,9 +65,8 @@ from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
 from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher
 from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
-from sinks.notifications.channel import DeliveryFailed, NotificationChannel, configured_channels
 
-log = structlog.get_logger("sinks.notifications")
+log = structlog.get_logger("delivery")
 
 DELIVERY_SUBJECT = "fitstream.notifications.NotificationDelivery"
 NOTIFICATION_SUBJECT = "fitstream.notifications.Notification"

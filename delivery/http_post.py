@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from sinks.notifications.channel import DeliveryFailed
+from delivery.channel import DeliveryFailed
 
 # Client errors that say "try again later" rather than "never".
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})

@@ -38,15 +38,15 @@ def configured_channels(settings: NotificationSettings) -> dict[Channel, Notific
     """The channels whose endpoints are set; the others are unreachable."""
     channels: dict[Channel, NotificationChannel] = {}
     if settings.push_webhook_url:
-        from sinks.notifications.push_webhook import PushWebhookChannel
+        from delivery.push_webhook import PushWebhookChannel
 
         channels[Channel.PUSH] = PushWebhookChannel(settings)
     if settings.smtp_host:
-        from sinks.notifications.smtp_email import SmtpEmailChannel
+        from delivery.smtp_email import SmtpEmailChannel
 
         channels[Channel.EMAIL] = SmtpEmailChannel(settings)
     if settings.sms_gateway_url:
-        from sinks.notifications.sms_gateway import SmsGatewayChannel
+        from delivery.sms_gateway import SmsGatewayChannel
 
         channels[Channel.SMS] = SmsGatewayChannel(settings)
     return channels

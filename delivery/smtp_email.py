@@ -8,10 +8,10 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
+from delivery.channel import DeliveryFailed
 from fitstream.domain.delivery import Delivery
 from fitstream.domain.notifications import Channel
 from fitstream.settings import NotificationSettings
-from sinks.notifications.channel import DeliveryFailed
 
 
 def message_id(delivery_id: str) -> str:

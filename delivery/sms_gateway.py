@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import httpx
 
+from delivery.http_post import post_delivery
 from fitstream.domain.delivery import Delivery
 from fitstream.domain.notifications import Channel
 from fitstream.settings import NotificationSettings
-from sinks.notifications.http_post import post_delivery
 
 SMS_MAX_CHARS = 320  # two concatenated segments
 
