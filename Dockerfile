@@ -6,9 +6,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
+COPY cli cli
 COPY fitstream fitstream
 COPY streams streams
 COPY sinks sinks
+COPY delivery delivery
+COPY stores stores
 COPY jobs jobs
 COPY feature_repo feature_repo
 COPY api api

@@ -17,10 +17,11 @@ from confluent_kafka import Producer
 from rich.console import Console
 
 from bench.stack import CpuWindow, bench_broker, broker_pid, roles, run_settings
+from cli.dev.local_stack import wait_for_api
+from fitstream.api_client import api_url
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.events import event_subject
 from fitstream.kafka.clients import producer_config
-from fitstream.local_stack import api_url, wait_for_api
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
 
 SAMPLES_PER_S = 2000

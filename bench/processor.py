@@ -13,9 +13,10 @@ import time
 from rich.console import Console
 
 from bench.stack import CpuWindow, bench_broker, broker_pid, roles, run_settings
-from fitstream.cli.demo import wait_until_visible
+from cli.dev.demo import wait_until_visible
+from cli.dev.local_stack import wait_for_api
+from fitstream.api_client import api_url
 from fitstream.contracts import AvroSerde, registry_from_settings
-from fitstream.local_stack import api_url, wait_for_api
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
 from fitstream.simulator.producer import produce_fleet
 

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from fitstream.kafka import embedded_broker
+from cli.dev import embedded_broker
+from cli.dev.local_stack import LocalStack
 from fitstream.kafka.topics import create_topics
-from fitstream.local_stack import LocalStack
 from fitstream.settings import (
     ApiSettings,
     BrokerSettings,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fitstream.kafka import embedded_broker
+from cli.dev import embedded_broker
 from fitstream.kafka.topics import create_topics
 from fitstream.settings import (
     ApiSettings,

@@ -1,6 +1,6 @@
 """Starting the real components for tests: free ports and ClickHouse 18.16.
 
-FitStream's own processes start through fitstream.local_stack, as in the demo."""
+FitStream's own processes start through cli.dev.local_stack, as in the demo."""
 
 from __future__ import annotations
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from cli.dev.local_stack import LocalStack
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import producer_config
 from fitstream.kafka.dead_letter import read_headers
 from fitstream.kafka.positions import LogPosition, behind
-from fitstream.local_stack import LocalStack
 from tests.conftest import isolated
 from tests.integration.test_pipeline_e2e import read_topic
 

@@ -11,11 +11,11 @@ import uuid
 import pytest
 from confluent_kafka import Producer
 
+from cli.dev.local_channels import LocalChannels
 from delivery.worker import DeliveryWorker
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import producer_config
 from fitstream.kafka.dead_letter import read_headers
-from fitstream.local_channels import LocalChannels
 from tests.conftest import isolated
 from tests.integration.test_pipeline_e2e import read_topic
 

@@ -18,7 +18,7 @@ import pytest
 import typer.main
 import yaml
 
-from fitstream.cli.main import app
+from cli.main import app
 from fitstream.settings import REPO_ROOT, FitStreamSettings
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"

@@ -20,13 +20,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from cli.dev.local_channels import LocalChannels
 from delivery.channel import DeliveryFailed
 from delivery.push_webhook import PushWebhookChannel
 from delivery.sms_gateway import SmsGatewayChannel
 from delivery.smtp_email import SmtpEmailChannel
 from fitstream.domain.delivery import Delivery
 from fitstream.domain.notifications import Channel
-from fitstream.local_channels import LocalChannels
 from fitstream.settings import NotificationSettings
 
 NOTIFICATION = {"notification_id": "n:user-1:goal-1:w-1", "user_id": "user-1",

@@ -19,7 +19,7 @@ import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 from typer.testing import CliRunner
 
-from fitstream.cli.main import app
+from cli.main import app
 from fitstream.settings import (
     ApiSettings,
     FitStreamSettings,

@@ -1,7 +1,7 @@
 """FitStream roles as child processes on one machine: used by the demo, the benchmarks
 and the tests, so all three start the pipeline the same way.
 
-Each child runs ``python -m fitstream.cli.main <role>`` with the given settings in
+Each child runs ``python -m cli.main <role>`` with the given settings in
 its environment and logs to ``<state_dir>/logs/<name>.log``. :meth:`LocalStack.stop`
 interrupts the children in reverse order of start and waits for them.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from fitstream.api_client import api_url
 from fitstream.settings import FitStreamSettings
 
 
@@ -30,7 +31,7 @@ class RoleProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "fitstream.cli.main", *args],
+                [sys.executable, "-m", "cli.main", *args],
                 env={**env, **settings.to_env()}, stdout=log, stderr=subprocess.STDOUT)
 
     def alive(self) -> bool:
@@ -78,26 +79,6 @@ class LocalStack:
         for role in reversed(self.roles):
             role.stop()
         self.roles.clear()
-
-
-def api_url(settings: FitStreamSettings) -> str:
-    return f"http://{settings.api.host}:{settings.api.port}"
-
-
-def post_to_store_owner(settings: FitStreamSettings, path: str, token: str, timeout_s: float,
-                        then: str, json: dict | None = None) -> tuple[int, dict]:
-    """POST to the API process that owns embedded chdb (one process per data directory),
-    as ``fitstream sql`` and the erase do; returns (status, body). An API that does not
-    answer raises RuntimeError saying to start it, followed by ``then``."""
-    url = f"{api_url(settings)}{path}"
-    try:
-        response = httpx.post(url, json=json, timeout=timeout_s,
-                              headers={"Authorization": f"Bearer {token}"})
-    except httpx.HTTPError as exc:
-        raise RuntimeError(f"embedded ClickHouse is owned by the API process, which did not "
-                           f"answer at {url} ({exc}); start it (fitstream serve, or make "
-                           f"demo) {then}") from exc
-    return response.status_code, response.json()
 
 
 def wait_for_api(settings: FitStreamSettings, stack: LocalStack, timeout_s: float = 120) -> None:

@@ -3,7 +3,7 @@
 Broker, topics, processor, API (with the ClickHouse sink) and the notification
 delivery worker start fresh under ``<state_dir>/demo``; the channels point at
 local stand-ins for the push gateway, SMS gateway and SMTP server
-(:mod:`fitstream.local_channels`). A simulated fleet is produced; the demo waits
+(:mod:`cli.dev.local_channels`). A simulated fleet is produced; the demo waits
 until every completed workout in the log is visible through the API and every
 notification has been delivered, and prints what it materialised. Child
 processes log to ``<state_dir>/demo/logs``.
@@ -14,8 +14,6 @@ from __future__ import annotations
 import shutil
 import time
 from collections import Counter
-from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 from confluent_kafka import Consumer, TopicPartition
@@ -23,18 +21,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.tokens import TokenKeys, issue_user_token
+from cli.dev import embedded_broker
+from cli.dev.local_channels import LocalChannels
+from cli.dev.local_stack import LocalStack, logs_dir, wait_for_api
+from cli.features import online_feature_table
+from fitstream.api_client import api_url
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.windows import LeaderboardWindow
-from fitstream.kafka import embedded_broker
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.positions import LogPosition, caught_up
 from fitstream.kafka.topics import create_topics, partition_count
-from fitstream.local_channels import LocalChannels
-from fitstream.local_stack import LocalStack, api_url, logs_dir, wait_for_api
 from fitstream.settings import FitStreamSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
-from sinks.clickhouse.tables import sink_groups
+from fitstream.tokens import TokenKeys, issue_user_token
+from stores.clickhouse.tables import sink_groups
 
 DEMO_START_MS = 1_793_577_600_000  # 2026-11-02 00:00 UTC, a Monday
 VISIBILITY_TIMEOUT_S = 900
@@ -151,7 +151,7 @@ def print_lakehouse(settings: FitStreamSettings, console: Console) -> None:
     """Row counts of the Delta tables, and where they are."""
     from deltalake import DeltaTable
 
-    from sinks.delta.tables import (
+    from stores.delta.tables import (
         BRONZE_DEAD_LETTERS,
         BRONZE_EVENTS,
         GOLD_USER_DAILY,
@@ -167,31 +167,6 @@ def print_lakehouse(settings: FitStreamSettings, console: Console) -> None:
                            storage_options=settings.lakehouse.object_store_options())
         table.add_row(name, f"{delta.count():,}", str(delta.version()))
     console.print(table)
-
-
-def online_feature_table(settings: FitStreamSettings, user: str,
-                         service: str | None = None) -> Table:
-    """A user's online feature vector from Feast, one feature per line."""
-    from feature_repo.definitions import FEATURE_VIEW
-    from fitstream.domain.features import FLAT_FEATURE_NAMES
-    from sinks.feast.store import feature_store
-
-    store = feature_store(settings)
-    features: Any = (store.get_feature_service(service) if service else
-                     [f"{FEATURE_VIEW}:{name}" for name in ("as_of", *FLAT_FEATURE_NAMES)])
-    vector = store.get_online_features(features=features,
-                                       entity_rows=[{"user_id": user}]).to_dict()
-    table = Table("feature", "value", title=f"Feast online features of {user} "
-                  f"({settings.feast.online_store}{', ' + service if service else ''})")
-    order = ["user_id", "as_of", *FLAT_FEATURE_NAMES]
-    for name in sorted(vector, key=lambda n: order.index(n) if n in order else len(order)):
-        value = vector[name][0]
-        if name == "as_of" and value is not None:
-            value = f"{value} ({datetime.fromtimestamp(value / 1000, UTC):%Y-%m-%d %H:%M:%S} UTC)"
-        elif isinstance(value, float):
-            value = f"{value:,.3f}"
-        table.add_row(name, "—" if value is None else str(value))
-    return table
 
 
 def print_notifications(settings: FitStreamSettings, users: int, console: Console,
@@ -261,7 +236,7 @@ def print_views(url: str, spec: FleetSpec, console: Console) -> None:
 
 def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int, seed: int,
              once: bool) -> int:
-    from fitstream.cli.main import run_simulation
+    from cli.simulate import run_simulation
 
     state_dir = base.state_dir / "demo"
     # The embedded demo is the one deployment allowed the public default token secret.

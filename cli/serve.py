@@ -1,6 +1,7 @@
-"""Run the API process. In the embedded default it also owns chdb, so it runs the
-ClickHouse sinks on threads beside the API; in production each role is its own
-deployment talking to a ClickHouse server.
+"""Run the API process (``fitstream serve``). In the embedded default it also owns chdb,
+so it runs the ClickHouse sinks on threads beside the API; in production each role is its
+own deployment talking to a ClickHouse server. Putting the API and the sinks in one process
+is composition, so it lives here: ``api/`` knows nothing of the sinks.
 
 Lifecycle: the store opens and applies its DDL, one sink thread per view starts,
 uvicorn serves; on shutdown uvicorn stops first, then the sinks commit their last
@@ -20,9 +21,9 @@ from api.event_publisher import EventPublisher
 from api.revocations import RevocationFollower, Revocations
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import apply_ddl
 from sinks.clickhouse.topic_sink import ViewSinks
+from stores.clickhouse.store import open_store
+from stores.clickhouse.tables import apply_ddl
 
 log = structlog.get_logger("api.serve")
 

@@ -12,21 +12,30 @@ count of each table.
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fitstream.contracts import AvroSerde, registry_from_settings
-from fitstream.kafka.positions import LogPosition, caught_up
-from fitstream.kafka.topics import create_topics
-from fitstream.local_stack import LocalStack
-from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import apply_ddl, sink_groups, view_tables
-from sinks.clickhouse.topic_sink import ViewSinks
+from cli.common import configure_logs
+from cli.common import console as stderr_console
+from fitstream.settings import FitStreamSettings, get_settings
 
 REPLAY_TIMEOUT_S = 3600
+
+app = typer.Typer()
+
+
+@app.command()
+def replay(
+    name: Annotated[str, typer.Option(help="Names the replay's state, topics and store.")]
+    = "",
+) -> None:
+    """Rebuild every view from offset 0 of the log into a fresh store, and count its rows."""
+    configure_logs("replay")
+    run_replay(get_settings(), name or time.strftime("%Y%m%dT%H%M%S"), stderr_console)
 
 
 def replay_settings(settings: FitStreamSettings, name: str) -> FitStreamSettings:
@@ -53,6 +62,15 @@ def replay_settings(settings: FitStreamSettings, name: str) -> FitStreamSettings
 
 def run_replay(settings: FitStreamSettings, name: str, console: Console) -> dict[str, int]:
     """Rebuild every view under ``name``; returns the row count of each table."""
+    # Imported here: every other command starts without the store and the Kafka clients.
+    from cli.dev.local_stack import LocalStack
+    from fitstream.contracts import AvroSerde, registry_from_settings
+    from fitstream.kafka.positions import LogPosition, caught_up
+    from fitstream.kafka.topics import create_topics
+    from sinks.clickhouse.topic_sink import ViewSinks
+    from stores.clickhouse.store import open_store
+    from stores.clickhouse.tables import apply_ddl, sink_groups, view_tables
+
     target = replay_settings(settings, name)
     create_topics(target)
     store = open_store(target)

@@ -1,0 +1,16 @@
+"""What the command modules share: the console (stderr, so stdout stays the output of a
+command) and a role's log configuration."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from fitstream.settings import get_settings
+
+console = Console(stderr=True)
+
+
+def configure_logs(service: str) -> None:
+    from fitstream.observability.logs import configure_logging
+
+    configure_logging(service, get_settings().log_level)

@@ -1,0 +1,106 @@
+"""The long-running roles: ``fitstream process``, ``serve``, ``sink``, ``lakehouse``,
+``deliver``, and ``local-channels`` (local stand-ins for the notification providers).
+Each is one process; README "Roles and how they run" says where each runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import configure_logs, console
+from fitstream.settings import get_settings
+
+app = typer.Typer()
+
+
+@app.command()
+def process() -> None:
+    """Run the workout-session processor (a Faust worker; scale out with more of them).
+
+    Its Prometheus metrics are on http://127.0.0.1:<processor.web_port>/metrics."""
+    from faust.worker import Worker
+
+    from streams.faust.workout_sessions import build
+
+    settings = get_settings()
+    configure_logs("processor")
+    wiring = build(settings)
+    # override_logging=False keeps the JSON logs configured above.
+    Worker(wiring.app, loglevel=settings.log_level.lower(), quiet=True,
+           redirect_stdouts=False, override_logging=False).execute_from_commandline()
+
+
+@app.command()
+def serve(
+    ingest: Annotated[bool, typer.Option(help="Serve device ingest.")] = True,
+    reads: Annotated[bool, typer.Option(help="Serve the read models.")] = True,
+    sink: Annotated[bool, typer.Option(help="Run the ClickHouse sink in this process.")] = True,
+) -> None:
+    """Run the HTTP API (and, by default, the ClickHouse sink that owns the embedded store)."""
+    from cli.serve import serve as run_api
+
+    configure_logs("api")
+    run_api(get_settings(), ingest=ingest, reads=reads, sink=sink)
+
+
+@app.command("sink")
+def sink_command() -> None:
+    """Run the ClickHouse sinks alone (for deployments with a ClickHouse server)."""
+    from sinks.clickhouse.topic_sink import run_sinks
+
+    configure_logs("sink")
+    run_sinks(get_settings())
+
+
+@app.command()
+def lakehouse() -> None:
+    """Run the Delta Lake sinks: bronze events and dead letters, silver workouts, gold
+    daily totals and the offline features, each exactly once (progress is kept in the
+    Delta log); and the Feast online writer (user features, through the push source).
+
+    Tables live under FITSTREAM_LAKEHOUSE__ROOT (a directory, or s3://...); the online
+    store is FITSTREAM_FEAST__ONLINE_STORE (sqlite or redis)."""
+    from sinks.delta.topic_sink import run_lakehouse
+
+    configure_logs("lakehouse")
+    run_lakehouse(get_settings())
+
+
+@app.command()
+def deliver() -> None:
+    """Run the notification delivery worker: notifications.v1 to push, email and SMS.
+
+    Channels come from FITSTREAM_NOTIFICATIONS__* settings (push_webhook_url,
+    smtp_host, sms_gateway_url); a channel left empty records its deliveries as
+    unreachable. Failed sends retry with backoff, then go to notifications.dlq.v1."""
+    from delivery.worker import run_delivery_worker
+
+    configure_logs("delivery")
+    run_delivery_worker(get_settings())
+
+
+@app.command("local-channels")
+def local_channels(
+    http_port: Annotated[int, typer.Option(help="Push and SMS gateway port.")] = 18080,
+    smtp_port: Annotated[int, typer.Option(help="SMTP port.")] = 12525,
+) -> None:
+    """Run local stand-ins for the push gateway, SMS gateway and SMTP server, which log
+    what they receive (point FITSTREAM_NOTIFICATIONS__* at them)."""
+    import threading
+
+    from cli.dev.local_channels import LocalChannels
+
+    settings = get_settings()
+    channels = LocalChannels(http_port=http_port, smtp_port=smtp_port,
+                             log_path=settings.state_dir / "channels-received.jsonl")
+    channels.start()
+    for name, value in channels.settings_update().items():
+        console.print(f"FITSTREAM_NOTIFICATIONS__{name.upper()}={value}")
+    console.print(f"received messages: {channels.received.path}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        channels.stop()
