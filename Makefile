@@ -44,6 +44,7 @@ demo: setup
 
 test: setup clickhouse-server s3-server
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports  # the layer contracts in pyproject.toml
 	$(BIN)/pytest -q
 
 test-fast: setup
@@ -55,6 +56,7 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
-	rm -rf .state .pytest_cache .ruff_cache
+	rm -rf .state .pytest_cache .ruff_cache .import_linter_cache
