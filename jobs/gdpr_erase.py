@@ -40,12 +40,12 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from deltalake import DeltaTable
 
+from fitstream.api_client import post_to_store_owner
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.identifiers import check_id
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.positions import LogPosition
 from fitstream.kafka.topics import USER_ERASURES_TABLE, changelog_topic
-from fitstream.local_stack import post_to_store_owner
 from fitstream.privacy.erasures import publish_erasure
 from fitstream.privacy.keys import forget_user, key_store_backend
 from fitstream.privacy.predicates import delta_equals

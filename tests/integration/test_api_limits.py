@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.tokens import issue_analyst_token, issue_user_token
-from fitstream.cli.sql import run_statement
+from cli.sql import run_statement
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import ApiSettings, ClickHouseSettings, FitStreamSettings
 from sinks.clickhouse.store import open_store

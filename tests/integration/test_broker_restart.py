@@ -23,11 +23,12 @@ import pytest
 from rich.console import Console
 
 from api.tokens import issue_device_token
-from fitstream.cli.replay import run_replay
+from cli.dev import embedded_broker
+from cli.dev.local_stack import LocalStack, wait_for_api
+from cli.replay import run_replay
+from fitstream.api_client import api_url
 from fitstream.contracts import AvroSerde, registry_from_settings
-from fitstream.kafka import embedded_broker
 from fitstream.kafka.positions import LogPosition, behind
-from fitstream.local_stack import LocalStack, api_url, wait_for_api
 from fitstream.settings import ClickHouseSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
 from sinks.clickhouse.tables import (

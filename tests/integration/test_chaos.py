@@ -10,10 +10,10 @@ import time
 import pytest
 from rich.console import Console
 
-from fitstream.cli.replay import replay_settings, run_replay
+from cli.dev.local_stack import LocalStack
+from cli.replay import replay_settings, run_replay
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.positions import LogPosition, behind
-from fitstream.local_stack import LocalStack
 from fitstream.settings import ClickHouseSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally, simulate_fleet
 from fitstream.simulator.producer import produce_fleet

@@ -16,8 +16,9 @@ from confluent_kafka import Producer
 
 from api.revocations import device_key
 from api.tokens import TokenKeys, issue_device_token
+from cli.dev.local_stack import LocalStack, wait_for_api
+from fitstream.api_client import api_url
 from fitstream.kafka.clients import producer_config
-from fitstream.local_stack import LocalStack, api_url, wait_for_api
 from fitstream.settings import FitStreamSettings
 from tests.conftest import isolated
 from tests.harness import free_port
@@ -45,7 +46,7 @@ def ingest_api(broker, tmp_path_factory):
 
 def cli(settings: FitStreamSettings, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
-    return subprocess.run([sys.executable, "-m", "fitstream.cli.main", *args], check=True,
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], check=True,
                           capture_output=True, text=True, timeout=120,
                           env={**env, **settings.to_env()})
 

@@ -21,11 +21,12 @@ import pytest
 from confluent_kafka import Producer
 
 from api.tokens import issue_analyst_token, issue_user_token
-from fitstream.cli.replay import replay_settings
+from cli.dev.local_stack import LocalStack, wait_for_api
+from cli.replay import replay_settings
+from fitstream.api_client import api_url
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import producer_config
 from fitstream.kafka.dead_letter import read_headers
-from fitstream.local_stack import LocalStack, api_url, wait_for_api
 from fitstream.privacy.coordinates import (
     CoordinatesUnreadable,
     open_coordinates,
@@ -189,7 +190,7 @@ def test_an_erased_user_comes_back_from_zero_and_a_replay_agrees(live, tmp_path)
     # run's events dead-lettered as user_erased.
     env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
     result = subprocess.run(
-        [sys.executable, "-m", "fitstream.cli.main", "replay", "--name", "erasure"],
+        [sys.executable, "-m", "cli.main", "replay", "--name", "erasure"],
         env={**env, **settings.to_env()}, capture_output=True, text=True, timeout=900,
         check=False)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -15,9 +15,9 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 from pydantic import SecretStr
 
+from cli.dev.local_stack import LocalStack
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.daily_totals import user_daily_rows
-from fitstream.local_stack import LocalStack
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
 from fitstream.simulator.producer import produce_fleet
 from sinks.delta.tables import (

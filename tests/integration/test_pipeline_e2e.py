@@ -24,13 +24,13 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from api.tokens import issue_analyst_token, issue_device_token, issue_user_token
+from cli.dev.local_channels import LocalChannels
+from cli.dev.local_stack import LocalStack, wait_for_api
+from cli.replay import replay_settings
 from delivery.smtp_email import message_id
-from fitstream.cli.replay import replay_settings
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import consumer_config, producer_config
 from fitstream.kafka.dead_letter import read_headers
-from fitstream.local_channels import LocalChannels
-from fitstream.local_stack import LocalStack, wait_for_api
 from fitstream.privacy.coordinates import open_coordinates
 from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import key_store
@@ -781,7 +781,7 @@ def test_a_replay_from_offset_zero_equals_the_live_views_row_for_row(pipeline, t
     settings = pipeline.server_settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
     result = subprocess.run(
-        [sys.executable, "-m", "fitstream.cli.main", "replay", "--name", "e2e"],
+        [sys.executable, "-m", "cli.main", "replay", "--name", "e2e"],
         env={**env, **settings.to_env()}, capture_output=True, text=True, timeout=600,
         check=False)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -954,7 +954,7 @@ def test_analyst_sql_is_read_only_and_for_analysts_only(pipeline):
     user = httpx.post(url, json={"sql": "SELECT 1"}, headers=owner_headers(pipeline, "user-00001"))
     assert user.status_code == 401
     cli = subprocess.run(
-        [sys.executable, "-m", "fitstream.cli.main", "sql", "--format", "csv",
+        [sys.executable, "-m", "cli.main", "sql", "--format", "csv",
          "SELECT uniqExact(user_id) AS users FROM fitstream.workout_summary FINAL"],
         env={**{k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")},
              **pipeline.settings.to_env()}, capture_output=True, text=True, timeout=60,

@@ -69,7 +69,7 @@ def test_an_id_that_is_not_an_id_is_refused_by_the_job_and_deletes_nothing(tmp_p
 
 @pytest.mark.parametrize("user_id", [INJECTION, "O'Brien"])
 def test_the_cli_refuses_an_invalid_user_id_with_a_clear_error(tmp_path, monkeypatch, user_id):
-    from fitstream.cli.main import app
+    from cli.main import app
 
     settings = lakehouse(tmp_path)
     monkeypatch.setenv("FITSTREAM_STATE_DIR", str(tmp_path))

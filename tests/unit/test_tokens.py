@@ -219,7 +219,7 @@ def test_fitstream_serve_refuses_to_start_with_the_default_secret(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "fitstream.cli.main", "serve"], check=False, capture_output=True,
+        [sys.executable, "-m", "cli.main", "serve"], check=False, capture_output=True,
         text=True, timeout=120,
         env={**env, "FITSTREAM_STATE_DIR": str(tmp_path), "FITSTREAM_API__PORT": "1"})
     assert result.returncode != 0
