@@ -1,4 +1,5 @@
 """The domain core: pure Python, no I/O, no engine imports.
 
-The same code runs under Faust, under PyFlink and in the tests.
+It is engine-free so that every engine shares it: the Faust processor, the Spark
+backfill and a future Flink job all call the same code, and so do the tests.
 """

@@ -1,6 +1,6 @@
 """The Faust application: settings, topics and tables, all taken from FitStreamSettings.
 
-Tuning notes (measured, see STACK-NOTES and the README): Faust's per-event
+Tuning notes (measured: the README's Performance section, `make bench`): Faust's per-event
 machinery is the ceiling, so the worker takes large batches (``take_events``)
 and writes each touched table key once per batch.
 """
