@@ -20,7 +20,8 @@ from rich.console import Console
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import FitStreamSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
-from sinks.delta.writers import BronzeEventsWriter, DeltaTables
+from sinks.delta.writers import BronzeEventsWriter
+from stores.delta.lakehouse import DeltaTables
 
 SPEC = FleetSpec(users=420, days=28, seed=2027, start_ms=1_793_577_600_000,
                  chaos=ChaosKnobs(duplicate=0.01, out_of_order=0.01, late=0.02, malformed=0))

@@ -1,54 +1,39 @@
 """A view's changes from its topic into its ClickHouse table, batched and columnar.
 
-Lifecycle: :meth:`ClickHouseTopicSink.run` polls until :meth:`stop`. Each batch is
-decoded and inserted as one columnar insert; offsets of inserted batches are
-committed every ``sink.commit_interval_s`` and at stop, never before the insert.
-If an insert fails, the consumer seeks back to the batch's first offsets and reads
-it again after a pause; the table's ReplacingMergeTree version makes every retry
-and re-read harmless.
+:class:`ClickHouseTopicSink` is a writer on :class:`fitstream.kafka.sink_runner.SinkRunner`,
+which owns the consumer: polling, batches (``sink.batch_max_rows`` / ``batch_max_wait_s``),
+the idle pause, commits (every ``sink.commit_interval_s`` and at stop, only after the
+insert), rewind and retry, and lag. Each batch is decoded here and inserted as one
+columnar insert; the table's ReplacingMergeTree version makes every retry and re-read
+harmless.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError
 
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
-from fitstream.kafka.clients import consumer_config
-from fitstream.kafka.long_poll_shim import idle_pause
+from fitstream.kafka.sink_runner import RunnerConfig, RunnerThreads, SinkRunner, SinkStopped
 from fitstream.observability import metrics
 from fitstream.privacy.coordinates import CoordinatesUnreadable, open_coordinates
 from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
 from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher, patiently
 from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import ClickHouseStore, open_store
-from sinks.clickhouse.tables import ViewTable, apply_ddl, sink_groups, view_tables
+from stores.clickhouse.store import ClickHouseStore, open_store
+from stores.clickhouse.tables import ViewTable, apply_ddl, sink_groups, view_tables
 
 log = structlog.get_logger("sinks.clickhouse")
 
-RETRY_BACKOFF_S = 2.0
-
-
-class SinkStopped(Exception):
-    """Stopped in the middle of a batch (while waiting for the key store)."""
-
-
-def _next_offsets(batch: list[Any]) -> list[TopicPartition]:
-    """The offsets to commit after a batch: one past the last record of each partition."""
-    last: dict[tuple[str, int], int] = {}
-    for message in batch:
-        if not message.error():
-            key = (message.topic(), message.partition())
-            last[key] = max(last.get(key, -1), message.offset())
-    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-
 
 class ClickHouseTopicSink:
+    """One view's writer: decode, skip what must not be written, open sealed fields, and
+    insert. The runner (:func:`view_runner`) owns the consumer and the offsets."""
+
     def __init__(self, settings: FitStreamSettings, store: ClickHouseStore, serde: AvroSerde,
                  view: ViewTable, erasures: ErasureLedger | None = None) -> None:
         self._settings = settings
@@ -62,77 +47,28 @@ class ClickHouseTopicSink:
         self._cipher = (FieldCipher(key_store(settings))
                         if self._opens_preferences or view.opens_coordinates else None)
         self._view = view
-        self._group_id = dict(sink_groups(settings))[view.topic]
+        self.name = view.name
+        self.topics = [view.topic]
+        self.group_id = dict(sink_groups(settings))[view.topic]
         self._store = store
         self._serde = serde
+        # Replaced by the runner's stop event in setup(): waits for the key store end there.
         self._stop = threading.Event()
         self.rows_written = 0
-        self._uncommitted: dict[tuple[str, int], int] = {}
-        self._committed_at = time.monotonic()
-        self._consumer = Consumer(consumer_config(
-            settings.kafka, self._group_id,
-            **{"fetch.wait.max.ms": 200, "queued.max.messages.kbytes": 65536}))
 
-    def stop(self) -> None:
-        self._stop.set()
+    def setup(self, stop: threading.Event) -> None:
+        self._stop = stop
 
-    def run(self) -> None:
-        self._consumer.subscribe([self._view.topic])
-        last_lag_check = 0.0
-        idle_ms = self._settings.kafka.emulate_long_poll_ms
-        wait_s = self._settings.sink.batch_max_wait_s
-        try:
-            while not self._stop.is_set():
-                batch = self._consumer.consume(self._settings.sink.batch_max_rows,
-                                               timeout=wait_s)
-                if batch:
-                    try:
-                        self._write(batch)
-                    except SinkStopped:
-                        break  # nothing of the batch was inserted or committed
-                    except Exception:
-                        # The store or the broker failed: nothing was committed, so
-                        # read the batch again after a pause (inserts are idempotent).
-                        log.exception("sink_batch_failed", records=len(batch))
-                        self._rewind(batch)
-                        self._stop.wait(RETRY_BACKOFF_S)
-                    wait_s = self._settings.sink.batch_max_wait_s
-                else:
-                    idle_pause(self._consumer, idle_ms, self._stop)
-                    # While idle, poll briefly between pauses: each poll spins on the
-                    # embedded broker.
-                    wait_s = 0.02 if idle_ms else self._settings.sink.batch_max_wait_s
-                if self._uncommitted and (time.monotonic() - self._committed_at
-                                          >= self._settings.sink.commit_interval_s):
-                    self._commit()  # an idle sink still commits what it inserted
-                if time.monotonic() - last_lag_check > 5:
-                    last_lag_check = time.monotonic()
-                    try:
-                        self._report_lag()
-                    except KafkaException as exc:
-                        # A metric is not worth the sink: a busy broker that times out
-                        # a watermark query killed every sink thread of a process.
-                        log.warning("sink_lag_unavailable", view=self._view.name,
-                                    error=str(exc))
-        finally:
-            try:
-                self._commit()
-            finally:
-                self._consumer.close()
-
-    def _write(self, batch: list[Any]) -> None:
+    def write(self, batch: list[Any]) -> int:
+        """Insert the batch's records as one columnar insert (idempotent: table versions).
+        Raises SinkStopped if stopped while waiting for the key store."""
         if self._erasures is not None:  # every erasure produced before these records
             self._erasures.catch_up({m.partition() for m in batch if not m.error()})
         records = [record for message in batch
                    if (record := self._record(message)) is not None]
-        started = time.perf_counter()
         rows = self._store.insert(self._view.table, self._view.columns(records))
-        metrics.SINK_BATCH_ROWS.labels(sink=self._view.name).observe(rows)
-        metrics.SINK_BATCH_SECONDS.labels(sink=self._view.name).observe(
-            time.perf_counter() - started)
-        for tp in _next_offsets(batch):
-            self._uncommitted[(tp.topic, tp.partition)] = tp.offset
         self.rows_written += rows
+        return rows
 
     def _record(self, message: Any) -> dict[str, Any] | None:
         """The record a message puts in the view, or None: a consume error, poison, or a
@@ -179,63 +115,33 @@ class ClickHouseTopicSink:
             raise SinkStopped(self._view.name)
         return record
 
-    def _commit(self) -> None:
-        """Commit what has been inserted. Seconds apart: every commit rewrites the
-        embedded broker's whole storage; a crash re-inserts at most an interval's rows,
-        which the table versions make harmless."""
-        if self._uncommitted:
-            try:
-                self._consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o
-                                               in self._uncommitted.items()],
-                                      asynchronous=False)
-            except KafkaException as exc:
-                # Kept for the next attempt; until then a restart re-inserts these rows.
-                log.warning("sink_commit_failed", view=self._view.name, error=str(exc))
-                return
-            self._uncommitted.clear()
-        self._committed_at = time.monotonic()
 
-    def _rewind(self, batch: list[Any]) -> None:
-        first: dict[tuple[str, int], int] = {}
-        for message in batch:
-            if not message.error():
-                key = (message.topic(), message.partition())
-                first[key] = min(first.get(key, message.offset()), message.offset())
-        for (topic, partition), offset in first.items():
-            self._consumer.seek(TopicPartition(topic, partition, offset))
-
-    def _report_lag(self) -> None:
-        assignment = self._consumer.assignment()
-        if not assignment:
-            return
-        for tp in self._consumer.position(assignment):
-            _, high = self._consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
-                                                           timeout=2)
-            lag = high - tp.offset if tp.offset >= 0 else high
-            metrics.CONSUMER_LAG.labels(group=self._group_id, topic=tp.topic,
-                                        partition=str(tp.partition)).set(max(lag, 0))
+def view_runner(settings: FitStreamSettings, sink: ClickHouseTopicSink) -> SinkRunner:
+    """A view sink on the sink runner: the view's group, ``settings.sink``'s batching, and
+    commits seconds apart (each rewrites the embedded broker's storage; a crash
+    re-inserts at most an interval's rows, which the table versions make harmless)."""
+    return SinkRunner(sink, settings.kafka, RunnerConfig(
+        group_id=sink.group_id, batch_max_rows=settings.sink.batch_max_rows,
+        batch_max_wait_s=settings.sink.batch_max_wait_s,
+        commit_interval_s=settings.sink.commit_interval_s))
 
 
 class ViewSinks:
-    """One sink thread per view table, started and stopped together."""
+    """One sink runner (and thread) per view table, started and stopped together; they
+    share one erasure ledger."""
 
     def __init__(self, settings: FitStreamSettings, store: ClickHouseStore,
                  serde: AvroSerde) -> None:
         self.erasures = ErasureLedger(settings, serde)
         self.sinks = [ClickHouseTopicSink(settings, store, serde, view, self.erasures)
                       for view in view_tables(settings)]
-        self.threads = [threading.Thread(target=sink.run, name=f"sink-{view.name}", daemon=True)
-                        for sink, view in zip(self.sinks, view_tables(settings), strict=True)]
+        self._threads = RunnerThreads([view_runner(settings, sink) for sink in self.sinks])
 
     def start(self) -> None:
-        for thread in self.threads:
-            thread.start()
+        self._threads.start()
 
     def stop(self) -> None:
-        for sink in self.sinks:
-            sink.stop()
-        for thread in self.threads:
-            thread.join(timeout=30)
+        self._threads.stop(timeout_s=30)
         self.erasures.close()
 
 

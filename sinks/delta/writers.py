@@ -3,8 +3,10 @@
 Every writer commits its Delta tables with one ``Transaction(app_id, version)`` per
 Kafka partition in the batch, where the version is the next offset to read; after a
 crash :meth:`LakehouseWriter.resume_at` reads those versions back, so nothing is
-written twice and nothing is skipped. The Kafka offsets the sink also commits are
-only for lag metrics.
+written twice and nothing is skipped. The writers run on the sink runner through
+:class:`sinks.delta.topic_sink.DeltaTopicSink`; the Kafka offsets the runner also
+commits are only for lag metrics. The tables themselves (paths, creation, appends) are
+:class:`stores.delta.lakehouse.DeltaTables`.
 """
 
 from __future__ import annotations
@@ -13,20 +15,19 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import structlog
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, Transaction
 
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.contracts.registry import SchemaRegistry
 from fitstream.domain.daily_totals import user_daily_rows
 from fitstream.domain.events import WORKOUT_SUBJECTS
-from fitstream.settings import FitStreamSettings
-from sinks.delta.tables import (
+from stores.delta.lakehouse import DeltaTables
+from stores.delta.tables import (
     BRONZE_DEAD_LETTERS,
     BRONZE_EVENTS,
     DEAD_LETTER_SCHEMA,
     GOLD_SCHEMA,
     GOLD_USER_DAILY,
-    PARTITIONS,
     SILVER_SCHEMA,
     SILVER_WORKOUTS,
     USER_FEATURES,
@@ -39,7 +40,6 @@ from sinks.delta.tables import (
 )
 
 log = structlog.get_logger("sinks.delta")
-
 
 
 class LakehouseWriter(Protocol):
@@ -60,33 +60,6 @@ class LakehouseWriter(Protocol):
     def write(self, messages: list[Any], transactions: list[Transaction]) -> int:
         """Commit the batch; returns the rows written."""
         ...
-
-
-class DeltaTables:
-    """Paths, storage options and creation of the lakehouse tables."""
-
-    def __init__(self, settings: FitStreamSettings) -> None:
-        self.settings = settings
-        self.options = settings.lakehouse.object_store_options()
-
-    def uri(self, table: str) -> str:
-        return self.settings.lakehouse_uri(table)
-
-    def ensure(self, table: str, schema: pa.Schema) -> None:
-        if not DeltaTable.is_deltatable(self.uri(table), storage_options=self.options):
-            DeltaTable.create(self.uri(table), schema, partition_by=PARTITIONS[table],
-                              mode="ignore", storage_options=self.options)
-
-    def open(self, table: str) -> DeltaTable:
-        return DeltaTable(self.uri(table), storage_options=self.options)
-
-    def version_of(self, table: str, app_id: str) -> int | None:
-        return self.open(table).transaction_version(app_id)
-
-    def append(self, table: str, rows: pa.Table, transactions: list[Transaction]) -> None:
-        write_deltalake(self.uri(table), rows, mode="append", schema_mode="merge",
-                        partition_by=PARTITIONS[table], storage_options=self.options,
-                        commit_properties=CommitProperties(app_transactions=transactions))
 
 
 class BronzeEventsWriter:

@@ -1,9 +1,11 @@
 """UserFeatures rows into Feast's online store through the push source.
 
-Lifecycle: :meth:`OnlineFeatureSink.run` consumes the features topic until :meth:`stop`;
-each poll's records are pushed (``PushMode.ONLINE``) and only then are their offsets
-committed, so a crash re-pushes, never skips. Re-pushing is harmless: a user's rows are
-on one partition, and the processor ends them on the user's latest row (an older row it
+:class:`OnlineFeatureSink` is a writer on :class:`fitstream.kafka.sink_runner.SinkRunner`
+(:func:`online_runner`), which owns the consumer: each batch is pushed
+(``PushMode.ONLINE``) and only then are its offsets committed (every
+``sink.commit_interval_s`` and at stop), so a crash re-pushes, never skips; a failed push
+is read again after a pause. Re-pushing is harmless: a user's rows are on one
+partition, and the processor ends them on the user's latest row (an older row it
 re-sends is followed by the current one), so any replayed suffix ends on the same latest
 row (the SQLite store keeps the last write; Redis keeps the latest event time). Per push
 only each user's last row is sent.
@@ -13,28 +15,23 @@ transactions are what make it exactly once.
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import pandas as pd
 import structlog
-from confluent_kafka import Consumer
 from feast.data_source import PushMode
 
 from feature_repo.definitions import PUSH_SOURCE
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
-from fitstream.kafka.clients import consumer_config
-from fitstream.kafka.long_poll_shim import idle_pause
-from fitstream.observability import metrics
+from fitstream.kafka.sink_runner import RunnerConfig, SinkRunner
 from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
 from fitstream.settings import FitStreamSettings
-from sinks.delta.tables import user_feature_rows
-from sinks.feast.store import feature_store
+from stores.delta.tables import user_feature_rows
+from stores.feast.store import feature_store
 
 log = structlog.get_logger("sinks.feast")
 
-RETRY_PAUSE_S = 2.0
+POLL_MAX_ROWS = 5_000
 
 
 def online_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -44,43 +41,24 @@ def online_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 class OnlineFeatureSink:
+    """The features topic's writer into the online store (through Feast's push source)."""
+
+    name = "feast-online"
+
     def __init__(self, settings: FitStreamSettings) -> None:
-        self._settings = settings
-        self._stop = threading.Event()
         self._serde = AvroSerde(registry_from_settings(settings.schema_registry))
         self._store = feature_store(settings)
         # Rows of erased users, logged at or before their erasure, are not pushed
         # (fitstream/privacy/erasures.py): a lagging sink must not refill their entity row.
         self._erasures = ErasureLedger(settings, self._serde)
+        self.topics = [settings.kafka.features_topic]
         self.group_id = settings.feast.group_id
-        self._consumer = Consumer(consumer_config(
-            settings.kafka, self.group_id,
-            **{"fetch.wait.max.ms": 200, "queued.max.messages.kbytes": 65536}))
         self.rows_pushed = 0
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    def run(self) -> None:
-        self._consumer.subscribe([self._settings.kafka.features_topic])
-        try:
-            while not self._stop.is_set():
-                messages = [m for m in self._consumer.consume(5_000, timeout=0.5)
-                            if not m.error()]
-                if not messages:
-                    idle_pause(self._consumer, self._settings.kafka.emulate_long_poll_ms,
-                               self._stop)
-                    continue
-                while not self._push(messages) and not self._stop.is_set():
-                    self._stop.wait(RETRY_PAUSE_S)
-        finally:
-            self._consumer.close()
-            self._erasures.close()
-
-    def _push(self, messages: list[Any]) -> bool:
+    def write(self, batch: list[Any]) -> int:
         records = []
-        self._erasures.catch_up({m.partition() for m in messages})
-        for message in messages:
+        self._erasures.catch_up({m.partition() for m in batch})
+        for message in batch:
             if self._erasures.is_erased(message.key(), record_timestamp_ms(message)):
                 continue
             try:
@@ -88,17 +66,22 @@ class OnlineFeatureSink:
             except SerdeError as exc:  # the producer is ours; say so, do not stop
                 log.warning("undecodable_features_skipped", reason=exc.reason,
                             partition=message.partition(), offset=message.offset())
-        started = time.perf_counter()
-        try:
-            if records:
-                frame = online_frame(records)
-                self._store.push(PUSH_SOURCE, frame, to=PushMode.ONLINE)
-                self.rows_pushed += len(frame)
-            self._consumer.commit(asynchronous=False)
-        except Exception:
-            log.exception("feast_push_failed", records=len(records))
-            return False
-        metrics.SINK_BATCH_ROWS.labels(sink="feast-online").observe(len(records))
-        metrics.SINK_BATCH_SECONDS.labels(sink="feast-online").observe(
-            time.perf_counter() - started)
-        return True
+        if not records:
+            return 0
+        frame = online_frame(records)
+        self._store.push(PUSH_SOURCE, frame, to=PushMode.ONLINE)
+        self.rows_pushed += len(frame)
+        return len(records)
+
+    def close(self) -> None:
+        self._erasures.close()
+
+
+def online_runner(settings: FitStreamSettings, sink: OnlineFeatureSink) -> SinkRunner:
+    """The online sink on the sink runner: ``settings.sink``'s batching and commit
+    interval, under the Feast group."""
+    return SinkRunner(sink, settings.kafka, RunnerConfig(
+        group_id=sink.group_id,
+        batch_max_rows=min(settings.sink.batch_max_rows, POLL_MAX_ROWS),
+        batch_max_wait_s=settings.sink.batch_max_wait_s,
+        commit_interval_s=settings.sink.commit_interval_s))

@@ -16,7 +16,12 @@ from fitstream.kafka.clients import producer_config
 from fitstream.kafka.positions import LogPosition
 from fitstream.privacy.erasures import ErasureLedger, publish_erasure
 from sinks.delta.tables import BRONZE_EVENTS
-from sinks.delta.topic_sink import DeltaTopicSink, lakehouse_writers, records_behind
+from sinks.delta.topic_sink import (
+    DeltaTopicSink,
+    lakehouse_runner,
+    lakehouse_writers,
+    records_behind,
+)
 from tests.conftest import isolated
 from tests.harness import wait_until
 from tests.integration.test_gdpr_erasure import ERASED, KEPT, MINUTE, produce, run
@@ -43,7 +48,8 @@ def test_a_rebuilt_bronze_table_holds_nothing_of_an_erased_user_before_the_erasu
     writer = next(w for w in lakehouse_writers(settings) if w.name == "bronze-events")
     erasures = ErasureLedger(settings, serde)
     sink = DeltaTopicSink(settings, writer, erasures)
-    thread = threading.Thread(target=sink.run, daemon=True)
+    runner = lakehouse_runner(settings, sink)
+    thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     position = LogPosition(settings.kafka)
     try:
@@ -51,7 +57,7 @@ def test_a_rebuilt_bronze_table_holds_nothing_of_an_erased_user_before_the_erasu
             [writer], position.ends) == 0, "bronze to hold the whole events topic",
             progress=lambda: sink.rows_written, alive=thread.is_alive)
     finally:
-        sink.stop()
+        runner.stop()
         thread.join(30)
         position.close()
         erasures.close()

@@ -119,7 +119,8 @@ def test_another_users_summary_for_the_same_workout_id_never_overwrites_silver(t
     from fitstream.contracts.registry import RepoSchemaRegistry
     from fitstream.settings import FitStreamSettings
     from sinks.delta.tables import GOLD_USER_DAILY, SILVER_WORKOUTS
-    from sinks.delta.writers import DeltaTables, SilverGoldWriter
+    from sinks.delta.writers import SilverGoldWriter
+    from stores.delta.lakehouse import DeltaTables
     from tests.unit.test_lakehouse_tables import SUMMARY, summary
 
     settings = FitStreamSettings(state_dir=tmp_path)
