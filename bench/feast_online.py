@@ -21,7 +21,7 @@ from feature_repo.definitions import FEATURE_VIEW, PUSH_SOURCE
 from fitstream.domain.features import DAY_MS, FLAT_FEATURE_NAMES, UserFeatureHistory
 from fitstream.settings import FeastSettings, FitStreamSettings
 from sinks.feast.online_sink import online_frame
-from sinks.feast.store import apply_definitions, feature_store
+from stores.feast.store import apply_definitions, feature_store
 
 USERS = 1_000
 CALLS = 2_000

@@ -23,7 +23,7 @@ from feast.types import Float64, Int64
 
 from fitstream.domain.features import FLAT_FEATURE_NAMES
 from fitstream.settings import FitStreamSettings
-from sinks.delta.tables import USER_FEATURES, USER_FEATURES_SCHEMA
+from stores.delta.tables import USER_FEATURES, USER_FEATURES_SCHEMA
 
 PUSH_SOURCE = "user_features_push"
 FEATURE_VIEW = "user_features"

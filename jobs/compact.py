@@ -14,25 +14,14 @@ from typing import Any
 from deltalake import DeltaTable
 
 from fitstream.settings import FitStreamSettings
-from sinks.delta.tables import (
-    BRONZE_DEAD_LETTERS,
-    BRONZE_EVENTS,
-    GOLD_USER_DAILY,
-    SILVER_WORKOUTS,
-    TRAINING_SET,
-    USER_FEATURES,
-)
-
-TABLES = (BRONZE_EVENTS, BRONZE_DEAD_LETTERS, SILVER_WORKOUTS, GOLD_USER_DAILY, USER_FEATURES,
-          f"{SILVER_WORKOUTS}_backfill", f"{GOLD_USER_DAILY}_backfill",
-          f"{USER_FEATURES}_backfill", TRAINING_SET)
+from stores.delta.tables import ALL_TABLES
 
 
 def compact(settings: FitStreamSettings, retention_hours: int = 168) -> list[dict[str, Any]]:
     """Per existing table: files before and after, rows (unchanged), files vacuumed."""
     options = settings.lakehouse.object_store_options()
     report = []
-    for name in TABLES:
+    for name in ALL_TABLES:
         uri = settings.lakehouse_uri(name)
         if not DeltaTable.is_deltatable(uri, storage_options=options):
             continue

@@ -25,8 +25,8 @@ from pyspark.sql import functions as sf
 
 from fitstream.domain.features import DAY_MS, FLAT_FEATURE_NAMES, LABEL_HORIZON_DAYS
 from fitstream.settings import FitStreamSettings
-from jobs.delta_io import read_snapshot, write_table
-from sinks.delta.tables import SILVER_WORKOUTS, TRAINING_SET, USER_FEATURES
+from stores.delta.spark_io import read_snapshot, write_table
+from stores.delta.tables import SILVER_WORKOUTS, TRAINING_SET, USER_FEATURES
 
 LABEL = f"label_next_{LABEL_HORIZON_DAYS}d_distance_m"
 PARTITION_BY = ["snapshot_date"]

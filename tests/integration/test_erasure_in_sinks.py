@@ -15,13 +15,13 @@ from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import producer_config
 from fitstream.kafka.positions import LogPosition
 from fitstream.privacy.erasures import ErasureLedger, publish_erasure
-from sinks.delta.tables import BRONZE_EVENTS
 from sinks.delta.topic_sink import (
     DeltaTopicSink,
     lakehouse_runner,
     lakehouse_writers,
     records_behind,
 )
+from stores.delta.tables import BRONZE_EVENTS
 from tests.conftest import isolated
 from tests.harness import wait_until
 from tests.integration.test_gdpr_erasure import ERASED, KEPT, MINUTE, produce, run

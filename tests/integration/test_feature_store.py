@@ -14,8 +14,8 @@ from feature_repo.definitions import FEATURE_VIEW
 from fitstream.domain.features import DAY_MS, FLAT_FEATURE_NAMES, UserFeatureHistory
 from fitstream.settings import FeastSettings, FitStreamSettings
 from sinks.feast.online_sink import PUSH_SOURCE, online_frame
-from sinks.feast.online_stores import online_store_backend
-from sinks.feast.store import apply_definitions, feature_store
+from stores.feast.online_stores import online_store_backend
+from stores.feast.store import apply_definitions, feature_store
 
 AS_OF = 1_796_083_200_000
 FEATURES = [f"{FEATURE_VIEW}:{n}" for n in ("as_of", *FLAT_FEATURE_NAMES)]

@@ -14,9 +14,9 @@ from fitstream.contracts import AvroSerde
 from fitstream.contracts.registry import RepoSchemaRegistry
 from fitstream.domain.daily_totals import user_daily_rows
 from fitstream.settings import FitStreamSettings, SchemaRegistrySettings
-from sinks.delta.tables import BRONZE_EVENTS, GOLD_USER_DAILY, SILVER_WORKOUTS
 from sinks.delta.writers import BronzeEventsWriter, SilverGoldWriter
 from stores.delta.lakehouse import DeltaTables
+from stores.delta.tables import BRONZE_EVENTS, GOLD_USER_DAILY, SILVER_WORKOUTS
 from tests.unit.test_workout_session import T0, WorkoutScript
 
 SUMMARY = "fitstream.views.WorkoutSummary"

@@ -6,7 +6,7 @@ package registries are (these machines, many production networks). Here a Delta 
 is read with ``deltalake`` — the table's current snapshot, as every other reader of the
 lakehouse — and handed to DuckDB as Arrow; everything else (the point-in-time join,
 other source formats) is Feast's. Configured as ``offline_store.type:
-sinks.feast.offline_store.DeltaDuckDBOfflineStore``.
+stores.feast.offline_store.DeltaDuckDBOfflineStore``.
 
 The snapshot is read whole into memory: right for the feature tables here (one row per
 completed workout); a larger table wants the extension, or Spark (jobs/training_set.py).
@@ -28,7 +28,7 @@ from feast.infra.offline_stores.ibis import (
     pull_latest_from_table_or_query_ibis,
 )
 
-OFFLINE_STORE_TYPE = "sinks.feast.offline_store.DeltaDuckDBOfflineStore"
+OFFLINE_STORE_TYPE = "stores.feast.offline_store.DeltaDuckDBOfflineStore"
 
 
 def delta_reader(storage_options: dict[str, str]) -> Any:

@@ -14,8 +14,8 @@ from pathlib import Path
 from feast import FeatureStore, RepoConfig
 
 from fitstream.settings import FitStreamSettings
-from sinks.feast.offline_store import OFFLINE_STORE_TYPE
-from sinks.feast.online_stores import online_store_backend
+from stores.feast.offline_store import OFFLINE_STORE_TYPE
+from stores.feast.online_stores import online_store_backend
 
 REPO_DIR = Path(__file__).resolve().parents[2] / "feature_repo"
 
@@ -50,8 +50,8 @@ def apply_definitions(settings: FitStreamSettings) -> list[str]:
     Idempotent (Feast compares with the registry). The Delta table must exist for the
     batch source to validate, so it is created empty if the lakehouse has not yet."""
     from feature_repo.definitions import feature_objects
-    from sinks.delta.tables import USER_FEATURES, USER_FEATURES_SCHEMA
-    from sinks.delta.writers import DeltaTables
+    from stores.delta.lakehouse import DeltaTables
+    from stores.delta.tables import USER_FEATURES, USER_FEATURES_SCHEMA
 
     DeltaTables(settings).ensure(USER_FEATURES, USER_FEATURES_SCHEMA)
     objects = feature_objects(settings)

@@ -34,6 +34,11 @@ SILVER_WORKOUTS = "silver.workouts"
 GOLD_USER_DAILY = "gold.user_daily"
 USER_FEATURES = "features.user_features"
 TRAINING_SET = "features.weekly_distance_training"
+# Every lakehouse table: the streaming ones, the backfill's rebuilds beside them, and the
+# training set (what compaction and an erase go through).
+ALL_TABLES = (BRONZE_EVENTS, BRONZE_DEAD_LETTERS, SILVER_WORKOUTS, GOLD_USER_DAILY,
+              USER_FEATURES, f"{SILVER_WORKOUTS}_backfill", f"{GOLD_USER_DAILY}_backfill",
+              f"{USER_FEATURES}_backfill", TRAINING_SET)
 
 _PRIMITIVES = {"string": pa.string(), "long": pa.int64(), "int": pa.int32(),
                "double": pa.float64(), "float": pa.float32(), "boolean": pa.bool_(),

@@ -25,9 +25,9 @@ class OnlineStoreBackend(Protocol):
 
 def online_store_backend(settings: FitStreamSettings) -> OnlineStoreBackend:
     if settings.feast.online_store == "redis":
-        from sinks.feast.online_stores.redis import RedisOnlineStore
+        from stores.feast.online_stores.redis import RedisOnlineStore
         return RedisOnlineStore()
-    from sinks.feast.online_stores.sqlite import SqliteOnlineStore
+    from stores.feast.online_stores.sqlite import SqliteOnlineStore
     return SqliteOnlineStore()
 
 

@@ -10,7 +10,7 @@ from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.helpers import compute_table_id
 
 from fitstream.settings import FitStreamSettings
-from sinks.feast.online_stores import user_entity_key
+from stores.feast.online_stores import user_entity_key
 
 
 class SqliteOnlineStore:

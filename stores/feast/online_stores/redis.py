@@ -9,7 +9,7 @@ import redis
 from feast.infra.online_stores.helpers import _redis_key
 
 from fitstream.settings import FitStreamSettings
-from sinks.feast.online_stores import user_entity_key
+from stores.feast.online_stores import user_entity_key
 
 
 class RedisOnlineStore:
