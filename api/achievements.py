@@ -7,9 +7,10 @@ from pydantic import BaseModel
 
 from api.auth import UserIdPath
 from api.caching import conditional_json
+from api.dependencies import Store
 from api.errors import ErrorBody
 from fitstream.domain.achievements import CATALOGUE, achievement_id
-from sinks.clickhouse.store import ClickHouseStore
+from stores.clickhouse import queries
 
 
 class Achievement(BaseModel):
@@ -28,17 +29,14 @@ class UserAchievementList(BaseModel):
     achievements: list[Achievement]
 
 
-def achievement_router(store: ClickHouseStore) -> APIRouter:
+def achievement_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["achievements"])
-    db = store.database
 
     @router.get("/users/{user_id}/achievements", response_model=UserAchievementList,
                 responses={400: {"model": ErrorBody}})
-    def get_user_achievements(user_id: UserIdPath, request: Request) -> Response:
+    def get_user_achievements(user_id: UserIdPath, request: Request, store: Store) -> Response:
         """Every rule in catalogue order; a rule never approached shows progress 0."""
-        rows = {r["rule_id"]: r for r in store.query(
-            f"SELECT rule_id, progress, achieved_at_ms FROM {db}.achievement_progress FINAL"
-            " WHERE user_id = %(user)s", {"user": user_id})}
+        rows = {r["rule_id"]: r for r in queries.achievement_progress(store, user_id)}
         items = []
         for rule in CATALOGUE:
             row = rows.get(rule.rule_id, {})

@@ -5,10 +5,11 @@ API process; ``fitstream sql`` sends its statement here. Statements run with
 ClickHouse's ``readonly=1`` on a connection of their own, so they can read every view
 table and change nothing. Analyst tokens only (``fitstream analysts token``).
 
-Every statement runs with ClickHouse's limits from the settings (:func:`analyst_limits`:
-time, result rows, memory), set before ``readonly=1`` so the statement cannot lift
-them: ``SELECT * FROM numbers(1e9)`` fails in milliseconds with a 400 instead of being
-pulled whole into the process that owns the store and runs the sinks. The token is
+Every statement runs with ClickHouse's limits from the settings (``analyst_limits`` in
+stores/clickhouse/queries.py: time, result rows, memory), set before ``readonly=1`` so
+the statement cannot lift them: ``SELECT * FROM numbers(1e9)`` fails in milliseconds
+with a 400 instead of being pulled whole into the process that owns the store and runs
+the sinks. The token is
 checked before the body is read.
 """
 
@@ -20,12 +21,12 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.analyst_sql import StatementRefused, check_statement, read_only_query
 from api.auth import CurrentAnalyst
 from api.bodies import json_body, json_body_openapi
+from api.dependencies import Settings, Store
 from api.errors import ApiError, ErrorBody
-from fitstream.settings import ApiSettings, FitStreamSettings
-from sinks.clickhouse.store import ClickHouseStore
+from stores.clickhouse.analyst_sql import StatementRefused
+from stores.clickhouse.queries import analyst_limits, run_checked
 
 
 class SqlRequest(BaseModel):
@@ -36,22 +37,6 @@ class SqlResult(BaseModel):
     columns: list[str]
     # Every row: a result over api.analyst_sql_max_result_rows is a 400, never cut short.
     rows: list[list[Any]]
-
-
-def analyst_limits(api: ApiSettings) -> dict[str, int | str]:
-    """The ClickHouse settings every analyst statement runs under (both backends)."""
-    return {"max_execution_time": api.analyst_sql_max_execution_time_s,
-            "max_result_rows": api.analyst_sql_max_result_rows,
-            "result_overflow_mode": "throw",
-            "max_memory_usage": api.analyst_sql_max_memory_bytes}
-
-
-def run_checked(store: ClickHouseStore, sql: str, limits: dict[str, int | str],
-                ) -> tuple[list[str], list[tuple]]:
-    """``sql`` on the read-only connection once ClickHouse's parser shows that it reads
-    only the FitStream views (StatementRefused otherwise)."""
-    check_statement(read_only_query(store.query_read_only, limits), sql, store.database)
-    return store.query_read_only(sql, limits)
 
 
 def _plain(value: Any) -> Any:
@@ -66,20 +51,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def analytics_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRouter:
+def analytics_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
-    limits = analyst_limits(settings.api)
 
     @router.post("/sql", response_model=SqlResult, openapi_extra=json_body_openapi(SqlRequest),
                  responses={s: {"model": ErrorBody} for s in (400, 401, 413, 422)})
     async def run_sql(_analyst: CurrentAnalyst,
-                      body: Annotated[SqlRequest, Depends(json_body(SqlRequest))]) -> SqlResult:
+                      body: Annotated[SqlRequest, Depends(json_body(SqlRequest))],
+                      store: Store, settings: Settings) -> SqlResult:
         """Run one read-only statement on the view tables; 400 ``sql_refused`` for a
         statement that reads outside them (a table function, another database, a second
         statement: api/analyst_sql.py), 400 ``sql_failed`` with ClickHouse's message if it
         fails: a write (readonly=1), or a statement over the time, row or memory limit."""
         try:
-            columns, rows = await run_in_threadpool(run_checked, store, body.sql, limits)
+            columns, rows = await run_in_threadpool(run_checked, store, body.sql,
+                                                    analyst_limits(settings.api))
         except StatementRefused as exc:
             raise ApiError(400, "sql_refused", str(exc)) from exc
         except Exception as exc:  # the server's or chdb's own error: the analyst's to fix

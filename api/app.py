@@ -19,13 +19,16 @@ from api.ingest import ingest_router
 from api.leaderboards import leaderboard_router
 from api.notifications import notification_router
 from api.revocations import Revocations
-from api.tokens import TokenKeys
 from api.view_cache import ViewCache
 from api.workout_owners import WorkoutOwners
 from api.workout_views import workout_router
 from fitstream.contracts import AvroSerde
+from fitstream.privacy.fields import FieldCipher
+from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import ClickHouseStore
+from fitstream.tokens import TokenKeys
+from stores.clickhouse import queries
+from stores.clickhouse.store import ClickHouseStore
 
 
 class DefaultSecretRefused(RuntimeError):
@@ -121,21 +124,28 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes,
                        caps={"/api/v1/ingest/": settings.api.ingest_max_bytes})
     app.add_middleware(TraceIdMiddleware)
+    # What the routes' dependencies hand them (api/dependencies.py).
+    app.state.settings = settings
+    app.state.serde = serde
+    app.state.store = store
+    app.state.publisher = publisher
+    if publisher is not None or store is not None:
+        app.state.field_cipher = FieldCipher(key_store(settings))
     if publisher is not None:
         # The scheme, for the OpenAPI document; the route verifies the token itself.
-        app.include_router(ingest_router(settings, serde, publisher),
+        app.include_router(ingest_router(settings),
                            dependencies=[Depends(device_scheme)])
     # Whose workout an id is: the reads' owner checks and ingest's 409 (api/ingest.py).
     app.state.workout_owners = (WorkoutOwners(store, settings.api.view_cache_ttl_s)
                                 if store is not None else None)
     if store is not None:
-        cache = ViewCache(settings.api.view_cache_ttl_s)
-        app.include_router(workout_router(settings, store, cache, app.state.workout_owners))
-        app.include_router(leaderboard_router(store, cache, settings.api.ranked_board_max_rows))
-        app.include_router(achievement_router(store))
-        app.include_router(notification_router(settings, serde, store, publisher))
-        app.include_router(analytics_router(settings, store))
-        app.include_router(erasure_router(settings, store))
+        app.state.view_cache = ViewCache(settings.api.view_cache_ttl_s)
+        app.include_router(workout_router(settings))
+        app.include_router(leaderboard_router())
+        app.include_router(achievement_router())
+        app.include_router(notification_router(settings))
+        app.include_router(analytics_router())
+        app.include_router(erasure_router())
 
     @app.get("/healthcheck", tags=["operations"])
     def healthcheck() -> dict[str, str]:
@@ -143,7 +153,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
         checks = {"status": "ok"}
         if store is not None:
             try:
-                store.query("SELECT 1 AS ok")
+                queries.ping(store)
                 checks["clickhouse"] = "ok"
             except Exception as exc:
                 raise ApiError(503, "unavailable", f"clickhouse: {exc}") from exc

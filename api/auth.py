@@ -17,7 +17,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError
 from api.revocations import Revocations
-from api.tokens import (
+from fitstream.domain.identifiers import ID_PATTERN, InvalidIdentifier, check_id
+from fitstream.tokens import (
     DeviceIdentity,
     InvalidToken,
     TokenKeys,
@@ -26,7 +27,6 @@ from api.tokens import (
     verify_device_token,
     verify_user_token,
 )
-from fitstream.domain.identifiers import ID_PATTERN, InvalidIdentifier, check_id
 
 Identity = TypeVar("Identity")
 

@@ -6,7 +6,7 @@ ClickHouse delete here, as ``fitstream sql`` sends its statements, so an erase r
 while the system is live. With a ClickHouse server the job deletes directly.
 
 Admin tokens only: audience ``fitstream-admin``, issued by the job itself from the
-API's signing key (:func:`issue_admin_token`); user, device and analyst tokens are
+API's signing key (``fitstream.tokens.issue_admin_token``); user, device and analyst tokens are
 refused with 401. The user id must match the one id pattern (400 otherwise).
 """
 
@@ -16,25 +16,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api import tokens
-from api.auth import authenticate
+from api.auth import authenticate, verifier_of
+from api.dependencies import Store
 from api.errors import ApiError, ErrorBody
 from fitstream.domain.identifiers import InvalidIdentifier, check_id
-from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import ClickHouseStore
-
-ADMIN_AUDIENCE = "fitstream-admin"
-
-
-def issue_admin_token(keys: tokens.TokenKeys | str, admin: str, ttl_s: int,
-                      now: float | None = None) -> str:
-    """Signed with the key ring's current kid, like every other token (rotation)."""
-    return tokens._issue(keys, {"sub": admin}, ADMIN_AUDIENCE, ttl_s, now)
-
-
-def verify_admin_token(keys: tokens.TokenKeys | str, token: str) -> str:
-    """The admin's name; InvalidToken otherwise (any accepted kid of the ring)."""
-    return tokens._verify(keys, token, ADMIN_AUDIENCE, ["sub"])["sub"]
+from fitstream.tokens import verify_admin_token
+from stores.erasure import erase_from_clickhouse
 
 
 class ClickHouseErasure(BaseModel):
@@ -43,25 +30,24 @@ class ClickHouseErasure(BaseModel):
         description="Per view table: the user's rows before the delete (all now gone)")
 
 
-def erasure_router(settings: FitStreamSettings, store: ClickHouseStore) -> APIRouter:
+def erasure_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
-    keys = tokens.TokenKeys.from_settings(settings.api)
 
     @router.post("/users/{user_id}/clickhouse-erasure", response_model=ClickHouseErasure,
                  responses={s: {"model": ErrorBody} for s in (400, 401)})
-    async def erase_user_from_clickhouse(user_id: str, request: Request) -> ClickHouseErasure:
+    async def erase_user_from_clickhouse(user_id: str, request: Request,
+                                         store: Store) -> ClickHouseErasure:
         """Delete the user from every ClickHouse view table (the notification inbox,
         reads, deliveries and preferences included) and wait until their rows read 0.
         Part of ``fitstream jobs gdpr-erase``, which first publishes the erasure event
         so that the sinks stop writing the user's old records."""
+        keys = verifier_of(request).keys  # the app's key ring (rotation included)
         authenticate(request, lambda token: verify_admin_token(keys, token), "admin")
         try:
             check_id("user_id", user_id)
         except InvalidIdentifier as exc:
             raise ApiError(400, "invalid_id", str(exc)) from exc
-        from jobs.gdpr_erase import erase_from_clickhouse
-
-        deleted = await run_in_threadpool(erase_from_clickhouse, settings, store, user_id)
+        deleted = await run_in_threadpool(erase_from_clickhouse, store, user_id)
         return ClickHouseErasure(user_id=user_id, rows_deleted=deleted)
 
     return router

@@ -28,8 +28,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_device
+from api.dependencies import Cipher, Owners, Publisher, Serde
 from api.errors import ApiError, ErrorBody
-from api.event_publisher import BrokerUnavailable, EventPublisher
+from api.event_publisher import BrokerUnavailable
 from api.workout_owners import refuse_taken_workouts
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.contracts.json_schema import ingest_body_schema
@@ -40,7 +41,6 @@ from fitstream.domain.identifiers import is_valid_id
 from fitstream.observability import metrics
 from fitstream.privacy.coordinates import seal_coordinates
 from fitstream.privacy.fields import FieldCipher, KeyStoreUnavailable
-from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 
 
@@ -80,20 +80,22 @@ def event_problems(serde: AvroSerde, event: Any, now_ms: int, max_future_skew_ms
     return subject, problems
 
 
-def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
-                  publisher: EventPublisher) -> APIRouter:
+def sealed_values(serde: AvroSerde, cipher: FieldCipher,
+                  accepted: list[tuple[str, dict[str, Any]]]) -> list[bytes]:
+    """Each accepted event with its coordinates sealed, encoded for the log."""
+    # Key store I/O (a file or PostgreSQL, cached per process): off the event loop.
+    return [serde.encode(subject, seal_coordinates(cipher, subject, event))
+            for subject, event in accepted]
+
+
+def ingest_router(settings: FitStreamSettings) -> APIRouter:
+    """``settings`` give the documented body (its contracts and batch size) and the limits."""
     router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
     api = settings.api
     secret = api.token_secret.get_secret_value()
     # The schemas always come from the repo (a schema registry only assigns ids), so the
     # OpenAPI document is built from them without asking a registry server at start.
     contracts = RepoSchemaRegistry(settings.schema_registry.repo_registry_path)
-    cipher = FieldCipher(key_store(settings))
-
-    def sealed_values(accepted: list[tuple[str, dict[str, Any]]]) -> list[bytes]:
-        # Key store I/O (a file or PostgreSQL, cached per process): off the event loop.
-        return [serde.encode(subject, seal_coordinates(cipher, subject, event))
-                for subject, event in accepted]
 
     @router.post(
         "/events", status_code=202, response_model=IngestAccepted,
@@ -101,7 +103,8 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
             "schema": ingest_body_schema(contracts, api.ingest_max_events)}}}},
         responses={s: {"model": ErrorBody} for s in (400, 401, 403, 413, 503)},
     )
-    async def ingest_events(request: Request) -> IngestAccepted:
+    async def ingest_events(request: Request, serde: Serde, publisher: Publisher,
+                            owners: Owners, cipher: Cipher) -> IngestAccepted:
         """Accept up to ``ingest_max_events`` events once Kafka has acknowledged all of them."""
         device = require_device(request, secret)
         declared = request.headers.get("content-length")
@@ -151,10 +154,9 @@ def ingest_router(settings: FitStreamSettings, serde: AvroSerde,
                         f"the token is for user {device.user_id} on device {device.device_id}",
                         foreign)
         # 409 for a workout id another user started (the processor's claims).
-        await refuse_taken_workouts(getattr(request.app.state, "workout_owners", None),
-                                    events, device.user_id)
+        await refuse_taken_workouts(owners, events, device.user_id)
         try:
-            values = await run_in_threadpool(sealed_values, accepted)
+            values = await run_in_threadpool(sealed_values, serde, cipher, accepted)
         except SerdeError as exc:  # the strict check should have caught it
             raise _fail(400, "invalid_events", str(exc)) from exc
         except KeyStoreUnavailable as exc:

@@ -8,22 +8,19 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from api.caching import conditional_json
+from api.dependencies import Cache, Settings, Store
 from api.errors import ApiError, ErrorBody
-from api.view_cache import ViewCache
 from fitstream.domain.events import SPORT_TYPES
 from fitstream.domain.identifiers import ID_PATTERN
 from fitstream.domain.leaderboards import ALL_SPORTS, METRIC_FIELD, LeaderboardMetric
 from fitstream.domain.windows import LeaderboardWindow
-from sinks.clickhouse.store import ClickHouseStore
+from stores.clickhouse import queries
+from stores.clickhouse.store import ClickHouseStore
 
 # The shapes of a period (day, ISO week, month, year, all time); that it is a period of
 # the window asked for is checked by the window (400 invalid_period).
 PERIOD_PATTERN = r"^(all|[0-9]{4}(-W[0-9]{2}|-[0-9]{2}(-[0-9]{2})?)?)$"
 SPORT_PATTERN = f"^({'|'.join((ALL_SPORTS, *SPORT_TYPES))})$"
-
-# Ranking order, as in fitstream.domain.leaderboards.ranking_key.
-ORDER = "value DESC, reached_at_ms ASC, user_id ASC"
-
 
 class LeaderboardRow(BaseModel):
     rank: int
@@ -55,52 +52,33 @@ def resolve_period(window: LeaderboardWindow, period: str | None) -> str:
     return period
 
 
-def leaderboard_router(store: ClickHouseStore, cache: ViewCache,
-                       ranked_board_max_rows: int) -> APIRouter:
+def ranked_board(store: ClickHouseStore, board: dict[str, Any], column: str, max_rows: int,
+                 ) -> tuple[list[dict[str, Any]], dict[str, int]] | None:
+    """A whole board in rank order with each user's position, or None if too big to
+    hold (readers of a big board query ClickHouse for their slice instead)."""
+    found = queries.leaderboard_rows(store, board, column, limit=max_rows + 1)
+    if len(found) > max_rows:
+        return None
+    return found, {r["user_id"]: i for i, r in enumerate(found)}
+
+
+def sliced_in_store(store: ClickHouseStore, board: dict[str, Any], column: str, limit: int,
+                    around_user: str | None, neighbours: int,
+                    ) -> tuple[list[dict[str, Any]], int]:
+    """The entries asked for and the rank of the first, ranked by ClickHouse."""
+    if around_user is None:
+        return queries.leaderboard_rows(store, board, column, limit=limit), 1
+    mine = queries.leaderboard_entry(store, board, column, around_user)
+    if mine is None:
+        raise not_on_board(around_user)
+    ahead = queries.leaderboard_ahead(store, board, column, mine, around_user)
+    first_rank = max(1, ahead + 1 - neighbours)
+    return queries.leaderboard_rows(store, board, column, offset=first_rank - 1,
+                                    limit=ahead + 2 - first_rank + neighbours), first_rank
+
+
+def leaderboard_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["leaderboards"])
-    db = store.database
-
-    def ranked_board(board: dict[str, Any], column: str,
-                     ) -> tuple[list[dict[str, Any]], dict[str, int]] | None:
-        """A whole board in rank order with each user's position, or None if too big to
-        hold (readers of a big board query ClickHouse for their slice instead)."""
-        found = rows(board, column, limit=ranked_board_max_rows + 1)
-        if len(found) > ranked_board_max_rows:
-            return None
-        return found, {r["user_id"]: i for i, r in enumerate(found)}
-
-    def rows(board: dict[str, Any], column: str, where: str = "", offset: int = 0,
-             limit: int = 10, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return store.query(
-            f"SELECT user_id, {column} AS value, workouts, reached_at_ms"
-            f" FROM {db}.leaderboard_entries FINAL"
-            " WHERE time_window = %(window)s AND period = %(period)s AND sport = %(sport)s"
-            f" {where} ORDER BY {ORDER} LIMIT %(offset)s, %(limit)s",
-            {**board, **(params or {}), "offset": offset, "limit": limit})
-
-    def sliced_in_store(board: dict[str, Any], column: str, limit: int,
-                        around_user: str | None, neighbours: int,
-                        ) -> tuple[list[dict[str, Any]], int]:
-        """The entries asked for and the rank of the first, ranked by ClickHouse."""
-        if around_user is None:
-            return rows(board, column, limit=limit), 1
-        mine = store.query(
-            f"SELECT {column} AS value, reached_at_ms FROM {db}.leaderboard_entries FINAL"
-            " WHERE time_window = %(window)s AND period = %(period)s AND sport = %(sport)s"
-            " AND user_id = %(user)s", {**board, "user": around_user})
-        if not mine:
-            raise not_on_board(around_user)
-        ahead = store.query(
-            f"SELECT count() AS n FROM {db}.leaderboard_entries FINAL"
-            " WHERE time_window = %(window)s AND period = %(period)s AND sport = %(sport)s"
-            f" AND ({column} > %(value)s OR ({column} = %(value)s AND"
-            " (reached_at_ms < %(reached)s OR (reached_at_ms = %(reached)s"
-            " AND user_id < %(user)s))))",
-            {**board, "value": mine[0]["value"], "reached": mine[0]["reached_at_ms"],
-             "user": around_user})[0]["n"]
-        first_rank = max(1, ahead + 1 - neighbours)
-        return rows(board, column, offset=first_rank - 1,
-                    limit=ahead + 2 - first_rank + neighbours), first_rank
 
     # async: a cached answer is served on the event loop, with no hop to a worker thread
     # (those hops, queued behind the GIL, were most of the latency at 1,000 requests/s);
@@ -123,6 +101,7 @@ def leaderboard_router(store: ClickHouseStore, cache: ViewCache,
             pattern=ID_PATTERN,
             description="Rank this user, with `neighbours` above and below.")] = None,
         neighbours: Annotated[int, Query(ge=0, le=100)] = 2,
+        *, store: Store, cache: Cache, settings: Settings,
     ) -> Response:
         """Top entries by metric, ties broken by who reached the value first, then user id."""
         period = resolve_period(window, period)
@@ -131,11 +110,12 @@ def leaderboard_router(store: ClickHouseStore, cache: ViewCache,
                            {"allowed": [ALL_SPORTS, *SPORT_TYPES]})
         board = {"window": window.value, "period": period, "sport": sport}
         column = METRIC_FIELD[metric]
+        max_rows = settings.api.ranked_board_max_rows
         whole = await cache.get_async(("board", column, window, period, sport),
-                                      lambda: ranked_board(board, column))
+                                      lambda: ranked_board(store, board, column, max_rows))
         if whole is None:
             found, first_rank = await run_in_threadpool(
-                sliced_in_store, board, column, limit, around_user, neighbours)
+                sliced_in_store, store, board, column, limit, around_user, neighbours)
         elif around_user is None:
             found, first_rank = whole[0][:limit], 1
         else:

@@ -16,21 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.auth import PathOwner
 from api.bodies import json_body, json_body_openapi
+from api.dependencies import Cipher, Publisher, Serde, Settings, Store
 from api.errors import ApiError, ErrorBody
 from api.event_publisher import BrokerUnavailable, EventPublisher
 from api.workout_views import decode_cursor, encode_cursor
 from fitstream.contracts import AvroSerde
 from fitstream.domain.notifications import Channel
-from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher
-from fitstream.privacy.keys import key_store
+from fitstream.privacy.fields import PREFERENCE_FIELDS
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import ClickHouseStore
-from sinks.clickhouse.tables import (
-    NOTIFICATION_PREFERENCES,
-    NOTIFICATION_READS,
-    preference_columns,
-    read_columns,
-)
+from stores.clickhouse import queries
+from stores.clickhouse.store import ClickHouseStore
 
 READ_SUBJECT = "fitstream.notifications.NotificationRead"
 PREFERENCES_SUBJECT = "fitstream.notifications.NotificationPreferences"
@@ -123,51 +118,46 @@ def _at(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: ClickHouseStore,
-                        publisher: EventPublisher | None) -> APIRouter:
+async def command(publisher: EventPublisher | None, serde: AvroSerde, topic: str,
+                  subject: str, record: dict[str, Any]) -> None:
+    """Write a command to the log first (the system of record); 503 without a producer
+    in this process or when the broker does not acknowledge it."""
+    if publisher is None:
+        raise ApiError(503, "unavailable", "this API process does not write to the log")
+    try:
+        await publisher.publish([(record["user_id"].encode(),
+                                  serde.encode(subject, record))], topic)
+    except BrokerUnavailable as exc:
+        raise ApiError(503, "unavailable", str(exc)) from exc
+
+
+def inbox_rows(store: ClickHouseStore, user_id: str, *, unread: bool | None = None,
+               before: tuple[int, str] | None = None, notification_id: str | None = None,
+               limit: int = 1) -> list[Notification]:
+    """The user's notifications (:func:`stores.clickhouse.queries.notifications`) with
+    their read state and external deliveries."""
+    rows = queries.notifications(store, user_id, unread=unread, before=before,
+                                 notification_id=notification_id, limit=limit)
+    if not rows:
+        return []
+    ids = [r["notification_id"] for r in rows]
+    reads = queries.notification_reads(store, user_id, ids)
+    deliveries: dict[str, list[Delivery]] = {}
+    for d in queries.notification_deliveries(store, user_id, ids):
+        deliveries.setdefault(d["notification_id"], []).append(Delivery(
+            channel=d["channel"], status=d["status"], attempts=d["attempts"],
+            at=_at(d["at_ms"]), detail=d["detail"]))
+    return [Notification(
+        id=r["notification_id"], user_id=user_id, kind=r["kind"], title=r["title"],
+        body=r["body"], workout_id=r["workout_id"], sent_at=_at(r["created_ms"]),
+        read=r["notification_id"] in reads, read_at=_at(reads.get(r["notification_id"])),
+        deliveries=deliveries.get(r["notification_id"], [])) for r in rows]
+
+
+def notification_router(settings: FitStreamSettings) -> APIRouter:
+    """The inbox and preferences; ``settings`` give the documented page limits."""
     router = APIRouter(prefix="/api/v1/users/{user_id}", tags=["notifications"])
-    db = store.database
     api = settings.api
-    kafka = settings.kafka
-    cipher = FieldCipher(key_store(settings))
-
-    async def command(topic: str, subject: str, record: dict[str, Any]) -> None:
-        if publisher is None:
-            raise ApiError(503, "unavailable", "this API process does not write to the log")
-        try:
-            await publisher.publish([(record["user_id"].encode(),
-                                      serde.encode(subject, record))], topic)
-        except BrokerUnavailable as exc:
-            raise ApiError(503, "unavailable", str(exc)) from exc
-
-    def inbox_rows(user_id: str, where: str = "", params: dict[str, Any] | None = None,
-                   limit: int = 1) -> list[Notification]:
-        args = {"user": user_id, **(params or {})}
-        rows = store.query(
-            f"SELECT notification_id, kind, title, body, created_ms, workout_id"
-            f" FROM {db}.notifications FINAL WHERE user_id = %(user)s {where}"
-            f" ORDER BY created_ms DESC, notification_id DESC LIMIT {int(limit)}", args)
-        if not rows:
-            return []
-        ids = [r["notification_id"] for r in rows]
-        reads = {r["notification_id"]: r["read_ms"] for r in store.query(
-            f"SELECT notification_id, min(read_ms) AS read_ms FROM {db}.notification_reads"
-            " WHERE user_id = %(user)s AND notification_id IN %(ids)s"
-            " GROUP BY notification_id", {"user": user_id, "ids": tuple(ids)})}
-        deliveries: dict[str, list[Delivery]] = {}
-        for d in store.query(
-                f"SELECT notification_id, channel, status, attempts, at_ms, detail"
-                f" FROM {db}.notification_deliveries FINAL WHERE user_id = %(user)s"
-                " AND notification_id IN %(ids)s ORDER BY channel",
-                {"user": user_id, "ids": tuple(ids)}):
-            deliveries.setdefault(d["notification_id"], []).append(Delivery(
-                channel=d["channel"], status=d["status"], attempts=d["attempts"],
-                at=_at(d["at_ms"]), detail=d["detail"]))
-        return [Notification(
-            id=r["notification_id"], user_id=user_id, kind=r["kind"], title=r["title"],
-            body=r["body"], workout_id=r["workout_id"], sent_at=_at(r["created_ms"]),
-            read=r["notification_id"] in reads, read_at=_at(reads.get(r["notification_id"])),
-            deliveries=deliveries.get(r["notification_id"], [])) for r in rows]
 
     @router.get("/notifications", response_model=Inbox,
                 responses={s: {"model": ErrorBody} for s in (400, 401, 403)})
@@ -178,25 +168,15 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
         limit: Annotated[int, Query(ge=1, le=api.page_limit_max)] = api.page_limit_default,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")]
         = None,
+        *, store: Store,
     ) -> Inbox:
         """The in-app inbox, newest first, with read state and external deliveries;
         400 for a cursor this API did not issue."""
-        read_ids = (f"(SELECT notification_id FROM {db}.notification_reads"
-                    " WHERE user_id = %(user)s)")
-        where, params = "", {}
-        if unread is not None:
-            where += f" AND notification_id {'NOT IN' if unread else 'IN'} {read_ids}"
-        if cursor is not None:
-            created_ms, notification_id = decode_cursor(cursor)
-            where += (" AND (created_ms < %(c_ms)s OR (created_ms = %(c_ms)s"
-                      " AND notification_id < %(c_id)s))")
-            params = {"c_ms": created_ms, "c_id": notification_id}
-        items = inbox_rows(user_id, where, params, limit + 1)
+        before = decode_cursor(cursor) if cursor is not None else None
+        items = inbox_rows(store, user_id, unread=unread, before=before, limit=limit + 1)
         more = len(items) > limit
         items = items[:limit]
-        unread_count = store.query(
-            f"SELECT count() AS n FROM {db}.notifications FINAL WHERE user_id = %(user)s"
-            f" AND notification_id NOT IN {read_ids}", {"user": user_id})[0]["n"]
+        unread_count = queries.unread_count(store, user_id)
         last = items[-1] if more else None
         return Inbox(user_id=user_id, unread=unread_count, items=items,
                      next_cursor=encode_cursor(round(last.sent_at.timestamp() * 1000), last.id)
@@ -205,32 +185,32 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
     @router.post("/notifications/{notification_id}/read", response_model=Notification,
                  responses={s: {"model": ErrorBody} for s in (400, 401, 403, 404, 503)})
     async def mark_read(user_id: PathOwner, notification_id: NotificationIdPath,
-                        ) -> Notification:
+                        store: Store, publisher: Publisher, serde: Serde,
+                        settings: Settings) -> Notification:
         """Mark one notification read; marking it again keeps the first read time."""
         # The store blocks: off the event loop, which serves the cached reads.
-        found = await run_in_threadpool(inbox_rows, user_id, "AND notification_id = %(id)s",
-                                        {"id": notification_id})
+        found = await run_in_threadpool(inbox_rows, store, user_id,
+                                        notification_id=notification_id)
         if not found:
             raise ApiError(404, "not_found", f"no notification {notification_id}")
         if found[0].read:
             return found[0]
         record = {"notification_id": notification_id, "user_id": user_id,
                   "read_at": int(time.time() * 1000)}
-        await command(kafka.notification_reads_topic, READ_SUBJECT, record)
-        await run_in_threadpool(store.insert, NOTIFICATION_READS, read_columns([record]))
+        await command(publisher, serde, settings.kafka.notification_reads_topic, READ_SUBJECT,
+                      record)
+        await run_in_threadpool(queries.record_read, store, record)
         return found[0].model_copy(update={"read": True, "read_at": _at(record["read_at"])})
 
     @router.get("/notification-preferences", response_model=UserPreferences,
                 responses={s: {"model": ErrorBody} for s in (400, 401, 403)})
-    def get_preferences(user_id: PathOwner) -> UserPreferences:
+    def get_preferences(user_id: PathOwner, store: Store, settings: Settings,
+                        ) -> UserPreferences:
         """The user's external channels, or the defaults if they never chose."""
-        rows = store.query(
-            f"SELECT channels, email, phone, updated_ms FROM {db}.notification_preferences"
-            " FINAL WHERE user_id = %(user)s", {"user": user_id})
-        if not rows:
+        row = queries.notification_preferences(store, user_id)
+        if row is None:
             return UserPreferences(user_id=user_id, updated_at=None,
                                    channels=settings.notifications.default_channels)
-        row = rows[0]
         return UserPreferences(user_id=user_id, channels=row["channels"], email=row["email"],
                                phone=row["phone"], updated_at=_at(row["updated_ms"]))
 
@@ -240,6 +220,7 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
     async def put_preferences(
         user_id: PathOwner,
         preferences: Annotated[Preferences, Depends(json_body(Preferences))],
+        store: Store, publisher: Publisher, serde: Serde, cipher: Cipher, settings: Settings,
     ) -> UserPreferences:
         """Replace the user's channels and addresses; the delivery worker follows at once.
         The caller is authenticated (401) and must be the user (403) before the body is
@@ -252,9 +233,9 @@ def notification_router(settings: FitStreamSettings, serde: AvroSerde, store: Cl
         # (crypto-shredding, fitstream/privacy/fields.py); this process's store row is plain.
         sealed = await run_in_threadpool(cipher.seal_fields, user_id, record,
                                          PREFERENCE_FIELDS)
-        await command(kafka.notification_preferences_topic, PREFERENCES_SUBJECT, sealed)
-        await run_in_threadpool(store.insert, NOTIFICATION_PREFERENCES,
-                                preference_columns([record]))
+        await command(publisher, serde, settings.kafka.notification_preferences_topic,
+                      PREFERENCES_SUBJECT, sealed)
+        await run_in_threadpool(queries.record_preferences, store, record)
         return UserPreferences(user_id=user_id, channels=record["channels"],
                                email=record["email"], phone=record["phone"],
                                updated_at=_at(record["updated_at"]))

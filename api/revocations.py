@@ -30,10 +30,10 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from api.tokens import DeviceIdentity
 from fitstream.kafka.clients import consumer_config, producer_config
 from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.settings import FitStreamSettings
+from fitstream.tokens import DeviceIdentity
 
 log = structlog.get_logger("api.revocations")
 

@@ -2,8 +2,9 @@
 
 The processor emits a claim for every WorkoutStarted it accepts; the owner of a workout
 id is its earliest claim by Kafka record time, ties to the smaller user id
-(``OWNER_QUERY``). Every owner check in the API reads this, never a summary, route or
-sample row, which any producer could have caused for an id it does not own.
+(``stores.clickhouse.queries.workout_owner``). Every owner check in the API reads this,
+never a summary, route or sample row, which any producer could have caused for an id it
+does not own.
 
 Known owners are kept for ``ttl_s`` (the view cache's TTL): an owner changes only while
 a lagging partition's earlier claim is still on its way. "No owner yet" is never kept:
@@ -26,23 +27,16 @@ from anyio.to_thread import run_sync
 
 from api.errors import ApiError
 from fitstream.observability import metrics
-from sinks.clickhouse.store import ClickHouseStore
-from sinks.clickhouse.tables import OWNER_QUERY
+from stores.clickhouse import queries
+from stores.clickhouse.store import ClickHouseStore
 
 log = structlog.get_logger("api.workout_owners")
-
-# OWNER_QUERY for many workout ids at once: each id's least (claimed_at, user_id).
-OWNERS_QUERY = ("SELECT workout_id, user_id FROM {db}.workout_claims"
-                " WHERE workout_id IN %(workout_ids)s"
-                " ORDER BY workout_id, claimed_at, user_id LIMIT 1 BY workout_id")
 
 
 class WorkoutOwners:
     def __init__(self, store: ClickHouseStore, ttl_s: float, max_entries: int = 100_000,
                  ) -> None:
         self._store = store
-        self._query = OWNER_QUERY.format(db=store.database)
-        self._many_query = OWNERS_QUERY.format(db=store.database)
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._known: dict[str, tuple[float, str]] = {}  # workout id -> (read at, owner)
@@ -59,20 +53,19 @@ class WorkoutOwners:
         self._known[workout_id] = (time.monotonic(), owner)
 
     def _lookup(self, workout_id: str) -> str | None:
-        rows = self._store.query(self._query, {"workout_id": workout_id})
-        if not rows:
-            return None
-        self._keep(workout_id, rows[0]["user_id"])
-        return rows[0]["user_id"]
+        owner = queries.workout_owner(self._store, workout_id)
+        if owner is not None:
+            self._keep(workout_id, owner)
+        return owner
 
     def owners_of(self, workout_ids: Iterable[str]) -> dict[str, str | None]:
         """:meth:`owner_of` of each id; the ids not kept are read in one query."""
         owners: dict[str, str | None] = {w: self._cached(w) for w in set(workout_ids)}
         unknown = tuple(sorted(w for w, owner in owners.items() if owner is None))
         if unknown:
-            for row in self._store.query(self._many_query, {"workout_ids": unknown}):
-                owners[row["workout_id"]] = row["user_id"]
-                self._keep(row["workout_id"], row["user_id"])
+            for workout_id, owner in queries.workout_owners(self._store, unknown).items():
+                owners[workout_id] = owner
+                self._keep(workout_id, owner)
         return owners
 
     def owner_of(self, workout_id: str) -> str | None:

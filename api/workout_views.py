@@ -9,6 +9,7 @@ any producer, can neither read nor change what the owner sees.
 """
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -18,9 +19,9 @@ from pydantic import BaseModel
 
 from api.auth import UserIdPath, WorkoutIdPath, checked_id, require_owner, require_user
 from api.caching import PRIVATE_VIEW, conditional_json
+from api.dependencies import Cache, Owners, Store
 from api.errors import ApiError, ErrorBody
 from api.leaderboards import PERIOD_PATTERN, SPORT_PATTERN, resolve_period
-from api.view_cache import ViewCache
 from api.workout_owners import WorkoutOwners
 from fitstream.domain.identifiers import check_id
 from fitstream.domain.leaderboards import ALL_SPORTS
@@ -29,7 +30,8 @@ from fitstream.domain.splits import km_splits
 from fitstream.domain.stats import user_stats
 from fitstream.domain.windows import LeaderboardWindow
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import ClickHouseStore
+from stores.clickhouse import queries
+from stores.clickhouse.store import ClickHouseStore
 
 # ISO 8601 only, parsed by the handlers (400 invalid_time): pydantic's lax datetime also
 # takes numbers as epoch seconds, so `to=0.5` was a valid date-time (finding 16).
@@ -54,12 +56,6 @@ def parsed_time(field: str, value: str | None) -> datetime | None:
                        {"field": field}) from exc
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 CursorQuery = Annotated[str | None, Query(description="next_cursor of the previous page")]
-
-
-SUMMARY_COLUMNS = (
-    "workout_id, user_id, device_id, sport_type, status, start_ms, end_ms, moving_duration_ms,"
-    " distance_meters, calories_burned, avg_heart_rate, avg_speed_mps, sample_count, last_seq,"
-    " best_1k_ms, best_5k_ms, best_10k_ms")
 
 
 class BestEfforts(BaseModel):
@@ -155,133 +151,124 @@ def decode_cursor(cursor: str, public: bool = False) -> tuple[int | None, str]:
         raise ApiError(400, "invalid_cursor", "cursor is not one this API issued") from exc
 
 
-def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
-                   cache: ViewCache, owners: WorkoutOwners) -> APIRouter:
+def owner_of(owners: WorkoutOwners, workout_id: str, what: str) -> str:
+    """The workout's owner (from the claims); 400 for an invalid id, 404 if none."""
+    owner = owners.owner_of(checked_id("workout_id", workout_id))
+    if owner is None:
+        raise ApiError(404, "not_found", f"no {what} {workout_id}")
+    return owner
+
+
+def owners_row(read: Callable[[ClickHouseStore, str, str], dict[str, Any] | None],
+               store: ClickHouseStore, owners: WorkoutOwners, workout_id: str, what: str,
+               user: str | None = None) -> dict[str, Any]:
+    """The owner's row of the workout that ``read`` (a query of stores.clickhouse.queries)
+    finds; with ``user``, 403 unless it is the owner. 404 without an owner or a row."""
+    owner = owner_of(owners, workout_id, what)
+    if user is not None:
+        require_owner(user, owner, what)
+    row = read(store, owner, workout_id)
+    if row is None:
+        raise ApiError(404, "not_found", f"no {what} {workout_id}")
+    return row
+
+
+def user_workouts(store: ClickHouseStore, user_id: str, from_: datetime | None,
+                  to: datetime | None, limit: int, cursor: str | None, public: bool,
+                  ) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the user's summaries. ``public``: ``from`` and ``to`` count in whole
+    UTC days and the cursor names only a workout id, so neither reveals an exact time."""
+    to_ms = _day_ms if public else _to_ms
+    before = None
+    if cursor:
+        before = (public_cursor_position(store, user_id, cursor) if public
+                  else decode_cursor(cursor))
+    rows = queries.user_workouts(
+        store, user_id, from_ms=None if from_ is None else to_ms(from_),
+        to_ms=None if to is None else to_ms(to), before=before, limit=limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = (encode_cursor(None, last["workout_id"]) if public
+                       else encode_cursor(last["start_ms"], last["workout_id"]))
+    return rows[:limit], next_cursor
+
+
+def public_cursor_position(store: ClickHouseStore, user_id: str, cursor: str,
+                           ) -> tuple[int, str]:
+    """Where a public cursor's workout stands (its start is looked up, not sent)."""
+    _, workout_id = decode_cursor(cursor, public=True)
+    start_ms = queries.workout_start_ms(store, user_id, workout_id)
+    if start_ms is None:
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API issued")
+    return start_ms, workout_id
+
+
+def workout_router(settings: FitStreamSettings) -> APIRouter:
+    """The workout views; ``settings`` give the documented page limits and the token
+    secret of an app built without a verifier (api/auth.py)."""
     router = APIRouter(prefix="/api/v1", tags=["workouts"])
-    db = store.database
     api = settings.api
     secret = api.token_secret.get_secret_value()
-
-    def owner_of(workout_id: str, what: str) -> str:
-        """The workout's owner (from the claims); 400 for an invalid id, 404 if none."""
-        owner = owners.owner_of(checked_id("workout_id", workout_id))
-        if owner is None:
-            raise ApiError(404, "not_found", f"no {what} {workout_id}")
-        return owner
-
-    def owners_row(table: str, columns: str, workout_id: str, what: str,
-                   user: str | None = None) -> dict[str, Any]:
-        """The owner's row of ``table`` for the workout; with ``user``, 403 unless it is
-        the owner. 404 without an owner or a row."""
-        owner = owner_of(workout_id, what)
-        if user is not None:
-            require_owner(user, owner, what)
-        rows = store.query(
-            f"SELECT {columns} FROM {db}.{table} FINAL"
-            " WHERE user_id = %(user_id)s AND workout_id = %(workout_id)s LIMIT 1",
-            {"user_id": owner, "workout_id": workout_id})
-        if not rows:
-            raise ApiError(404, "not_found", f"no {what} {workout_id}")
-        return rows[0]
 
     errors = {s: {"model": ErrorBody} for s in (400, 404)}
     owner_errors = {s: {"model": ErrorBody} for s in (400, 401, 403, 404)}
 
     @router.get("/workouts/{workout_id}", response_model=PublicWorkoutSummary,
                 responses=errors)
-    def get_workout_summary(workout_id: WorkoutIdPath, request: Request) -> Response:
+    def get_workout_summary(workout_id: WorkoutIdPath, request: Request, store: Store,
+                            owners: Owners) -> Response:
         """A workout's public summary: sport, distance, moving time, start day, status
         (ETag, cached for 5 s). Its owner reads the full one at ``/private``."""
-        row = owners_row("workout_summary", SUMMARY_COLUMNS, workout_id, "workout")
+        row = owners_row(queries.workout_summary, store, owners, workout_id, "workout")
         return conditional_json(request, to_public_summary(row))
 
     @router.get("/workouts/{workout_id}/private", response_model=WorkoutSummary,
                 responses=owner_errors)
-    def get_private_workout_summary(workout_id: WorkoutIdPath, request: Request) -> Response:
+    def get_private_workout_summary(workout_id: WorkoutIdPath, request: Request, store: Store,
+                                    owners: Owners) -> Response:
         """The full latest summary of one of the caller's workouts (device, heart rate,
         calories, exact times, best efforts); owner only."""
         user = require_user(request, secret)
-        row = owners_row("workout_summary", SUMMARY_COLUMNS, workout_id, "workout", user)
+        row = owners_row(queries.workout_summary, store, owners, workout_id, "workout", user)
         return conditional_json(request, to_summary(row), cache_control=PRIVATE_VIEW)
-
-    def user_workouts(user_id: str, from_: datetime | None, to: datetime | None, limit: int,
-                      cursor: str | None, public: bool,
-                      ) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of the user's summaries. ``public``: ``from`` and ``to`` count in whole
-        UTC days and the cursor names only a workout id, so neither reveals an exact time."""
-        where = ["user_id = %(user_id)s"]
-        params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
-        to_ms = _day_ms if public else _to_ms
-        if from_ is not None:
-            where.append("start_ms >= %(from_ms)s")
-            params["from_ms"] = to_ms(from_)
-        if to is not None:
-            where.append("start_ms < %(to_ms)s")
-            params["to_ms"] = to_ms(to)
-        if cursor:
-            params["c_start"], params["c_id"] = (
-                public_cursor_position(user_id, cursor) if public else decode_cursor(cursor))
-            where.append("(start_ms < %(c_start)s OR (start_ms = %(c_start)s"
-                         " AND workout_id < %(c_id)s))")
-        rows = store.query(
-            f"SELECT {SUMMARY_COLUMNS} FROM {db}.workout_summary FINAL"
-            f" WHERE {' AND '.join(where)}"
-            " ORDER BY start_ms DESC, workout_id DESC LIMIT %(limit)s", params)
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = (encode_cursor(None, last["workout_id"]) if public
-                           else encode_cursor(last["start_ms"], last["workout_id"]))
-        return rows[:limit], next_cursor
-
-    def public_cursor_position(user_id: str, cursor: str) -> tuple[int, str]:
-        """Where a public cursor's workout stands (its start is looked up, not sent)."""
-        _, workout_id = decode_cursor(cursor, public=True)
-        rows = store.query(f"SELECT start_ms FROM {db}.workout_summary FINAL"
-                           " WHERE user_id = %(user_id)s AND workout_id = %(workout_id)s"
-                           " LIMIT 1", {"user_id": user_id, "workout_id": workout_id})
-        if not rows:
-            raise ApiError(400, "invalid_cursor", "cursor is not one this API issued")
-        return rows[0]["start_ms"], workout_id
 
     page_limit = Query(ge=1, le=api.page_limit_max)
 
     @router.get("/users/{user_id}/workouts", response_model=PublicWorkoutPage,
                 responses={400: {"model": ErrorBody}})
-    def list_user_workouts(user_id: UserIdPath, from_: FromQuery = None, to: ToQuery = None,
+    def list_user_workouts(user_id: UserIdPath, store: Store, from_: FromQuery = None,
+                           to: ToQuery = None,
                            limit: Annotated[int, page_limit] = api.page_limit_default,
                            cursor: CursorQuery = None) -> PublicWorkoutPage:
         """One user's workouts as public summaries, newest first, a page at a time."""
         rows, next_cursor = user_workouts(
-            checked_id("user_id", user_id), parsed_time("from", from_), parsed_time("to", to),
-            limit, cursor, public=True)
+            store, checked_id("user_id", user_id), parsed_time("from", from_),
+            parsed_time("to", to), limit, cursor, public=True)
         return PublicWorkoutPage(items=[to_public_summary(r) for r in rows],
                                  next_cursor=next_cursor)
 
     @router.get("/users/{user_id}/workouts/private", response_model=WorkoutPage,
                 responses={s: {"model": ErrorBody} for s in (400, 401, 403)})
     def list_private_user_workouts(
-            user_id: UserIdPath, request: Request, from_: FromQuery = None, to: ToQuery = None,
-            limit: Annotated[int, page_limit] = api.page_limit_default,
+            user_id: UserIdPath, request: Request, store: Store, from_: FromQuery = None,
+            to: ToQuery = None, limit: Annotated[int, page_limit] = api.page_limit_default,
             cursor: CursorQuery = None) -> WorkoutPage:
         """The caller's own workouts as full summaries, newest first; owner only."""
         checked_id("user_id", user_id)
         require_owner(require_user(request, secret), user_id, "user's workouts")
-        rows, next_cursor = user_workouts(user_id, parsed_time("from", from_),
+        rows, next_cursor = user_workouts(store, user_id, parsed_time("from", from_),
                                           parsed_time("to", to), limit, cursor, public=False)
         return WorkoutPage(items=[to_summary(r) for r in rows], next_cursor=next_cursor)
 
     @router.get("/workouts/{workout_id}/details", responses=owner_errors)
-    def get_workout_details(workout_id: WorkoutIdPath, request: Request) -> dict[str, Any]:
+    def get_workout_details(workout_id: WorkoutIdPath, request: Request, store: Store,
+                            owners: Owners) -> dict[str, Any]:
         """Every sample, km splits with pace, max and average heart rate and speed; owner only."""
         user = require_user(request, secret)
-        owner = owner_of(workout_id, "workout")
+        owner = owner_of(owners, workout_id, "workout")
         require_owner(user, owner, "workout's details")
-        samples = store.query(
-            f"SELECT offset_ms, distance_meters, heart_rate, speed, lat, lon, elevation_meters"
-            f" FROM {db}.workout_samples FINAL"
-            " WHERE user_id = %(user_id)s AND workout_id = %(workout_id)s"
-            " ORDER BY offset_ms", {"user_id": owner, "workout_id": workout_id})
+        samples = queries.workout_samples(store, owner, workout_id)
         heart_rates = [s["heart_rate"] for s in samples if s["heart_rate"] is not None]
         speeds = [s["speed"] for s in samples if s["speed"] is not None]
         track = [(0.0, 0)] + [(s["distance_meters"], s["offset_ms"]) for s in samples]
@@ -302,6 +289,7 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
         window: Annotated[LeaderboardWindow, Query()] = LeaderboardWindow.MONTH,
         period: Annotated[str | None, Query(pattern=PERIOD_PATTERN,
                                             description="default: the current one")] = None,
+        *, store: Store, cache: Cache,
     ) -> Response:
         """Totals for a sport and period, personal records, 12 weeks of activity; owner only."""
         checked_id("user_id", user_id)
@@ -309,11 +297,7 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
         period = resolve_period(window, period)
 
         def stats() -> dict[str, Any]:
-            rows = store.query(
-                f"SELECT workout_id, sport_type, status, start_ms, moving_duration_ms,"
-                f" distance_meters, calories_burned, best_1k_ms, best_5k_ms, best_10k_ms"
-                f" FROM {db}.workout_summary FINAL WHERE user_id = %(user_id)s",
-                {"user_id": user_id})
+            rows = queries.user_stats_summaries(store, user_id)
             summaries = [{**row, "start_time": row["start_ms"]} for row in rows]
             return {"user_id": user_id, **user_stats(summaries, sport, window, period)}
 
@@ -327,10 +311,12 @@ def workout_router(settings: FitStreamSettings, store: ClickHouseStore,
         workout_id: WorkoutIdPath, request: Request,
         tolerance_m: Annotated[float, Query(ge=0, le=1000, description=(
             "Douglas-Peucker tolerance in metres; 0 keeps every turn"))] = 5.0,
+        *, store: Store, owners: Owners,
     ) -> dict[str, Any]:
         """The route as GeoJSON (simplified LineString and bounding box); owner only."""
         user = require_user(request, secret)
-        row = owners_row("workout_routes", "lats, lons", workout_id, "route for workout", user)
+        row = owners_row(queries.workout_route, store, owners, workout_id,
+                         "route for workout", user)
         points = list(zip(row["lats"], row["lons"], strict=True))
         return route_geojson(workout_id, points, tolerance_m)
 

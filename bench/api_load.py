@@ -16,7 +16,7 @@ import random
 
 from locust import FastHttpUser, constant_throughput, task
 
-from api.tokens import issue_user_token
+from fitstream.tokens import issue_user_token
 
 PERIOD = os.environ["BENCH_PERIOD"]
 USERS = os.environ["BENCH_USERS"].split(",")

@@ -16,11 +16,11 @@ import httpx
 import orjson
 from rich.console import Console
 
-from api.tokens import issue_device_token
 from bench.stack import CpuWindow, bench_broker, broker_pid, roles, run_settings
 from cli.dev.local_stack import wait_for_api
 from fitstream.api_client import api_url
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
+from fitstream.tokens import issue_device_token
 
 SPEC = FleetSpec(users=100, days=3, seed=7, start_ms=1_793_577_600_000,
                  chaos=ChaosKnobs(duplicate=0, out_of_order=0, late=0, malformed=0))

@@ -29,8 +29,9 @@ from deltalake import DeltaTable, write_deltalake
 
 from fitstream.privacy.predicates import delta_string_literal
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import ClickHouseStore
-from sinks.delta.tables import BRONZE_EVENTS, PARTITIONS
+from stores.clickhouse import queries
+from stores.clickhouse.store import ClickHouseStore
+from stores.delta.tables import BRONZE_EVENTS, PARTITIONS
 
 RETENTION = timedelta(days=183)
 COORDINATE_COLUMNS = ("route_coordinates", "location", "position", "sealed_coordinates")
@@ -79,37 +80,22 @@ def strip_bronze(settings: FitStreamSettings, cutoff: datetime) -> int:
 
 def strip_clickhouse(store: ClickHouseStore, cutoff: datetime) -> dict[str, int]:
     """Blank the coordinates of workouts that ended before ``cutoff``; rows touched."""
-    db = store.database
     cutoff_ms = int(cutoff.timestamp() * 1000)
-    ids = [r["workout_id"] for r in store.query(
-        f"SELECT workout_id FROM {db}.workout_routes WHERE end_ms < %(c)s AND length(lats) > 0",
-        {"c": cutoff_ms})]
-    old = [r["workout_id"] for r in store.query(
-        f"SELECT DISTINCT workout_id FROM {db}.workout_summary WHERE end_ms < %(c)s",
-        {"c": cutoff_ms})]
+    ids = queries.routes_with_coordinates(store, cutoff_ms)
+    old = queries.workouts_ended_before(store, cutoff_ms)
     touched = {"workout_routes": len(ids), "workout_samples": 0}
     for start in range(0, len(old), IDS_PER_MUTATION):
         chunk = tuple(old[start:start + IDS_PER_MUTATION])
-        touched["workout_samples"] += store.query(
-            f"SELECT count() AS n FROM {db}.workout_samples WHERE workout_id IN %(ids)s"
-            " AND (lat != 0 OR lon != 0)", {"ids": chunk})[0]["n"]
-        store.execute(f"ALTER TABLE {db}.workout_samples UPDATE lat = 0, lon = 0"
-                      " WHERE workout_id IN %(ids)s", {"ids": chunk})
-    # By id, not by end_ms: a Nullable condition makes 18.16 wrap the arrays in Nullable,
-    # which it refuses.
+        touched["workout_samples"] += queries.count_samples_with_coordinates(store, chunk)
+        queries.blank_sample_coordinates(store, chunk)
     for start in range(0, len(ids), IDS_PER_MUTATION):
-        store.execute(f"ALTER TABLE {db}.workout_routes UPDATE lats = emptyArrayFloat64(),"
-                      " lons = emptyArrayFloat64() WHERE workout_id IN %(ids)s",
-                      {"ids": tuple(ids[start:start + IDS_PER_MUTATION])})
+        queries.blank_route_coordinates(store, tuple(ids[start:start + IDS_PER_MUTATION]))
 
     def pending() -> int:
-        left = store.query(f"SELECT count() AS n FROM {db}.workout_routes WHERE end_ms < %(c)s"
-                           " AND length(lats) > 0", {"c": cutoff_ms})[0]["n"]
+        left = queries.count_routes_with_coordinates(store, cutoff_ms)
         for start in range(0, len(old), IDS_PER_MUTATION):
-            left += store.query(
-                f"SELECT count() AS n FROM {db}.workout_samples WHERE workout_id IN %(ids)s"
-                " AND (lat != 0 OR lon != 0)",
-                {"ids": tuple(old[start:start + IDS_PER_MUTATION])})[0]["n"]
+            left += queries.count_samples_with_coordinates(
+                store, tuple(old[start:start + IDS_PER_MUTATION]))
         return left
 
     deadline = time.monotonic() + MUTATION_TIMEOUT_S

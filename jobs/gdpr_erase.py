@@ -11,7 +11,7 @@ In this order:
 2. Wait (bounded) until the processor has applied it (its ``user-erasures`` changelog
    holds ``erased_at`` for the user) and the view sinks have committed every view
    record written before that, so nothing of the user is still on its way to a store.
-3. Delete from the stores:
+3. Delete from the stores, through each store's interface (``stores.erasure``):
 
    - Delta (every lakehouse table): ``DELETE`` by ``user_id`` (the dead-letter table by
      its Kafka key, which is the user id), then ``VACUUM`` with no retention, so the
@@ -19,7 +19,8 @@ In this order:
    - ClickHouse (every view table, the notification inbox and its reads, deliveries and
      preferences included): ``ALTER TABLE … DELETE``, a mutation, waited for until the
      user's rows read 0. With embedded chdb, through the API process that owns it
-     (``POST /api/v1/admin/users/{id}/clickhouse-erasure``, api/erasure.py).
+     (``POST /api/v1/admin/users/{id}/clickhouse-erasure``, api/erasure.py, which runs
+     the same ``stores.erasure.erase_from_clickhouse``).
    - The Feast online store (SQLite or Redis): the user's entity row of every feature
      view (the offline features are the Delta table ``features.user_features``, above).
 
@@ -38,7 +39,6 @@ import time
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from deltalake import DeltaTable
 
 from fitstream.api_client import post_to_store_owner
 from fitstream.contracts import AvroSerde, registry_from_settings
@@ -48,66 +48,16 @@ from fitstream.kafka.positions import LogPosition
 from fitstream.kafka.topics import USER_ERASURES_TABLE, changelog_topic
 from fitstream.privacy.erasures import publish_erasure
 from fitstream.privacy.keys import forget_user, key_store_backend
-from fitstream.privacy.predicates import delta_equals
 from fitstream.settings import FitStreamSettings
-from jobs.compact import TABLES
-from sinks.clickhouse.store import ClickHouseStore, open_store
-from sinks.clickhouse.tables import sink_groups, view_tables
-from sinks.delta.tables import BRONZE_DEAD_LETTERS
-
-MUTATION_TIMEOUT_S = 120
-
-
-def erase_from_delta(settings: FitStreamSettings, user_id: str) -> dict[str, int]:
-    """Delete ``user_id``'s rows from every lakehouse table and vacuum the old files.
-
-    The id is checked against the one id pattern first, and the predicate's literal is
-    built by ``delta_string_literal`` (quotes doubled, as DataFusion reads them): an id
-    such as ``' OR 1=1 --`` once turned this delete into one of every row."""
-    check_id("user_id", user_id)
-    options = settings.lakehouse.object_store_options()
-    deleted = {}
-    for name in TABLES:
-        uri = settings.lakehouse_uri(name)
-        if not DeltaTable.is_deltatable(uri, storage_options=options):
-            continue
-        table = DeltaTable(uri, storage_options=options)
-        predicate = (f"key = X'{user_id.encode().hex()}'" if name == BRONZE_DEAD_LETTERS
-                     else delta_equals("user_id", user_id))
-        deleted[name] = table.delete(predicate)["num_deleted_rows"]
-        if deleted[name]:
-            DeltaTable(uri, storage_options=options).vacuum(
-                retention_hours=0, dry_run=False, enforce_retention_duration=False)
-    return deleted
-
-
-def erase_from_feast(settings: FitStreamSettings, user_id: str) -> dict[str, int]:
-    from feature_repo.definitions import FEATURE_VIEW
-    from sinks.feast.online_stores import online_store_backend
-
-    return {FEATURE_VIEW: online_store_backend(settings).erase_user(
-        settings, [FEATURE_VIEW], user_id)}
-
-
-def erase_from_clickhouse(settings: FitStreamSettings, store: ClickHouseStore,
-                          user_id: str) -> dict[str, int]:
-    db = store.database
-    tables = sorted({view.table for view in view_tables(settings)})
-    counts = {t: store.query(f"SELECT count() AS n FROM {db}.{t} WHERE user_id = %(u)s",
-                             {"u": user_id})[0]["n"] for t in tables}
-    for table, rows in counts.items():
-        if rows:
-            store.execute(f"ALTER TABLE {db}.{table} DELETE WHERE user_id = %(u)s",
-                          {"u": user_id})
-    deadline = time.monotonic() + MUTATION_TIMEOUT_S
-    for table, rows in counts.items():
-        # Mutations run in the background on a server (18.16 cannot wait for them).
-        while rows and store.query(f"SELECT count() AS n FROM {db}.{table} WHERE user_id ="
-                                   " %(u)s", {"u": user_id})[0]["n"]:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the delete on {table} did not finish in time")
-            time.sleep(0.2)
-    return counts
+from fitstream.tokens import TokenKeys, issue_admin_token
+from stores.clickhouse.store import open_store
+from stores.clickhouse.tables import sink_groups
+from stores.erasure import (
+    MUTATION_TIMEOUT_S,
+    erase_from_clickhouse,
+    erase_from_delta,
+    erase_from_feast,
+)
 
 
 def wait_for_processor(settings: FitStreamSettings, user_id: str, erased_at: int,
@@ -160,12 +110,9 @@ def erase_from_clickhouse_live(settings: FitStreamSettings, user_id: str) -> dic
     if settings.clickhouse.backend == "server":
         store = open_store(settings)
         try:
-            return erase_from_clickhouse(settings, store, user_id)
+            return erase_from_clickhouse(store, user_id)
         finally:
             store.close()
-    from api.erasure import issue_admin_token
-    from api.tokens import TokenKeys
-
     token = issue_admin_token(TokenKeys.from_settings(settings.api), "fitstream-gdpr-erase",
                               300)
     status, body = post_to_store_owner(

@@ -9,7 +9,7 @@ with a backslash, as ClickHouse and MySQL do, ends the literal early instead: th
 Callers validate ids first (``fitstream.domain.identifiers.check_id``), so a valid id
 never contains a quote; this function is the second wall, correct for any text.
 ClickHouse statements do not use it: they bind ``%(name)s`` parameters
-(``sinks.clickhouse.store.bind``).
+(``stores.clickhouse.store.bind``).
 """
 
 from __future__ import annotations

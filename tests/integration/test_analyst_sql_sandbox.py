@@ -15,11 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.tokens import issue_analyst_token
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import apply_ddl
+from fitstream.tokens import issue_analyst_token
+from stores.clickhouse.store import open_store
+from stores.clickhouse.tables import apply_ddl
 
 SQL = "/api/v1/analytics/sql"
 ANALYTICS = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"

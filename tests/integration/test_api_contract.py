@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.tokens import issue_user_token
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import NOTIFICATION_PREFERENCES, apply_ddl, preference_columns
+from fitstream.tokens import issue_user_token
+from stores.clickhouse.store import open_store
+from stores.clickhouse.tables import NOTIFICATION_PREFERENCES, apply_ddl, preference_columns
 
 PREFERENCES = "/api/v1/users/user-1/notification-preferences"
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}

@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.tokens import issue_analyst_token, issue_user_token
 from cli.sql import run_statement
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import ApiSettings, ClickHouseSettings, FitStreamSettings
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import apply_ddl
+from fitstream.tokens import issue_analyst_token, issue_user_token
+from stores.clickhouse.store import open_store
+from stores.clickhouse.tables import apply_ddl
 
 # Small limits, so that each one is reached by a cheap statement.
 LIMITS = ApiSettings(max_body_bytes=4096, analyst_sql_max_execution_time_s=1,

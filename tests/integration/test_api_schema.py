@@ -26,10 +26,10 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from api.app import create_app
 from api.event_publisher import EventPublisher
 from api.revocations import RevocationFollower, Revocations
-from api.tokens import TokenKeys, issue_analyst_token, issue_device_token, issue_user_token
 from fitstream.contracts import AvroSerde, registry_from_settings
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import apply_ddl
+from fitstream.tokens import TokenKeys, issue_analyst_token, issue_device_token, issue_user_token
+from stores.clickhouse.store import open_store
+from stores.clickhouse.tables import apply_ddl
 from tests.conftest import isolated
 
 pytestmark = pytest.mark.e2e

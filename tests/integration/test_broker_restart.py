@@ -22,7 +22,6 @@ import httpx
 import pytest
 from rich.console import Console
 
-from api.tokens import issue_device_token
 from cli.dev import embedded_broker
 from cli.dev.local_stack import LocalStack, wait_for_api
 from cli.replay import run_replay
@@ -31,7 +30,8 @@ from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.positions import LogPosition, behind
 from fitstream.settings import ClickHouseSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
-from sinks.clickhouse.tables import (
+from fitstream.tokens import issue_device_token
+from stores.clickhouse.tables import (
     NOTIFICATION_DELIVERIES,
     NOTIFICATION_PREFERENCES,
     NOTIFICATION_READS,

@@ -17,7 +17,7 @@ from fitstream.kafka.positions import LogPosition, behind
 from fitstream.settings import ClickHouseSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally, simulate_fleet
 from fitstream.simulator.producer import produce_fleet
-from sinks.clickhouse.tables import (
+from stores.clickhouse.tables import (
     NOTIFICATION_DELIVERIES,
     NOTIFICATION_PREFERENCES,
     NOTIFICATION_READS,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fitstream.settings import ClickHouseSettings, FitStreamSettings
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import WORKOUT_SUMMARY, apply_ddl, summary_columns
+from stores.clickhouse.store import open_store
+from stores.clickhouse.tables import WORKOUT_SUMMARY, apply_ddl, summary_columns
 
 T0 = 1_793_606_400_000
 
@@ -65,8 +65,8 @@ def test_parameters_are_escaped_the_same_on_both_backends(store):
 
 
 def test_gdpr_erase_deletes_one_user_from_every_view_table(store, tmp_path):
-    from jobs.gdpr_erase import erase_from_clickhouse
-    from sinks.clickhouse.tables import NOTIFICATIONS, notification_columns
+    from stores.clickhouse.tables import NOTIFICATIONS, notification_columns
+    from stores.erasure import erase_from_clickhouse
 
     other = {**summary("w9", 1, 9.0), "user_id": "someone-else"}
     store.insert(WORKOUT_SUMMARY, summary_columns([summary("w1", 1, 1.0),
@@ -75,8 +75,7 @@ def test_gdpr_erase_deletes_one_user_from_every_view_table(store, tmp_path):
         "notification_id": "n:user-'quoted':first-workout", "user_id": "user-'quoted'",
         "kind": "achievement", "title": "t", "body": "b", "created_at": T0,
         "workout_id": "w1"}]))
-    settings = FitStreamSettings(state_dir=tmp_path)
-    deleted = erase_from_clickhouse(settings, store, "user-'quoted'")
+    deleted = erase_from_clickhouse(store, "user-'quoted'")
     assert {t: n for t, n in deleted.items() if n} == {WORKOUT_SUMMARY: 2, NOTIFICATIONS: 1}
     for table in deleted:
         assert store.query(f"SELECT count() AS n FROM {store.database}.{table}"
@@ -89,7 +88,7 @@ def test_coordinates_ttl_blanks_old_routes_and_samples_and_keeps_the_rest(store)
     from datetime import UTC, datetime
 
     from jobs.coordinates_ttl import strip_clickhouse
-    from sinks.clickhouse.tables import (
+    from stores.clickhouse.tables import (
         WORKOUT_ROUTES,
         WORKOUT_SAMPLES,
         route_columns,

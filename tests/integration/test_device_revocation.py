@@ -15,11 +15,11 @@ import pytest
 from confluent_kafka import Producer
 
 from api.revocations import device_key
-from api.tokens import TokenKeys, issue_device_token
 from cli.dev.local_stack import LocalStack, wait_for_api
 from fitstream.api_client import api_url
 from fitstream.kafka.clients import producer_config
 from fitstream.settings import FitStreamSettings
+from fitstream.tokens import TokenKeys, issue_device_token
 from tests.conftest import isolated
 from tests.harness import free_port
 

@@ -9,12 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.erasure import issue_admin_token
-from api.tokens import issue_analyst_token, issue_user_token
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import WORKOUT_SUMMARY, apply_ddl, summary_columns
+from fitstream.tokens import issue_admin_token, issue_analyst_token, issue_user_token
+from stores.clickhouse.store import open_store
+from stores.clickhouse.tables import WORKOUT_SUMMARY, apply_ddl, summary_columns
 
 T0 = 1_793_577_600_000
 

@@ -20,7 +20,6 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
-from api.tokens import issue_analyst_token, issue_user_token
 from cli.dev.local_stack import LocalStack, wait_for_api
 from cli.replay import replay_settings
 from fitstream.api_client import api_url
@@ -36,8 +35,9 @@ from fitstream.privacy.fields import ERASED as UNREADABLE
 from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import view_tables
+from fitstream.tokens import issue_analyst_token, issue_user_token
+from stores.clickhouse.store import open_store
+from stores.clickhouse.tables import view_tables
 from tests.conftest import isolated
 from tests.harness import wait_until
 from tests.integration.test_pipeline_e2e import read_topic

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.event_publisher import EventPublisher
-from api.tokens import issue_device_token
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.identifiers import ID_PATTERN
 from fitstream.kafka.clients import consumer_config
@@ -21,6 +20,7 @@ from fitstream.privacy.coordinates import open_coordinates
 from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import key_store
 from fitstream.settings import ApiSettings, FitStreamSettings, KafkaSettings
+from fitstream.tokens import issue_device_token
 from tests.conftest import isolated
 from tests.harness import free_port
 from tests.integration.test_pipeline_e2e import read_topic

@@ -20,7 +20,7 @@ from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.daily_totals import user_daily_rows
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
 from fitstream.simulator.producer import produce_fleet
-from sinks.delta.tables import (
+from stores.delta.tables import (
     BRONZE_DEAD_LETTERS,
     BRONZE_EVENTS,
     GOLD_USER_DAILY,
@@ -67,7 +67,7 @@ class OnlineSampler:
     def __init__(self, settings) -> None:
         from feature_repo.definitions import FEATURE_VIEW
         from fitstream.domain.features import FLAT_FEATURE_NAMES
-        from sinks.feast.store import feature_store
+        from stores.feast.store import feature_store
 
         self.features = [f"{FEATURE_VIEW}:{n}" for n in ("as_of", *FLAT_FEATURE_NAMES)]
         self.store = feature_store(settings)
@@ -97,7 +97,7 @@ def stream_with_a_kill(broker, tmp_path):
     stack = LocalStack()
     stack.start(settings, "processor", "process")
     lake = stack.start(settings, "lakehouse-0", "lakehouse")
-    from sinks.feast.store import apply_definitions
+    from stores.feast.store import apply_definitions
 
     apply_definitions(settings)
     sampler = OnlineSampler(settings)
@@ -217,7 +217,7 @@ def test_online_features_served_during_the_stream_equal_the_point_in_time_lookup
     a millisecond before as_of it returns an earlier row (or none): no future leaks in."""
     import pandas as pd
 
-    from sinks.feast.store import feature_store
+    from stores.feast.store import feature_store
 
     settings, *_, samples = streamed
     assert len({(s["user_id"], s["as_of"]) for s in samples}) >= 10, len(samples)
@@ -245,7 +245,7 @@ def test_the_training_set_joins_each_snapshot_with_the_features_known_then(strea
     the metres of the 7 days after it, as the pure functions compute them."""
     from fitstream.domain.features import FLAT_FEATURE_NAMES, next_days_distance_m, snapshot_days
     from jobs.training_set import LABEL, build_training_set
-    from sinks.delta.tables import TRAINING_SET
+    from stores.delta.tables import TRAINING_SET
 
     settings, *_ = streamed
     report = build_training_set(settings, spark)
@@ -285,9 +285,9 @@ def test_the_jobs_run_on_an_s3_lakehouse(streamed, spark, local_s3):
     of a local S3, the backfill, the training set and the erase run there, read and write
     only s3:// and give what they give on a local lakehouse."""
     from jobs.backfill import GOLD_BACKFILL, SILVER_BACKFILL, run_backfill
-    from jobs.gdpr_erase import erase_from_delta
     from jobs.training_set import build_training_set
-    from sinks.delta.tables import PARTITIONS, TRAINING_SET
+    from stores.delta.tables import PARTITIONS, TRAINING_SET
+    from stores.erasure import erase_from_delta
 
     settings, *_ = streamed
     bucket = local_s3.create_bucket("fitstream-lakehouse")
@@ -351,7 +351,7 @@ def test_compaction_leaves_fewer_files_and_the_same_rows(streamed):
 def test_gdpr_erase_leaves_no_row_of_the_user_in_any_delta_file(streamed):
     import pyarrow.parquet as pq
 
-    from jobs.gdpr_erase import erase_from_delta
+    from stores.erasure import erase_from_delta
 
     settings, *_ = streamed
     user = "user-00002"
@@ -372,8 +372,8 @@ def test_gdpr_erase_leaves_no_row_of_the_user_in_any_delta_file(streamed):
 
 
 def test_gdpr_erase_empties_the_users_feast_online_row(streamed):
-    from jobs.gdpr_erase import erase_from_feast
-    from sinks.feast.store import feature_store
+    from stores.erasure import erase_from_feast
+    from stores.feast.store import feature_store
 
     settings, *_ = streamed
     store = feature_store(settings)

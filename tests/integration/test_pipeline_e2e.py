@@ -23,7 +23,6 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from api.tokens import issue_analyst_token, issue_device_token, issue_user_token
 from cli.dev.local_channels import LocalChannels
 from cli.dev.local_stack import LocalStack, wait_for_api
 from cli.replay import replay_settings
@@ -37,8 +36,9 @@ from fitstream.privacy.keys import key_store
 from fitstream.settings import ApiSettings, ClickHouseSettings, FitStreamSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally
 from fitstream.simulator.producer import produce_fleet
-from sinks.clickhouse.store import ClickHouseStore, open_store
-from sinks.clickhouse.tables import view_tables
+from fitstream.tokens import issue_analyst_token, issue_device_token, issue_user_token
+from stores.clickhouse.store import ClickHouseStore, open_store
+from stores.clickhouse.tables import view_tables
 from tests.conftest import isolated
 from tests.harness import free_port, wait_until
 from tests.integration.reference_notifications import reference_notifications

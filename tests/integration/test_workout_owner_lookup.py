@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from api.workout_owners import WorkoutOwners, refuse_taken_workouts
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.chdb_backend import ChdbStore
-from sinks.clickhouse.store import open_store
-from sinks.clickhouse.tables import OWNER_QUERY, apply_ddl
+from stores.clickhouse.chdb import ChdbStore
+from stores.clickhouse.queries import OWNER_QUERY
+from stores.clickhouse.store import open_store
+from stores.clickhouse.tables import apply_ddl
 
 
 class CountingStore:

@@ -20,14 +20,14 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
-from api.tokens import issue_device_token, issue_user_token
 from cli.dev.local_stack import LocalStack, wait_for_api
 from fitstream.api_client import api_url
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import producer_config
 from fitstream.kafka.dead_letter import read_headers
 from fitstream.kafka.positions import LogPosition, behind
-from sinks.clickhouse.tables import sink_groups
+from fitstream.tokens import issue_device_token, issue_user_token
+from stores.clickhouse.tables import sink_groups
 from tests.conftest import isolated
 from tests.integration.test_pipeline_e2e import read_topic
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from fitstream.domain.identifiers import InvalidIdentifier
 from fitstream.privacy.predicates import delta_equals, delta_string_literal
 from fitstream.settings import FitStreamSettings
-from sinks.delta.tables import (
+from stores.delta.tables import (
     BRONZE_DEAD_LETTERS,
     BRONZE_EVENTS,
     GOLD_USER_DAILY,
@@ -59,7 +59,7 @@ EVERYONE = {name: ROWS for name in (*USER_TABLES, BRONZE_DEAD_LETTERS)}
 
 @pytest.mark.parametrize("user_id", [INJECTION, "O'Brien"])
 def test_an_id_that_is_not_an_id_is_refused_by_the_job_and_deletes_nothing(tmp_path, user_id):
-    from jobs.gdpr_erase import erase_from_delta
+    from stores.erasure import erase_from_delta
 
     settings = lakehouse(tmp_path)
     with pytest.raises(InvalidIdentifier, match=r"user_id .* is not a valid id"):
@@ -80,7 +80,7 @@ def test_the_cli_refuses_an_invalid_user_id_with_a_clear_error(tmp_path, monkeyp
 
 
 def test_a_valid_id_deletes_exactly_that_users_rows(tmp_path):
-    from jobs.gdpr_erase import erase_from_delta
+    from stores.erasure import erase_from_delta
 
     settings = lakehouse(tmp_path)
     deleted = erase_from_delta(settings, "user-b")

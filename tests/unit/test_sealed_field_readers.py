@@ -26,8 +26,8 @@ from fitstream.privacy.fields import (
 from fitstream.privacy.keys.local_file import LocalFileKeyStore, LocalFileKeyStoreConfig
 from fitstream.privacy.keys.postgres import PostgresKeyStore, PostgresKeyStoreConfig
 from fitstream.settings import FitStreamSettings, PrivacySettings, SchemaRegistrySettings
-from sinks.clickhouse.tables import view_tables
 from sinks.clickhouse.topic_sink import ClickHouseTopicSink
+from stores.clickhouse.tables import view_tables
 
 SERDE = AvroSerde(RepoSchemaRegistry(SchemaRegistrySettings().repo_registry_path))
 PREFERENCES_SUBJECT = "fitstream.notifications.NotificationPreferences"

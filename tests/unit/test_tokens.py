@@ -19,7 +19,9 @@ from api.app import DefaultSecretRefused, check_token_secret
 from api.auth import CurrentAnalyst, CurrentDevice, CurrentUser, PathOwner, TokenVerifier
 from api.errors import install_error_handlers
 from api.revocations import Revocations, device_key, jti_key
-from api.tokens import (
+from fitstream.domain.identifiers import ID_PATTERN
+from fitstream.settings import ApiSettings, FitStreamSettings
+from fitstream.tokens import (
     DEFAULT_SECRET,
     DeviceIdentity,
     TokenKeys,
@@ -28,8 +30,6 @@ from api.tokens import (
     issue_user_token,
     verify_device_token,
 )
-from fitstream.domain.identifiers import ID_PATTERN
-from fitstream.settings import ApiSettings, FitStreamSettings
 
 OLD = "old-secret-of-at-least-32-bytes-0001"
 NEW = "new-secret-of-at-least-32-bytes-0002"

@@ -9,6 +9,9 @@
   They cannot be revoked, so they live hours (``api.user_token_ttl_s``).
 * Analyst tokens (audience ``fitstream-analytics``) let an analyst run read-only SQL
   through the process that owns the store (``fitstream sql`` in embedded mode).
+* Admin tokens (audience ``fitstream-admin``) let ``fitstream jobs gdpr-erase`` ask the
+  process that owns embedded chdb to erase a user from it (api/erasure.py); the job
+  issues them itself from the API's signing key.
 
 Every token carries a random ``jti`` and ``iat``/``exp``; its header names the key
 that signed it (``kid``). New tokens are signed with the current key; a token is
@@ -33,6 +36,7 @@ from fitstream.settings import ApiSettings
 DEVICE_AUDIENCE = "fitstream-ingest"
 USER_AUDIENCE = "fitstream-api"
 ANALYST_AUDIENCE = "fitstream-analytics"
+ADMIN_AUDIENCE = "fitstream-admin"
 # The secret in ApiSettings' default: public, so accepted only by the embedded demo and
 # the tests (FitStreamSettings.allow_default_token_secret).
 DEFAULT_SECRET = ApiSettings.model_fields["token_secret"].default.get_secret_value()
@@ -135,6 +139,17 @@ def issue_analyst_token(keys: TokenKeys | str, analyst: str, ttl_s: int,
 def verify_analyst_token(keys: TokenKeys | str, token: str) -> str:
     """The analyst's name; InvalidToken otherwise."""
     return _verify(keys, token, ANALYST_AUDIENCE, ["sub"])["sub"]
+
+
+def issue_admin_token(keys: TokenKeys | str, admin: str, ttl_s: int,
+                      now: float | None = None) -> str:
+    """Signed with the key ring's current kid, like every other token (rotation)."""
+    return _issue(keys, {"sub": admin}, ADMIN_AUDIENCE, ttl_s, now)
+
+
+def verify_admin_token(keys: TokenKeys | str, token: str) -> str:
+    """The admin's name; InvalidToken otherwise (any accepted kid of the ring)."""
+    return _verify(keys, token, ADMIN_AUDIENCE, ["sub"])["sub"]
 
 
 def bearer(authorization: str | None) -> str | None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import chdb
 import pyarrow as pa
+from pydantic import BaseModel
 
-from sinks.clickhouse.store import Row, bind
+from fitstream.settings import FitStreamSettings
+from stores.clickhouse.store import Row, bind
 
 
 def _typed(values: list[Any]) -> pa.Array:
@@ -24,7 +26,25 @@ def _typed(values: list[Any]) -> pa.Array:
     return column
 
 
+class ChdbConfig(BaseModel):
+    """The embedded store: a data directory (resolved under the state directory) and the
+    database that holds the views."""
+
+    type: Literal["chdb"] = "chdb"
+    path: Path
+    database: str
+
+    @classmethod
+    def from_settings(cls, settings: FitStreamSettings) -> ChdbConfig:
+        ch = settings.clickhouse
+        return cls(path=settings.resolve(ch.chdb_path), database=ch.database)
+
+
 class ChdbStore:
+    @classmethod
+    def from_config(cls, config: ChdbConfig) -> ChdbStore:
+        return cls(config.path, config.database)
+
     def __init__(self, path: Path, database: str) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path

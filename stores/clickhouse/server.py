@@ -4,14 +4,38 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from clickhouse_driver import Client
+from pydantic import BaseModel, SecretStr
 
-from sinks.clickhouse.store import Row, bind
+from fitstream.settings import FitStreamSettings
+from stores.clickhouse.store import Row, bind
+
+
+class ServerConfig(BaseModel):
+    """A ClickHouse server's native-protocol endpoint, credentials and views database."""
+
+    type: Literal["server"] = "server"
+    host: str
+    port: int
+    user: str
+    password: SecretStr
+    database: str
+
+    @classmethod
+    def from_settings(cls, settings: FitStreamSettings) -> ServerConfig:
+        ch = settings.clickhouse
+        return cls(host=ch.host, port=ch.port, user=ch.user, password=ch.password,
+                   database=ch.database)
 
 
 class ServerStore:
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> ServerStore:
+        return cls(config.host, config.port, config.user, config.password.get_secret_value(),
+                   config.database)
+
     def __init__(self, host: str, port: int, user: str, password: str, database: str) -> None:
         self.database = database
         self._params = {"host": host, "port": port, "user": user, "password": password,

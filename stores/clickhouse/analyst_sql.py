@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from sinks.clickhouse.store import bind
+from stores.clickhouse.store import bind
 
-log = structlog.get_logger("api.analyst_sql")
+log = structlog.get_logger("stores.clickhouse.analyst_sql")
 
 # Table functions that generate rows from their arguments alone.
 GENERATOR_FUNCTIONS = frozenset({"numbers", "numbers_mt", "zeros", "zeros_mt", "values",

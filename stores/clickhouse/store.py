@@ -1,4 +1,10 @@
-"""The store interface and the factory that picks a backend from settings."""
+"""The store interface and the factory that picks a backend from settings.
+
+Each backend module (``stores.clickhouse.chdb``, ``stores.clickhouse.server``) has a
+pydantic config built from ``FitStreamSettings.clickhouse`` (``*Config.from_settings``)
+and a store built from that config (``*Store.from_config``), as Feast's online stores
+pair a ``*OnlineStoreConfig`` with their store.
+"""
 
 from __future__ import annotations
 
@@ -54,11 +60,11 @@ def bind(sql: str, params: Mapping[str, Any] | None) -> str:
 
 
 def open_store(settings: FitStreamSettings) -> ClickHouseStore:
-    ch = settings.clickhouse
-    if ch.backend == "chdb":
-        from sinks.clickhouse.chdb_backend import ChdbStore
+    """The backend ``settings.clickhouse.backend`` names, opened from its config."""
+    if settings.clickhouse.backend == "chdb":
+        from stores.clickhouse.chdb import ChdbConfig, ChdbStore
 
-        return ChdbStore(settings.resolve(ch.chdb_path), ch.database)
-    from sinks.clickhouse.server_backend import ServerStore
+        return ChdbStore.from_config(ChdbConfig.from_settings(settings))
+    from stores.clickhouse.server import ServerConfig, ServerStore
 
-    return ServerStore(ch.host, ch.port, ch.user, ch.password.get_secret_value(), ch.database)
+    return ServerStore.from_config(ServerConfig.from_settings(settings))

@@ -1,5 +1,9 @@
 """The view tables: their idempotent DDL, their row shapes, and the topic each is fed from.
 
+The topic of each table (:func:`view_tables`, :func:`sink_groups`) is the view sinks'
+wiring; it stays beside the tables because it is one list with them (a table without
+its topic, or a topic without its table, is a bug), and it needs only the settings.
+
 ReplacingMergeTree versions carry idempotency: a replay or a retried batch writes
 rows with versions already present, and reads use FINAL (or argMax) so they see
 one row per key. Times are stored twice where analysts filter on them:
@@ -16,7 +20,7 @@ from typing import Any
 
 from fitstream.privacy import coordinates
 from fitstream.settings import FitStreamSettings
-from sinks.clickhouse.store import ClickHouseStore
+from stores.clickhouse.store import ClickHouseStore
 
 Columns = dict[str, list[Any]]
 ColumnsBuilder = Callable[[list[dict[str, Any]]], Columns]
@@ -32,6 +36,10 @@ NOTIFICATIONS = "notifications"
 NOTIFICATION_READS = "notification_reads"
 NOTIFICATION_DELIVERIES = "notification_deliveries"
 NOTIFICATION_PREFERENCES = "notification_preferences"
+# Every view table; each has a user_id column (what an erase deletes by).
+VIEW_TABLES = (WORKOUT_SUMMARY, LEADERBOARD_ENTRIES, ACHIEVEMENT_PROGRESS, WORKOUT_ROUTES,
+               WORKOUT_SAMPLES, WORKOUT_CLAIMS, NOTIFICATIONS, NOTIFICATION_READS,
+               NOTIFICATION_DELIVERIES, NOTIFICATION_PREFERENCES)
 
 DDL = [
     """
@@ -116,7 +124,7 @@ DDL = [
     ORDER BY (user_id, workout_id, offset_ms)
     """,
     # Who started each workout id, and when (Kafka record time): the owner is the claim
-    # with the least (claimed_at, user_id), see OWNER_QUERY. A re-sent claim is the row.
+    # with the least (claimed_at, user_id), see queries.OWNER_QUERY. A re-sent claim is the row.
     """
     CREATE TABLE IF NOT EXISTS {db}.workout_claims (
         workout_id String,
@@ -259,13 +267,6 @@ PREFERENCE_COLUMNS: dict[str, Callable[[dict], Any]] = {
 
 CLAIM_COLUMNS: dict[str, Callable[[dict], Any]] = {
     c: _field(c) for c in ("workout_id", "user_id", "claimed_at")}
-
-# The owner of a workout id: its earliest claim, ties to the smaller user id. Every
-# owner check reads this (the processor's decision), never a summary row. Plain
-# ORDER BY ... LIMIT 1, so it runs on ClickHouse 18.16 and chdb alike.
-OWNER_QUERY = ("SELECT user_id FROM {db}.workout_claims WHERE workout_id = %(workout_id)s"
-               " ORDER BY claimed_at, user_id LIMIT 1")
-
 
 SAMPLE_FIELDS = ("offset_ms", "distance_meters", "heart_rate", "speed", "lat", "lon",
                  "elevation_meters")
