@@ -1,13 +1,18 @@
 """``fitstream jobs backfill``: rebuild silver, gold and the user features from bronze
 with Spark, and compare them with what the stream wrote.
 
-Each Kafka partition's events are replayed in log order through the same domain code
-the processor runs (``apply_batch``, batches of ``processor.batch_max_records``, one
-PartitionClock per partition, and the completed workouts through the users'
-``UserFeatureHistory``), inside ``applyInPandas`` on the executors; gold comes from
-silver with ``user_daily_rows``, per user. The results go to ``silver.workouts_backfill``,
-``gold.user_daily_backfill`` and ``features.user_features_backfill`` (one Delta commit
-each), and the report says whether each equals the table the stream wrote.
+Each user's events are replayed in log order through the pipeline core the processor
+runs (:func:`fitstream.domain.pipeline.run_batch`), inside ``applyInPandas`` grouped by
+user on the executors: every decision depends only on the user's own events (their own
+clock, fitstream/domain/event_time.py), so a user's events are the whole input, whatever
+partitions or batches the stream saw. Gold comes from silver with ``user_daily_rows``,
+per user. The results go to ``silver.workouts_backfill``, ``gold.user_daily_backfill``
+and ``features.user_features_backfill`` (one Delta commit each), and the report says
+whether each equals the table the stream wrote. :func:`pipeline_outputs` returns every
+output record instead, for the differential test (tests/engines/).
+
+Bronze keeps coordinates sealed as received; nothing rebuilt here needs them opened
+(routes are not rebuilt).
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as sf
 
 from fitstream.contracts import registry_from_settings
+from fitstream.domain import pipeline
 from fitstream.domain.daily_totals import user_daily_rows, utc_day
-from fitstream.domain.features import FLAT_FEATURE_NAMES, apply_completed_to_features
-from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
+from fitstream.domain.event_time import EventTimePolicy
+from fitstream.domain.features import FLAT_FEATURE_NAMES
 from fitstream.settings import FitStreamSettings
-from jobs.delta_io import read_snapshot, write_table
-from sinks.delta.tables import (
+from stores.delta.spark_io import read_snapshot, write_table
+from stores.delta.tables import (
     BRONZE_EVENTS,
     GOLD_SCHEMA,
     GOLD_USER_DAILY,
@@ -44,10 +50,12 @@ from sinks.delta.tables import (
 SILVER_BACKFILL = f"{SILVER_WORKOUTS}_backfill"
 GOLD_BACKFILL = f"{GOLD_USER_DAILY}_backfill"
 FEATURES_BACKFILL = f"{USER_FEATURES}_backfill"
-# rebuild_partition's one output holds both silver rows and feature rows.
+# rebuild_user's one output holds both silver rows and feature rows.
 FEATURE_COLUMNS = ["as_of", *FLAT_FEATURE_NAMES]
 REBUILT_SCHEMA = pa.schema([pa.field("row_kind", pa.string()), *SILVER_SCHEMA, *(
     USER_FEATURES_SCHEMA.field(name) for name in FEATURE_COLUMNS)])
+# pipeline_outputs' rows: the PipelineResult field, and the record as JSON.
+OUTPUT_SCHEMA = pa.schema([pa.field("output", pa.string()), pa.field("record", pa.string())])
 
 
 def _ddl(schema: Any) -> str:
@@ -61,45 +69,89 @@ INTEGER_FIELDS = ("seq", "occurred_at", "start_time", "end_time", "duration_sec"
                   "heart_rate", "avg_heart_rate")
 
 
-def rebuild_partition(events: pd.DataFrame, nested: set[str], policy: EventTimePolicy,
-                      batch: int) -> pd.DataFrame:
-    """One Kafka partition's events, in log order, into the latest summary per workout
-    (``row_kind`` silver) and the feature rows its completions cause (``features``)."""
-    events = events.sort_values("kafka_offset")
-    sessions: dict[str, Any] = {}
-    histories: dict[str, Any] = {}
-    clock = PartitionClock()
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    features: dict[tuple[str, int], dict[str, Any]] = {}
-    records = events.to_dict("records")
-    for start in range(0, len(records), batch):
-        chunk = []
-        for row in records[start:start + batch]:
-            event = {k: (orjson.loads(v) if k in nested and isinstance(v, str) else v)
-                     for k, v in row.items() if not _missing(v)}
-            # pandas holds a nullable integer column as floats; the contract's are ints
-            # (and event bounds refuse a float where an int belongs).
-            event.update((k, int(event[k])) for k in INTEGER_FIELDS
-                         if isinstance(event.get(k), float))
-            # The record's timestamp judges from_future as in the processor; rows bronze
-            # wrote before it kept kafka_timestamp have none, and are not judged.
-            written_at = row.get("kafka_timestamp")
-            chunk.append((event, [row["kafka_partition"], row["kafka_offset"],
-                                  None if _missing(written_at) else int(written_at)]))
-        result = apply_batch(chunk, sessions.get, clock, policy,
-                             (chunk[0][1][1], chunk[-1][1][1]) if chunk else None,
-                             record_time=lambda ref: ref[2])
-        sessions.update(result.sessions)
-        for summary in result.summaries:
-            latest[(summary["user_id"], summary["workout_id"])] = summary
-        touched, feature_rows = apply_completed_to_features(result.completed_summaries(),
-                                                            histories.get)
-        histories.update(touched)
-        features.update(((r["user_id"], r["as_of"]), r) for r in feature_rows)
+class DictState:
+    """The pipeline's keyed state in a dict, for one user's replay on an executor."""
+
+    def __init__(self) -> None:
+        self.stored: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def get(self, store: str, key: str) -> dict[str, Any] | None:
+        return self.stored.get((store, key))
+
+
+def replay_user(events: pd.DataFrame, nested: set[str], policy: EventTimePolicy,
+                ) -> pipeline.PipelineResult:
+    """One user's bronze rows, in log order, through the pipeline core as one batch (the
+    result does not depend on batching); the result's lists hold every record each
+    output would have sent, in order."""
+    events = events.sort_values(["kafka_partition", "kafka_offset"])
+    batch = []
+    for row in events.to_dict("records"):
+        event = {k: (orjson.loads(v) if k in nested and isinstance(v, str) else v)
+                 for k, v in row.items() if not _missing(v)}
+        # pandas holds a nullable integer column as floats; the contract's are ints
+        # (and event bounds refuse a float where an int belongs).
+        event.update((k, int(event[k])) for k in INTEGER_FIELDS
+                     if isinstance(event.get(k), float))
+        # The record's timestamp judges from_future as in the processor; rows bronze
+        # wrote before it kept kafka_timestamp have none, and are not judged.
+        written_at = row.get("kafka_timestamp")
+        batch.append((event, [int(row["kafka_partition"]), int(row["kafka_offset"]),
+                              None if _missing(written_at) else int(written_at)]))
+    return pipeline.run_batch(batch, DictState(), policy)
+
+
+def rebuild_user(events: pd.DataFrame, nested: set[str], policy: EventTimePolicy,
+                 ) -> pd.DataFrame:
+    """One user's events into the latest summary per workout (``row_kind`` silver) and
+    the feature rows its completions cause (``features``)."""
+    result = replay_user(events, nested, policy)
+    latest = {(s["user_id"], s["workout_id"]): s for s in result.summaries}
+    features = {(r["user_id"], r["as_of"]): r for r in result.features}
     rows = [{**{f: s.get(f) for f in SILVER_SCHEMA.names}, "start_date": utc_day(s["start_time"]),
              "row_kind": "silver"} for s in latest.values()]
     rows += [{**row, "row_kind": "features"} for row in features.values()]
     return pa.Table.from_pylist(rows, schema=REBUILT_SCHEMA).to_pandas()
+
+
+def outputs_of_user(events: pd.DataFrame, nested: set[str], policy: EventTimePolicy,
+                    ) -> pd.DataFrame:
+    """Every record one user's events make, as (output, JSON) rows in send order; the
+    rejections as ``rejections`` rows of (reason, event_id, user_id, seq)."""
+    result = replay_user(events, nested, policy)
+    rows = [{"output": name, "record": orjson.dumps(record).decode()}
+            for name in OUTPUT_FIELDS for record in getattr(result, name)]
+    rows += [{"output": "rejections", "record": orjson.dumps(
+        {"reason": r.reason.value, "event_id": r.event["event_id"],
+         "user_id": r.event["user_id"], "seq": r.event["seq"]}).decode()}
+        for r in result.rejections]
+    return pa.Table.from_pylist(rows, schema=OUTPUT_SCHEMA).to_pandas()
+
+
+OUTPUT_FIELDS = ("summaries", "claims", "leaderboard_entries", "progress", "unlocks",
+                 "records", "features", "notifications", "board_completions")
+
+
+def pipeline_outputs(settings: FitStreamSettings, spark: SparkSession,
+                     ) -> dict[str, list[dict[str, Any]]]:
+    """Every output record the pipeline core makes from bronze, per output, in each
+    user's send order (users in no particular order)."""
+    nested = json_columns(registry_from_settings(settings.schema_registry))
+    policy = _policy(settings)
+    bronze = read_snapshot(spark, settings.lakehouse_uri(BRONZE_EVENTS),
+                           settings.lakehouse.object_store_options())
+    rows = bronze.groupBy("user_id").applyInPandas(
+        lambda pdf: outputs_of_user(pdf, nested, policy), _ddl(OUTPUT_SCHEMA)).collect()
+    outputs: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        outputs.setdefault(row["output"], []).append(orjson.loads(row["record"]))
+    return outputs
+
+
+def _policy(settings: FitStreamSettings) -> EventTimePolicy:
+    return EventTimePolicy(settings.processor.allowed_lateness_ms,
+                           settings.processor.unknown_workout_timeout_ms,
+                           settings.processor.max_future_skew_ms)
 
 
 def _missing(value: Any) -> bool:
@@ -123,16 +175,12 @@ def _table_rows(uri: str, key: list[str], columns: list[str] | None = None,
 
 def run_backfill(settings: FitStreamSettings, spark: SparkSession) -> dict[str, Any]:
     """Rebuild, write, compare; returns the report."""
-    registry = registry_from_settings(settings.schema_registry)
-    nested = json_columns(registry)
-    policy = EventTimePolicy(settings.processor.allowed_lateness_ms,
-                             settings.processor.unknown_workout_timeout_ms,
-                             settings.processor.max_future_skew_ms)
-    batch = settings.processor.batch_max_records
+    nested = json_columns(registry_from_settings(settings.schema_registry))
+    policy = _policy(settings)
     bronze = read_snapshot(spark, settings.lakehouse_uri(BRONZE_EVENTS),
                            settings.lakehouse.object_store_options())
-    rebuilt = bronze.groupBy("kafka_partition").applyInPandas(
-        lambda pdf: rebuild_partition(pdf, nested, policy, batch), _ddl(REBUILT_SCHEMA))
+    rebuilt = bronze.groupBy("user_id").applyInPandas(
+        lambda pdf: rebuild_user(pdf, nested, policy), _ddl(REBUILT_SCHEMA))
     rebuilt = rebuilt.cache()
     silver = rebuilt.where(sf.col("row_kind") == "silver").select(*SILVER_SCHEMA.names)
     features = (rebuilt.where(sf.col("row_kind") == "features")

@@ -16,7 +16,6 @@ class DeadLetterReason(StrEnum):
     LATE = "late"  # further behind the watermark than the allowed lateness
     FROM_FUTURE = "from_future"  # occurred_at far ahead of the Kafka record's timestamp
     OUT_OF_BOUNDS = "out_of_bounds"  # a field outside its physical or contractual bounds
-    WORKOUT_ID_TAKEN = "workout_id_taken"  # the workout id belongs to another user
     UNREADABLE_COORDINATES = "unreadable_coordinates"  # sealed coordinates that do not open
     USER_ERASED = "user_erased"  # the user asked to be erased (GDPR); nothing of theirs is kept
     DELIVERY_FAILED = "delivery_failed"  # a channel kept failing past the retries

@@ -13,12 +13,13 @@ descending, then the user whose total reached that value earlier, then user id.
 A workout is bucketed by its start, but lateness judges its WorkoutCompleted, which
 can come days later (a hike with the watch left on). The event bounds tie the two:
 an accepted completion's ``start_time`` is at most ``event_bounds.bucket_reach_ms()``
-(the longest workout plus the longest end lag, 9 days) before the watermark minus the
-allowed lateness. So :meth:`UserLeaderboardTotals.prune` drops only day, week and
-month totals that ended before that horizon: no completion that is not late can
-change them any more (their entries are already in the store). Year and all-time
-totals stay, and so do the ids of counted workouts (about 50 bytes each), because a
-replay after a crash can deliver any of them again.
+(the longest workout plus the longest end lag, 9 days) before its user's clock minus
+the allowed lateness (fitstream/domain/event_time.py). So
+:meth:`UserLeaderboardTotals.prune` drops only day, week and month totals that ended
+before that horizon: no completion that is not late can change them any more (their
+entries are already in the store). Year and all-time totals stay, and so do the ids of
+counted workouts (about 50 bytes each), because a replay after a crash can deliver any
+of them again.
 
 A completion for a pruned period must never overwrite the stored entry with a
 smaller total (rebuilt from zero, with the same version). Should one still arrive
@@ -179,7 +180,7 @@ TotalsLoader = Callable[[str], "UserLeaderboardTotals | None"]
 
 
 def count_completed_workouts(
-    summaries: Iterable[dict[str, Any]], load: TotalsLoader, watermark: int,
+    summaries: Iterable[dict[str, Any]], load: TotalsLoader, settled_clock: Callable[[str], int],
     allowed_lateness_ms: int,
 ) -> tuple[dict[str, UserLeaderboardTotals], list[dict[str, Any]]]:
     """Add completed workouts to their users' totals.
@@ -188,7 +189,9 @@ def count_completed_workouts(
     is counted when its user's totals do not hold it yet, and a workout already
     counted returns its boards' entries again. Either way a crash between storing
     state and sending entries heals when the batch is replayed.
-    Returns the totals to store and the entries to send, the latest per board.
+    Returns the totals to store and the entries to send, the latest per board. Each
+    user's closed day, week and month totals are pruned against their own settled clock
+    (``settled_clock``: fitstream/domain/event_time.py).
     """
     users: dict[str, UserLeaderboardTotals] = {}
     entries: dict[tuple[str, str, str, str], dict[str, Any]] = {}
@@ -202,6 +205,6 @@ def count_completed_workouts(
         for entry in totals.add_workout(summary):
             entries[(entry["window"], entry["period"], entry["sport"], user_id)] = entry
             users[user_id] = totals
-    for totals in users.values():
-        totals.prune(watermark, allowed_lateness_ms)
+    for user_id, totals in users.items():
+        totals.prune(settled_clock(user_id), allowed_lateness_ms)
     return users, list(entries.values())

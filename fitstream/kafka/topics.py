@@ -33,12 +33,15 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
+from fitstream.contracts import subjects
 from fitstream.kafka.clients import base_config
 from fitstream.settings import FitStreamSettings, KafkaSettings
 
 # The processor's state tables; their changelogs are created here like every topic.
+# Sessions are keyed "<user_id>/<workout_id>", clocks and the user tables by user id
+# (fitstream/domain/pipeline.py): co-partitioned with the events, keyed by user id.
 SESSIONS_TABLE = "workout-sessions"
-CLOCKS_TABLE = "partition-clocks"
+CLOCKS_TABLE = "user-clocks"
 USER_TOTALS_TABLE = "user-totals"
 USER_ACHIEVEMENTS_TABLE = "user-achievements"
 WEEKLY_BOARDS_TABLE = "weekly-boards"
@@ -47,6 +50,44 @@ USER_FEATURES_TABLE = "user-feature-histories"
 USER_ERASURES_TABLE = "user-erasures"
 STATE_TABLES = (SESSIONS_TABLE, CLOCKS_TABLE, USER_TOTALS_TABLE, USER_ACHIEVEMENTS_TABLE,
                 WEEKLY_BOARDS_TABLE, USER_FEATURES_TABLE, USER_ERASURES_TABLE)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One kind of record the pipeline core emits (fitstream/domain/pipeline.py): the
+    ``PipelineResult`` field that holds them, the topic they go to (a ``KafkaSettings``
+    attribute), their contract's subject, and the record field whose value is the key."""
+
+    result_field: str
+    topic_setting: str
+    subject: str
+    key_field: str
+
+    def topic(self, kafka: KafkaSettings) -> str:
+        return str(getattr(kafka, self.topic_setting))
+
+
+# Every output, in the order an engine sends a batch's records. Keyed by user id, so a
+# user's rows share a partition, except claims (by workout id: one id's claims meet) and
+# board completions (by board: one board's completions meet its state).
+OUTPUTS = (
+    Output("summaries", "summaries_topic", subjects.WORKOUT_SUMMARY, "user_id"),
+    Output("routes", "routes_topic", subjects.WORKOUT_ROUTE, "user_id"),
+    Output("claims", "claims_topic", subjects.WORKOUT_CLAIM, "workout_id"),
+    Output("leaderboard_entries", "leaderboard_topic", subjects.LEADERBOARD_ENTRY, "user_id"),
+    Output("progress", "achievement_progress_topic", subjects.ACHIEVEMENT_PROGRESS,
+           "user_id"),
+    Output("unlocks", "achievements_topic", subjects.ACHIEVEMENT_UNLOCKED, "user_id"),
+    Output("records", "achievements_topic", subjects.PERSONAL_RECORD, "user_id"),
+    Output("features", "features_topic", subjects.USER_FEATURES, "user_id"),
+    Output("notifications", "notifications_topic", subjects.NOTIFICATION, "user_id"),
+    Output("board_completions", "board_completions_topic", subjects.BOARD_COMPLETION,
+           "board"),
+)
+# The boards stage's one output: entering a board's top places.
+BOARD_OUTPUTS = (
+    Output("notifications", "notifications_topic", subjects.NOTIFICATION, "user_id"),
+)
 
 
 FOREVER = -1

@@ -44,6 +44,7 @@ import math
 import struct
 from typing import Any, Final
 
+from fitstream.contracts import subjects
 from fitstream.privacy.fields import ERASED, FieldCipher, FieldTampered
 
 SEALED_FIELD: Final = "sealed_coordinates"
@@ -51,10 +52,10 @@ FORMAT_V1: Final = b"\x01"
 _AAD_FIELD: Final = "coordinates"
 _NAN: Final = float("nan")
 
-STARTED: Final = "fitstream.workouts.WorkoutStarted"
-UPDATED: Final = "fitstream.workouts.WorkoutUpdated"
-COMPLETED: Final = "fitstream.workouts.WorkoutCompleted"
-ROUTE: Final = "fitstream.views.WorkoutRoute"
+STARTED: Final = subjects.WORKOUT_STARTED
+UPDATED: Final = subjects.WORKOUT_UPDATED
+COMPLETED: Final = subjects.WORKOUT_COMPLETED
+ROUTE: Final = subjects.WORKOUT_ROUTE
 # The contracts whose records carry coordinates.
 COORDINATE_SUBJECTS: Final = frozenset({STARTED, UPDATED, COMPLETED, ROUTE})
 

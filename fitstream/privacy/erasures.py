@@ -48,7 +48,7 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
-from fitstream.contracts import AvroSerde, SerdeError
+from fitstream.contracts import AvroSerde, SerdeError, subjects
 from fitstream.domain.identifiers import check_id
 from fitstream.kafka.clients import consumer_config, producer_config
 from fitstream.privacy.keys import forget_user
@@ -56,7 +56,7 @@ from fitstream.settings import FitStreamSettings
 
 log = structlog.get_logger("privacy.erasures")
 
-ERASURE_SUBJECT = "fitstream.users.UserErased"
+ERASURE_SUBJECT = subjects.USER_ERASED
 
 
 def now_ms() -> int:

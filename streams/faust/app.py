@@ -10,7 +10,9 @@ from __future__ import annotations
 import faust
 
 from fitstream.kafka.topics import (
+    BOARD_OUTPUTS,
     CLOCKS_TABLE,
+    OUTPUTS,
     SESSIONS_TABLE,
     USER_ACHIEVEMENTS_TABLE,
     USER_ERASURES_TABLE,
@@ -58,31 +60,22 @@ class WorkoutSessionsApp:
             web_bind=settings.processor.web_bind,
             datadir=str(settings.state_dir / "faust"),
         )
-        self.events = self.app.topic(kafka.events_topic, key_serializer="raw",
-                                     value_serializer="raw", partitions=kafka.events_partitions)
-        self.dead_letters = self.app.topic(kafka.dlq_topic, key_serializer="raw",
-                                           value_serializer="raw")
-        self.summaries = self.app.topic(kafka.summaries_topic, key_serializer="raw",
-                                        value_serializer="raw")
-        self.leaderboard_entries = self.app.topic(kafka.leaderboard_topic, key_serializer="raw",
-                                                  value_serializer="raw")
-        self.achievements = self.app.topic(kafka.achievements_topic, key_serializer="raw",
-                                           value_serializer="raw")
-        self.achievement_progress = self.app.topic(kafka.achievement_progress_topic,
-                                                   key_serializer="raw", value_serializer="raw")
-        self.routes = self.app.topic(kafka.routes_topic, key_serializer="raw",
-                                     value_serializer="raw")
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.events = self.app.topic(kafka.events_topic, partitions=kafka.events_partitions,
+                                     **raw)
+        self.dead_letters = self.app.topic(kafka.dlq_topic, **raw)
+        self.erasures = self.app.topic(kafka.erasures_topic, partitions=kafka.events_partitions,
+                                       **raw)
+        # One Faust topic per output topic of the catalogue (fitstream/kafka/topics.py).
+        self.outputs: dict[str, faust.types.TopicT] = {}
+        for output in (*OUTPUTS, *BOARD_OUTPUTS):
+            name = output.topic(kafka)
+            if name not in self.outputs:
+                self.outputs[name] = self.app.topic(name, **raw)
+        # Board completions are also this app's input (the boards stage): co-partitioned.
         self.board_completions = self.app.topic(
-            kafka.board_completions_topic, key_serializer="raw", value_serializer="raw",
-            partitions=kafka.events_partitions)
-        self.notifications = self.app.topic(kafka.notifications_topic, key_serializer="raw",
-                                            value_serializer="raw")
-        self.features = self.app.topic(kafka.features_topic, key_serializer="raw",
-                                       value_serializer="raw")
-        self.erasures = self.app.topic(kafka.erasures_topic, key_serializer="raw",
-                                       value_serializer="raw", partitions=kafka.events_partitions)
-        self.claims = self.app.topic(kafka.claims_topic, key_serializer="raw",
-                                     value_serializer="raw")
+            kafka.board_completions_topic, partitions=kafka.events_partitions, **raw)
+        self.outputs[kafka.board_completions_topic] = self.board_completions
         self.sessions = self._bytes_table(SESSIONS_TABLE)
         self.clocks = self._bytes_table(CLOCKS_TABLE)
         self.user_totals = self._bytes_table(USER_TOTALS_TABLE)

@@ -1,17 +1,20 @@
 """The backfill replays the processor's event-time decisions from bronze (issue 9
 finding 2): a record dated in 2100 is from the future in both, because bronze keeps
-each record's Kafka timestamp, so no one after it is late in either."""
+each record's Kafka timestamp, so no one after it is late in either. The stream runs
+the pipeline core in batches of one partition; the backfill runs it per user, in one
+batch each (issue 10): the same summaries."""
 
 from __future__ import annotations
 
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Message
 
 from fitstream.contracts.registry import RepoSchemaRegistry
-from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
+from fitstream.domain import pipeline
+from fitstream.domain.event_time import EventTimePolicy
 from fitstream.settings import SchemaRegistrySettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
-from jobs.backfill import rebuild_partition
-from sinks.delta.tables import SILVER_SCHEMA, bronze_event_rows, bronze_event_schema, json_columns
+from jobs.backfill import DictState, rebuild_user
+from stores.delta.tables import SILVER_SCHEMA, bronze_event_rows, bronze_event_schema, json_columns
 from tests.unit.test_workout_session import WorkoutScript
 
 START = 1_793_577_600_000  # 2026-11-02 00:00 UTC
@@ -31,15 +34,13 @@ def the_log() -> list[tuple[dict, int]]:
 
 
 def stream_summaries(log):
-    sessions: dict = {}
-    clock = PartitionClock()
+    state = DictState()
     latest, rejected = {}, []
     for first in range(0, len(log), BATCH):
         chunk = [(event, [0, offset, at]) for offset, (event, at)
                  in enumerate(log[first:first + BATCH], first)]
-        result = apply_batch(chunk, sessions.get, clock, POLICY,
-                             (chunk[0][1][1], chunk[-1][1][1]), record_time=lambda ref: ref[2])
-        sessions.update(result.sessions)
+        result = pipeline.run_batch(chunk, state, POLICY)
+        state.stored.update(result.snapshot)
         latest |= {s["workout_id"]: s for s in result.summaries}
         rejected += [(r.event["workout_id"], r.reason.value) for r in result.rejections]
     return latest, rejected
@@ -58,9 +59,12 @@ def test_the_backfill_judges_from_future_by_the_record_timestamp_as_the_stream_d
     bronze = bronze_event_rows(bronze_event_schema(registry),
                                [(event, m) for (event, _), m in zip(log, messages, strict=True)])
     assert bronze.column("kafka_timestamp").to_pylist() == [at for _, at in log]
-    rebuilt = rebuild_partition(bronze.to_pandas(), json_columns(registry), POLICY, BATCH)
-    silver = {r["workout_id"]: r for r in rebuilt.to_dict("records")
-              if r["row_kind"] == "silver"}
+    rows = bronze.to_pandas()
+    silver = {}
+    for user_id in rows["user_id"].unique():
+        rebuilt = rebuild_user(rows[rows["user_id"] == user_id], json_columns(registry), POLICY)
+        silver |= {r["workout_id"]: r for r in rebuilt.to_dict("records")
+                   if r["row_kind"] == "silver"}
     assert set(silver) == set(streamed)
     for workout_id, summary in streamed.items():
         row = silver[workout_id]

@@ -1,5 +1,5 @@
 """Issue 9 findings 2 and 13 in the processor: events from the future, events out of
-bounds, and refused events never move a partition's clock."""
+bounds, and refused events never move a user's clock (issue 10: a clock per user)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from fitstream.domain import event_bounds as b
 from fitstream.domain.dead_letter import DeadLetterReason
-from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
+from fitstream.domain.event_time import EventTimePolicy
+from fitstream.domain.session_batch import UserClocks, apply_batch
 from tests.unit.test_workout_session import T0, WorkoutScript
 
 POLICY = EventTimePolicy(allowed_lateness_ms=48 * 3_600_000,
@@ -17,39 +18,41 @@ YEAR_2100 = 4_102_444_800_000
 MINUTE = 60_000
 
 
-def run(batches, clock=None, sessions=None, policy=POLICY):
+def run(batches, clocks=None, sessions=None, policy=POLICY):
     """apply_batch over batches of (event, Kafka record timestamp); the ref is the
     timestamp, as an engine's ref leads to its record's. Returns every rejection as
-    (workout, seq, reason), the last summary per workout, and the clock."""
-    clock = clock if clock is not None else PartitionClock()
+    (workout, seq, reason), the last summary per workout, and the users' clocks."""
+    clocks = clocks if clocks is not None else UserClocks()
     sessions = sessions if sessions is not None else {}
     rejected, summaries = [], {}
     for batch in batches:
-        result = apply_batch(batch, sessions.get, clock, policy,
+        result = apply_batch(batch, sessions.get, clocks, policy,
                              record_time=lambda ref: ref)
         sessions.update(result.sessions)
         rejected += [(r.event["workout_id"], r.event["seq"], r.reason)
                      for r in result.rejections]
         summaries |= {s["workout_id"]: s for s in result.summaries}
-    return rejected, summaries, clock
+    return rejected, summaries, clocks
 
 
 def test_a_year_2100_event_is_from_the_future_and_no_one_else_is_late_after_it():
     """The finding's reproduction: one device dates an event in 2100; before the fix
     the partition's watermark jumped to 2100 and every later event of every user on
-    the partition was dead-lettered as late."""
+    the partition was dead-lettered as late. Now it is refused, and clocks are per user
+    anyway."""
     attacker = WorkoutScript("w-attacker", "u-attacker").started(at=YEAR_2100)
     victim = (WorkoutScript("w-victim", "u-victim").started(at=T0 + MINUTE)
               .updated(T0 + 2 * MINUTE, 300.0, [140])
               .completed(T0 + 3 * MINUTE, 500.0))
-    rejected, summaries, clock = run([
+    rejected, summaries, clocks = run([
         [(attacker.events[0], T0)],
         [(e, e["occurred_at"]) for e in victim.events]])
     assert rejected == [("w-attacker", 0, DeadLetterReason.FROM_FUTURE)]
     assert summaries["w-victim"]["status"] == "completed"
     assert summaries["w-victim"]["distance_meters"] == 500.0
     assert "w-attacker" not in summaries
-    assert clock.watermark == T0 + 3 * MINUTE
+    assert clocks["u-victim"].latest == T0 + 3 * MINUTE
+    assert clocks["u-attacker"].latest == 0
 
 
 @settings(max_examples=200, deadline=None)
@@ -60,15 +63,15 @@ def test_from_future_is_judged_against_the_record_timestamp_only(ahead, skew):
     policy = EventTimePolicy(POLICY.allowed_lateness_ms, POLICY.unknown_workout_timeout_ms,
                              max_future_skew_ms=skew)
     event = WorkoutScript().started(at=T0 + ahead).events[0]
-    first, _, clock = run([[(event, T0)]], policy=policy)
+    first, _, clocks = run([[(event, T0)]], policy=policy)
     again, _, _ = run([[(event, T0)]], policy=policy)
     assert first == again
     if ahead > skew:
         assert first == [("w-1", 0, DeadLetterReason.FROM_FUTURE)]
-        assert clock.watermark == 0
+        assert clocks["u-1"].latest == 0
     else:
         assert first == []
-        assert clock.watermark == T0 + ahead
+        assert clocks["u-1"].latest == T0 + ahead
 
 
 def test_the_default_future_skew_is_the_bounds_module_s():
@@ -77,11 +80,11 @@ def test_the_default_future_skew_is_the_bounds_module_s():
 
 @settings(max_examples=100, deadline=None)
 @given(ahead_h=st.integers(49, 10_000), kind=st.sampled_from(
-    ["conflicting_seq", "illegal_transition", "out_of_bounds", "taken"]))
+    ["conflicting_seq", "illegal_transition", "out_of_bounds"]))
 def test_a_refused_event_never_moves_the_clock(ahead_h, kind):
-    """An event the processor refuses, for any reason, leaves the watermark where it
-    was, so no other event becomes late because of it. (No record timestamps here:
-    the from-future guard must not be what saves it.)"""
+    """An event the processor refuses, for any reason, leaves its user's clock where it
+    was, so no later event of theirs becomes late because of it. (No record timestamps
+    here: the from-future guard must not be what saves it.)"""
     base = WorkoutScript("w-1", "u-1").started(at=T0)
     later = T0 + ahead_h * 3_600_000
     if kind == "conflicting_seq":  # another event at an applied seq
@@ -89,22 +92,20 @@ def test_a_refused_event_never_moves_the_clock(ahead_h, kind):
         refused["event_id"] = "another-event"
     elif kind == "illegal_transition":  # resumed while active
         refused = WorkoutScript("w-1", "u-1").started().resumed(later).events[1]
-    elif kind == "out_of_bounds":
+    else:
         refused = WorkoutScript("w-2", "u-1").started(at=later).events[0]
         refused["start_time"] = 1
-    else:  # another user's event for a workout id that is taken
-        refused = WorkoutScript("w-1", "u-2").started(later).updated(later, 5.0, []).events[1]
-    other = WorkoutScript("w-3", "u-3").started(at=T0 + MINUTE)
-    clock = PartitionClock()
+    after = WorkoutScript("w-3", "u-1").started(at=T0 + MINUTE)
+    clocks = UserClocks()
     sessions: dict = {}
-    for batch in ([base.events[0]], [refused], other.events):
-        result = apply_batch([(e, None) for e in batch], sessions.get, clock, POLICY)
+    for batch in ([base.events[0]], [refused], after.events):
+        result = apply_batch([(e, None) for e in batch], sessions.get, clocks, POLICY)
         sessions.update(result.sessions)
         if batch == [refused]:
             assert [r.event for r in result.rejections] == [refused]
-            assert clock.watermark == T0
-    assert clock.watermark == T0 + MINUTE
-    assert sessions["w-3"].summary()["status"] == "active"  # not late
+            assert clocks["u-1"].latest == T0
+    assert clocks["u-1"].latest == T0 + MINUTE
+    assert sessions["u-1/w-3"].summary()["status"] == "active"  # not late
 
 
 def test_a_workout_started_in_1970_is_dead_lettered_out_of_bounds():
@@ -123,10 +124,10 @@ def test_a_workout_started_in_1970_is_dead_lettered_out_of_bounds():
 def test_a_completion_out_of_bounds_is_dead_lettered_before_it_touches_state(field, value):
     script = WorkoutScript().started(at=T0).completed(T0 + 30 * MINUTE, 5000.0)
     script.events[1][field] = value
-    rejected, summaries, clock = run([[(e, e["occurred_at"]) for e in script.events]])
+    rejected, summaries, clocks = run([[(e, e["occurred_at"]) for e in script.events]])
     assert rejected == [("w-1", 1, DeadLetterReason.OUT_OF_BOUNDS)]
     assert summaries["w-1"]["status"] == "active"
-    assert clock.watermark == T0
+    assert clocks["u-1"].latest == T0
 
 
 @settings(max_examples=100, deadline=None)
@@ -138,9 +139,7 @@ def test_a_workout_lasts_at_most_the_longest_workout(duration):
     end = T0 + duration
     script = WorkoutScript().started(at=T0).completed(end, 500.0)
     events = script.events
-    # Keep the watermark close behind the completion, as a stream of events would.
-    keep_up = WorkoutScript("w-keep", "u-2").started(at=end - MINUTE).events[0]
-    rejected, summaries, _ = run([[(events[0], T0)], [(keep_up, end)], [(events[1], end)]])
+    rejected, summaries, _ = run([[(events[0], T0)], [(events[1], end)]])
     summary = summaries["w-1"]
     if duration <= b.MAX_WORKOUT_DURATION_MS:
         assert rejected == []

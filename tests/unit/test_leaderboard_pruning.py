@@ -1,6 +1,6 @@
 """Issue 9 finding 14: a completion for a pruned period must never overwrite it with a
 smaller total. Workouts run through the processor's domain path (apply_batch, then
-count_completed_workouts with the settled watermark, pruning as it goes), and the
+count_completed_workouts with each user's settled clock, pruning as it goes), and the
 entries land in a store that keeps, per board, the highest version (the later one of
 equal versions, as ClickHouse's FINAL does)."""
 
@@ -14,14 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fitstream.domain import event_bounds as b
-from fitstream.domain import session_batch
+from fitstream.domain import event_time
+from fitstream.domain.event_time import MOVES_KEPT, EventTimePolicy
 from fitstream.domain.leaderboards import ALL_SPORTS, UserLeaderboardTotals, count_completed_workouts
-from fitstream.domain.session_batch import (
-    CHECKPOINTS_KEPT,
-    EventTimePolicy,
-    PartitionClock,
-    apply_batch,
-)
+from fitstream.domain.session_batch import UserClocks, apply_batch
 from fitstream.domain.windows import periods_of
 
 HOUR = 3_600_000
@@ -53,31 +49,23 @@ class Processor:
     def __init__(self) -> None:
         self.sessions: dict = {}
         self.totals: dict[str, UserLeaderboardTotals] = {}
-        self.clock = PartitionClock()
+        self.clocks = UserClocks()
         self.store: dict[tuple, dict] = {}
         self.offset = 0
         self.rejected: list = []
-        self.last_event: dict = {}
-
-    def traffic(self, batches: int = CHECKPOINTS_KEPT) -> None:
-        """Enough later batches (re-deliveries of the last event) that the watermark
-        before them is past the replay window, so it is the settled one that prunes."""
-        for _ in range(batches):
-            self.batch([self.last_event])
 
     def batch(self, events: list[dict]) -> None:
-        self.last_event = events[-1]
         first = self.offset
         self.offset += len(events)
         refs = [(e, first + i) for i, e in enumerate(events)]
-        result = apply_batch(refs, self.sessions.get, self.clock, POLICY,
-                             (first, self.offset - 1))
+        result = apply_batch(refs, self.sessions.get, self.clocks, POLICY,
+                             position=lambda ref: ref)
         self.sessions.update(result.sessions)
         self.rejected += [(r.event["workout_id"], r.event["seq"], r.reason.value)
                           for r in result.rejections]
         totals, entries = count_completed_workouts(
-            result.completed_summaries(), self.totals.get, self.clock.settled_watermark,
-            POLICY.allowed_lateness_ms)
+            result.completed_summaries(), self.totals.get,
+            lambda user: self.clocks[user].settled, POLICY.allowed_lateness_ms)
         self.totals.update(totals)
         for entry in entries:
             key = (entry["window"], entry["period"], entry["sport"], entry["user_id"])
@@ -96,14 +84,18 @@ def test_a_hike_completed_after_its_day_was_pruned_adds_to_the_day_instead_of_re
                      ms(f"{day}T07:30:00"), 4000.0)
              for day in ("2026-11-28", "2026-11-29", "2026-11-30")]
     processor = Processor()
-    processor.batch(run)
-    processor.batch(hike[:1])
-    for events in later:
-        processor.batch(events)  # by Monday morning Friday is past the lateness horizon
-        processor.traffic()
-    assert processor.clock.settled_watermark - POLICY.allowed_lateness_ms > ms(
-        "2026-11-28T00:00:00")
-    processor.batch(hike[1:])
+    # One clock move kept: the settled clock is the latest, so pruning follows at once.
+    event_time.MOVES_KEPT = 1
+    try:
+        processor.batch(run)
+        processor.batch(hike[:1])
+        for events in later:
+            processor.batch(events)  # by Monday morning Friday is past the lateness horizon
+        assert processor.clocks["u1"].settled - POLICY.allowed_lateness_ms > ms(
+            "2026-11-28T00:00:00")
+        processor.batch(hike[1:])
+    finally:
+        event_time.MOVES_KEPT = MOVES_KEPT
     assert processor.rejected == []
     friday_all = processor.store[("day", friday, ALL_SPORTS, "u1")]
     assert (friday_all["workouts"], friday_all["distance_meters"]) == (2, 74_000.0)
@@ -140,7 +132,7 @@ def fleets(draw):
     deliveries.sort(key=lambda d: d[:3])
     sizes = draw(st.lists(st.integers(1, 6), min_size=len(deliveries),
                           max_size=len(deliveries)))
-    # A short replay window, so the settled watermark follows and pruning happens.
+    # A short replay window, so the settled clock follows and pruning happens.
     kept = draw(st.sampled_from([1, 2, 5]))
     return [d[3] for d in deliveries], sizes, expected, kept
 
@@ -167,7 +159,7 @@ def test_board_totals_equal_a_from_scratch_recomputation_across_the_pruning_hori
     events, sizes, expected, kept = fleet
     processor = Processor()
     at = 0
-    session_batch.CHECKPOINTS_KEPT = kept
+    event_time.MOVES_KEPT = kept
     try:
         for size in sizes:
             if at >= len(events):
@@ -175,7 +167,7 @@ def test_board_totals_equal_a_from_scratch_recomputation_across_the_pruning_hori
             processor.batch(events[at:at + size])
             at += size
     finally:
-        session_batch.CHECKPOINTS_KEPT = CHECKPOINTS_KEPT
+        event_time.MOVES_KEPT = MOVES_KEPT
     assert {r[2] for r in processor.rejected} <= {"out_of_bounds"}
     assert sorted(r[0] for r in processor.rejected) == sorted(
         {e["workout_id"] for e in events} - {e["workout_id"] for e in expected})

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fitstream.domain.delivery import ChannelPreferences, RetryPolicy, plan_deliveries
+from fitstream.domain.event_time import EventTimePolicy
 from fitstream.domain.notifications import (
     BoardEntrant,
     Channel,
@@ -23,7 +24,7 @@ from fitstream.domain.notifications import (
     goals_passed,
     weekly_board_keys,
 )
-from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
+from fitstream.domain.session_batch import UserClocks, apply_batch
 from fitstream.domain.workout_session import WorkoutSession
 from tests.unit.test_workout_session import T0, WorkoutScript, feed
 
@@ -91,7 +92,7 @@ def test_goals_over_any_batching_and_restarts_are_each_goal_once_in_order(steps,
         result = apply_batch(
             ((e, e["seq"]) for e in delivered[start:start + size]),
             lambda w: WorkoutSession.from_state(orjson.loads(store[w])) if w in store else None,
-            PartitionClock(), EventTimePolicy(10**12, 10**12))
+            UserClocks(), EventTimePolicy(10**12, 10**12))
         store.update({w: orjson.dumps(s.to_state()) for w, s in result.sessions.items()})
         announced += [(g.goal_m, g.at) for g in result.goals]
     assert announced == expected

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fitstream.domain.dead_letter import DeadLetterReason
-from fitstream.domain.session_batch import EventTimePolicy, PartitionClock, apply_batch
+from fitstream.domain.event_time import MOVES_KEPT, EventTimePolicy, UserClock
+from fitstream.domain.session_batch import UserClocks, apply_batch
 from fitstream.domain.workout_session import WorkoutSession, WorkoutStatus
 
 T0 = 1_793_606_400_000  # 2026-11-02 08:00 UTC
@@ -215,55 +216,59 @@ def test_batches_and_restarts_between_them_change_nothing(events, split, data):
 
     delivered = data.draw(st.permutations(events + events[: split % (len(events) + 1)]))
     store: dict[str, bytes] = {}
-    clock = PartitionClock()
+    clock_store: dict[str, bytes] = {}
     summaries = []
     for start in range(0, len(delivered), max(1, split)):
         chunk = delivered[start:start + max(1, split)]
+        clocks = UserClocks(lambda u: UserClock.from_state(orjson.loads(clock_store[u]))
+                            if u in clock_store else None)
         result = apply_batch(
             ((e, e["seq"]) for e in chunk),
-            lambda w: WorkoutSession.from_state(orjson.loads(store[w])) if w in store else None,
-            PartitionClock.from_state(orjson.loads(orjson.dumps(clock.to_state()))),
-            EventTimePolicy(10**12, 10**12))
+            lambda k: WorkoutSession.from_state(orjson.loads(store[k])) if k in store else None,
+            clocks, EventTimePolicy(10**12, 10**12))
         assert result.rejections == []
-        for workout_id, session in result.sessions.items():
-            store[workout_id] = orjson.dumps(session.to_state())
+        for key, session in result.sessions.items():
+            store[key] = orjson.dumps(session.to_state())
+        for user, clock in clocks.touched.items():
+            clock_store[user] = orjson.dumps(clock.to_state())
         summaries += result.summaries
     expected, _ = feed(events)
     assert summaries[-1] == expected.summary()
     assert [s["last_seq"] for s in summaries] == sorted(s["last_seq"] for s in summaries)
 
 
-def test_unknown_workout_is_dead_lettered_once_the_watermark_passes_the_timeout():
+def test_unknown_workout_is_dead_lettered_once_the_users_clock_passes_the_timeout():
     orphan = WorkoutScript("w-orphan").started().updated(T0 + 1000, 5.0, [90])
     orphan.paused(T0 + 2000)
     other = WorkoutScript("w-other").started(T0).updated(T0 + 10 * 60_000, 2000.0, [150])
-    clock = PartitionClock()
+    clocks = UserClocks()
     sessions: dict[str, WorkoutSession] = {}
 
     def run(events):
-        result = apply_batch(((e, e["seq"]) for e in events), sessions.get, clock, FIVE_MIN)
+        result = apply_batch(((e, e["seq"]) for e in events), sessions.get, clocks, FIVE_MIN)
         sessions.update(result.sessions)
         return result
 
     first = run([orphan.events[1], orphan.events[2], other.events[0]])
     assert first.rejections == []
-    assert clock.awaiting_start == {"w-orphan": T0 + 1000}  # watermark when first seen
+    # The user's clock when first seen (their own events only).
+    assert clocks["u-1"].awaiting_start == {"w-orphan": T0 + 1000}
     later = run([other.events[1]])
     assert [(r.event["seq"], r.reason) for r in later.rejections] == [
         (1, DeadLetterReason.UNKNOWN_WORKOUT), (2, DeadLetterReason.UNKNOWN_WORKOUT)]
-    assert clock.awaiting_start == {}
+    assert clocks["u-1"].awaiting_start == {}
     too_late = run([orphan.events[0]])
     assert [r.reason for r in too_late.rejections] == [DeadLetterReason.UNKNOWN_WORKOUT]
 
 
 def test_a_workout_synced_late_is_not_given_up_between_batches():
-    """Its events are hours behind the watermark, but the wait counts from arrival."""
-    clock = PartitionClock(watermark=T0 + 6 * 3_600_000)
+    """Its events are hours behind the user's clock, but the wait counts from arrival."""
+    clocks = UserClocks(lambda _: UserClock(latest=T0 + 6 * 3_600_000))
     late = WorkoutScript("w-late").started().updated(T0 + 1000, 5.0, [90]).events
     sessions: dict[str, WorkoutSession] = {}
-    first = apply_batch([(late[1], 1)], sessions.get, clock, FIVE_MIN)
+    first = apply_batch([(late[1], 1)], sessions.get, clocks, FIVE_MIN)
     sessions.update(first.sessions)
-    second = apply_batch([(late[0], 0)], sessions.get, clock, FIVE_MIN)
+    second = apply_batch([(late[0], 0)], sessions.get, clocks, FIVE_MIN)
     assert first.rejections == second.rejections == []
     assert second.summaries[0]["last_seq"] == 1
 
@@ -271,23 +276,23 @@ def test_a_workout_synced_late_is_not_given_up_between_batches():
 def test_duplicates_are_counted_and_re_emit_the_unchanged_summary():
     events = WorkoutScript().started().updated(T0 + 1000, 5.0, [90]).events
     sessions: dict[str, WorkoutSession] = {}
-    first = apply_batch(((e, 0) for e in events), sessions.get, PartitionClock(), FIVE_MIN)
+    first = apply_batch(((e, 0) for e in events), sessions.get, UserClocks(), FIVE_MIN)
     sessions.update(first.sessions)
-    again = apply_batch(((e, 0) for e in events), sessions.get, PartitionClock(), FIVE_MIN)
+    again = apply_batch(((e, 0) for e in events), sessions.get, UserClocks(), FIVE_MIN)
     assert (again.duplicates, again.rejections) == (2, [])
     assert again.summaries == first.summaries
 
 
 @settings(max_examples=200, deadline=None)
 @given(lag_s=st.integers(0, 5 * 24 * 3600), lateness_h=st.integers(0, 96))
-def test_an_event_is_late_exactly_when_it_lags_the_watermark_by_more_than_the_lateness(
+def test_an_event_is_late_exactly_when_it_lags_its_users_clock_by_more_than_the_lateness(
         lag_s, lateness_h):
     watermark = T0 + 10 * 24 * 3_600_000
     event = WorkoutScript("w-late").started(watermark - lag_s * 1000).events[0]
     policy = EventTimePolicy(allowed_lateness_ms=lateness_h * 3_600_000,
                              unknown_workout_timeout_ms=300_000)
-    clock = PartitionClock(watermark=watermark)
-    result = apply_batch([(event, "ref")], lambda _: None, clock, policy)
+    clocks = UserClocks(lambda _: UserClock(latest=watermark))
+    result = apply_batch([(event, "ref")], lambda _: None, clocks, policy)
     if lag_s * 1000 > policy.allowed_lateness_ms:
         assert [(r.reason, r.ref) for r in result.rejections] == [(DeadLetterReason.LATE, "ref")]
         assert result.sessions == {}
@@ -295,68 +300,79 @@ def test_an_event_is_late_exactly_when_it_lags_the_watermark_by_more_than_the_la
     else:
         assert result.rejections == []
         assert result.summaries[0]["workout_id"] == "w-late"
-    assert clock.watermark == watermark
+    assert clocks["u-1"].latest == watermark
 
 
 def test_completions_are_reported_in_the_order_they_happen():
     a = WorkoutScript("w-a").started().completed(T0 + 50_000, 10.0).events
     b = WorkoutScript("w-b").started(T0 + 1000).completed(T0 + 20_000, 20.0).events
     result = apply_batch([(a[0], 0), (b[0], 1), (b[1], 2), (a[1], 3)], lambda _: None,
-                         PartitionClock(), FIVE_MIN)
-    assert result.completed_now == ["w-b", "w-a"]
+                         UserClocks(), FIVE_MIN)
+    assert result.completed_now == ["u-1/w-b", "u-1/w-a"]
     assert [s["workout_id"] for s in result.completed_summaries()] == ["w-b", "w-a"]
     assert [s["workout_id"] for s in result.summaries] == ["w-a", "w-b"]
 
 
-def test_a_replayed_batch_sees_the_watermark_it_saw_the_first_time():
+def test_a_replayed_event_is_judged_against_its_users_clock_as_it_was_the_first_time():
     """After a crash the stored clock is ahead of the resumed position; the replay must
     make the same lateness decisions as the first pass, not call old events late."""
     day = 24 * 3_600_000
     early = WorkoutScript("w-early").started(T0).updated(T0 + 1000, 5.0, [90]).events
     later = WorkoutScript("w-later").started(T0 + 5 * day).events
     sessions: dict[str, WorkoutSession] = {}
-    clock = PartitionClock()
-    first = apply_batch([(early[0], 0)], sessions.get, clock, FIVE_MIN, (0, 0))
+    clocks = UserClocks()
+
+    def at(ref: int) -> int:
+        return ref
+
+    first = apply_batch([(early[0], 0)], sessions.get, clocks, FIVE_MIN, position=at)
     sessions.update(first.sessions)
-    second = apply_batch([(early[1], 1), (later[0], 2)], sessions.get, clock, FIVE_MIN, (1, 2))
+    second = apply_batch([(early[1], 1), (later[0], 2)], sessions.get, clocks, FIVE_MIN,
+                         position=at)
     sessions.update(second.sessions)
     assert second.rejections == []
-    assert clock.watermark == T0 + 5 * day
+    assert clocks["u-1"].latest == T0 + 5 * day
     # The state of both batches was saved, but only the first batch's offset committed.
-    stored = PartitionClock.from_state(clock.to_state())
-    replay = apply_batch([(early[1], 1), (later[0], 2)], sessions.get, stored, FIVE_MIN, (1, 2))
+    stored = UserClock.from_state(clocks["u-1"].to_state())
+    replay = apply_batch([(early[1], 1), (later[0], 2)], sessions.get,
+                         UserClocks(lambda _: stored), FIVE_MIN, position=at)
     assert replay.rejections == []
     assert replay.duplicates == 2
-    assert stored.to_state() == clock.to_state()
+    assert stored.to_state() == clocks["u-1"].to_state()
     # Without positions the same replay would refuse the early event as late.
-    blind = apply_batch([(early[1], 1)], sessions.get, PartitionClock.from_state(
-        clock.to_state()), FIVE_MIN)
+    blind = apply_batch([(early[1], 1)], sessions.get, UserClocks(
+        lambda _: UserClock.from_state(clocks["u-1"].to_state())), FIVE_MIN)
     assert [r.reason for r in blind.rejections] == [DeadLetterReason.LATE]
 
 
-def test_state_is_pruned_only_behind_the_oldest_watermark_a_replay_can_return_to():
-    clock = PartitionClock()
-    for position, watermark in enumerate([T0, T0 + 3_600_000, T0 + 7_200_000]):
-        clock.watermark = watermark
-        clock.checkpoint(position)
-    assert clock.settled_watermark == T0
+def test_state_is_pruned_only_behind_the_oldest_clock_a_replay_can_return_to():
+    clock = UserClock()
+    for position, at in enumerate([T0, T0 + 3_600_000, T0 + 7_200_000]):
+        clock.advance(at, position)
+    assert (clock.latest, clock.settled) == (T0 + 7_200_000, T0)
     clock.rewind(1)
-    assert (clock.watermark, clock.settled_watermark) == (T0, T0)
-    assert PartitionClock().settled_watermark == 0
+    assert (clock.latest, clock.settled) == (T0, T0)
+    clock.rewind(0)
+    assert (clock.latest, clock.settled) == (0, 0)
+    assert UserClock().settled == 0
+    for position in range(MOVES_KEPT + 10):
+        clock.advance(T0 + position, position)
+    assert len(clock.moves) == MOVES_KEPT
+    assert clock.settled == T0 + 10
 
 
 def test_a_completed_route_is_emitted_once_applied_and_again_for_a_repeated_completion():
     events = WorkoutScript("w-r").started().completed(T0 + 60_000, 100.0).events
     events[1]["route_coordinates"] = [{"lat": 52.5, "lon": 13.4}, {"lat": 52.6, "lon": 13.5}]
     sessions: dict[str, WorkoutSession] = {}
-    early = apply_batch([(events[1], 1)], sessions.get, PartitionClock(), FIVE_MIN)
+    early = apply_batch([(events[1], 1)], sessions.get, UserClocks(), FIVE_MIN)
     sessions.update(early.sessions)
     assert early.routes == []  # buffered: its start has not arrived
-    done = apply_batch([(events[0], 0)], sessions.get, PartitionClock(), FIVE_MIN)
+    done = apply_batch([(events[0], 0)], sessions.get, UserClocks(), FIVE_MIN)
     sessions.update(done.sessions)
     route = {"workout_id": "w-r", "user_id": "u-1", "end_time": T0 + 60_000,
              "lats": [52.5, 52.6], "lons": [13.4, 13.5]}
     assert done.routes == [route]
-    again = apply_batch([(events[1], 1)], sessions.get, PartitionClock(), FIVE_MIN)
+    again = apply_batch([(events[1], 1)], sessions.get, UserClocks(), FIVE_MIN)
     assert again.routes == [route]
-    assert "completed_route" not in done.sessions["w-r"].to_state()
+    assert "completed_route" not in done.sessions["u-1/w-r"].to_state()
