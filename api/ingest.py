@@ -31,9 +31,9 @@ from api.auth import require_device
 from api.dependencies import Cipher, Owners, Publisher, Serde
 from api.errors import ApiError, ErrorBody
 from api.event_publisher import BrokerUnavailable
+from api.ingest_schema import ingest_body_schema
 from api.workout_owners import refuse_taken_workouts
 from fitstream.contracts import AvroSerde, SerdeError
-from fitstream.contracts.json_schema import ingest_body_schema
 from fitstream.contracts.registry import RepoSchemaRegistry
 from fitstream.domain.event_bounds import event_bound_problems, future_problem
 from fitstream.domain.events import EventType

@@ -23,8 +23,8 @@ from fitstream.domain.events import event_subject
 from fitstream.privacy.coordinates import open_coordinates, seal_coordinates
 from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import CachedKeyStore
-from fitstream.privacy.keys.local_file import LocalFileKeyStore, LocalFileKeyStoreConfig
-from fitstream.settings import SchemaRegistrySettings
+from fitstream.privacy.keys.local_file import LocalFileKeyStore
+from fitstream.settings import LocalFileKeyStoreConfig, SchemaRegistrySettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
 
 SPEC = FleetSpec(users=20, days=7, seed=11, start_ms=1_793_577_600_000,

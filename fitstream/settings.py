@@ -18,9 +18,6 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fitstream.privacy.keys.local_file import LocalFileKeyStoreConfig
-from fitstream.privacy.keys.postgres import PostgresKeyStoreConfig
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,6 +30,28 @@ def is_secret_option(key: str) -> bool:
     return (any(word in key for word in ("secret", "password", "token", "access_key",
                                          "credential", "account_key", "master_key"))
             or "sas" in re.split(r"[^a-z0-9]+", key))
+
+
+class LocalFileKeyStoreConfig(BaseModel):
+    """The embedded default's data keys (fitstream/privacy/keys/local_file.py): one file
+    per user."""
+
+    type: Literal["file"] = "file"
+    # Relative paths live under the state directory.
+    path: Path = Path("keys")
+
+
+class PostgresKeyStoreConfig(BaseModel):
+    """Production's data keys (fitstream/privacy/keys/postgres.py): one table."""
+
+    type: Literal["postgres"] = "postgres"
+    host: str = "127.0.0.1"
+    port: int = 5432
+    database: str = "fitstream"
+    user: str = "fitstream"
+    password: SecretStr = SecretStr("")
+    table: str = Field("user_data_keys", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    connect_timeout_s: int = Field(10, ge=1)
 
 
 class KafkaSettings(BaseModel):

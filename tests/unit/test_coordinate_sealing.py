@@ -30,8 +30,8 @@ from fitstream.privacy.coordinates import (
     unpack_points,
 )
 from fitstream.privacy.fields import FieldCipher
-from fitstream.privacy.keys.local_file import LocalFileKeyStore, LocalFileKeyStoreConfig
-from fitstream.settings import SchemaRegistrySettings
+from fitstream.privacy.keys.local_file import LocalFileKeyStore
+from fitstream.settings import LocalFileKeyStoreConfig, SchemaRegistrySettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
 
 SERDE = AvroSerde(RepoSchemaRegistry(SchemaRegistrySettings().repo_registry_path))

@@ -10,8 +10,8 @@ import json
 import jsonschema_rs
 import pytest
 
+from api.ingest_schema import FIELD_BOUNDS, SERVER_SET_FIELDS, ingest_body_schema
 from fitstream.contracts import AvroSerde
-from fitstream.contracts.json_schema import FIELD_BOUNDS, SERVER_SET_FIELDS, ingest_body_schema
 from fitstream.contracts.registry import RepoSchemaRegistry
 from fitstream.domain.event_bounds import event_bound_problems
 from fitstream.domain.events import EventType

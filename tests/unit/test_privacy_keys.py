@@ -24,9 +24,14 @@ from fitstream.privacy.fields import (
     seal,
 )
 from fitstream.privacy.keys import CachedKeyStore, key_store
-from fitstream.privacy.keys.local_file import LocalFileKeyStore, LocalFileKeyStoreConfig
-from fitstream.privacy.keys.postgres import PostgresKeyStore, PostgresKeyStoreConfig
-from fitstream.settings import FitStreamSettings, PrivacySettings
+from fitstream.privacy.keys.local_file import LocalFileKeyStore
+from fitstream.privacy.keys.postgres import PostgresKeyStore
+from fitstream.settings import (
+    FitStreamSettings,
+    LocalFileKeyStoreConfig,
+    PostgresKeyStoreConfig,
+    PrivacySettings,
+)
 
 
 def postgres_config(table: str) -> PostgresKeyStoreConfig:

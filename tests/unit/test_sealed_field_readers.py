@@ -23,9 +23,15 @@ from fitstream.privacy.fields import (
     FieldCipher,
     KeyStoreUnavailable,
 )
-from fitstream.privacy.keys.local_file import LocalFileKeyStore, LocalFileKeyStoreConfig
-from fitstream.privacy.keys.postgres import PostgresKeyStore, PostgresKeyStoreConfig
-from fitstream.settings import FitStreamSettings, PrivacySettings, SchemaRegistrySettings
+from fitstream.privacy.keys.local_file import LocalFileKeyStore
+from fitstream.privacy.keys.postgres import PostgresKeyStore
+from fitstream.settings import (
+    FitStreamSettings,
+    LocalFileKeyStoreConfig,
+    PostgresKeyStoreConfig,
+    PrivacySettings,
+    SchemaRegistrySettings,
+)
 from sinks.clickhouse.topic_sink import ClickHouseTopicSink
 from stores.clickhouse.tables import view_tables
 

@@ -38,7 +38,10 @@ class WorkoutScript:
                          location={"latitude": 52.5, "longitude": 13.4}, device_model="x")
 
     def updated(self, at: int, distance: float, heart_rates: list[int | None]) -> WorkoutScript:
-        samples = [{"offset_ms": at - T0, "distance_meters": distance, "heart_rate": hr,
+        # Offsets count from the workout's start (T0 if this script has no start).
+        start = next((e["start_time"] for e in self.events
+                      if e["type"] == "WorkoutStarted"), T0)
+        samples = [{"offset_ms": at - start, "distance_meters": distance, "heart_rate": hr,
                     "speed": 3.0, "lat": 52.5, "lon": 13.4, "elevation_meters": 40.0}
                    for hr in heart_rates]
         return self._add("WorkoutUpdated", at, current_distance_meters=distance,

@@ -13,18 +13,10 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel
 
 from fitstream.domain.identifiers import check_id
 from fitstream.privacy.keys import DATA_KEY_BYTES
-
-
-class LocalFileKeyStoreConfig(BaseModel):
-    type: Literal["file"] = "file"
-    # Relative paths live under the state directory.
-    path: Path = Path("keys")
+from fitstream.settings import LocalFileKeyStoreConfig
 
 
 class LocalFileKeyStore:

@@ -10,23 +10,10 @@ from __future__ import annotations
 
 import secrets
 import threading
-from typing import Literal
-
-from pydantic import BaseModel, Field, SecretStr
 
 from fitstream.domain.identifiers import check_id
 from fitstream.privacy.keys import DATA_KEY_BYTES
-
-
-class PostgresKeyStoreConfig(BaseModel):
-    type: Literal["postgres"] = "postgres"
-    host: str = "127.0.0.1"
-    port: int = 5432
-    database: str = "fitstream"
-    user: str = "fitstream"
-    password: SecretStr = SecretStr("")
-    table: str = Field("user_data_keys", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    connect_timeout_s: int = Field(10, ge=1)
+from fitstream.settings import PostgresKeyStoreConfig
 
 
 class PostgresKeyStore:
