@@ -321,8 +321,10 @@ class SinkRunner:
         self._committed_at = time.monotonic()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if self._resume_at is None:
-            return  # the client assigns at the committed offsets
+        if self._resume_at is None:  # the client assigns at the committed offsets
+            log.info("sink_assigned", sink=self.name,
+                     partitions=[f"{tp.topic}:{tp.partition}" for tp in partitions])
+            return
         for tp in partitions:
             tp.offset = self._resume_position(tp.topic, tp.partition)
         consumer.assign(partitions)

@@ -79,9 +79,16 @@ class OnlineFeatureSink:
 
 def online_runner(settings: FitStreamSettings, sink: OnlineFeatureSink) -> SinkRunner:
     """The online sink on the sink runner: ``settings.sink``'s batching and commit
-    interval, under the Feast group."""
+    interval, under the Feast group. It runs in the lakehouse role, so it takes that
+    role's static membership (``lakehouse.group_instance_id``) like the Delta sinks: a
+    restarted role gets the partitions back at once, and the embedded broker never
+    evicts a crashed member (with dynamic membership a SIGKILLed role's successor waited
+    for the dead member and pushed nothing)."""
+    static = settings.lakehouse.group_instance_id
     return SinkRunner(sink, settings.kafka, RunnerConfig(
         group_id=sink.group_id,
         batch_max_rows=min(settings.sink.batch_max_rows, POLL_MAX_ROWS),
         batch_max_wait_s=settings.sink.batch_max_wait_s,
-        commit_interval_s=settings.sink.commit_interval_s))
+        commit_interval_s=settings.sink.commit_interval_s,
+        consumer=({"group.instance.id": f"{static}-{sink.name}", "session.timeout.ms": 10_000}
+                  if static else {})))

@@ -108,7 +108,7 @@ def stream_with_a_kill(broker, tmp_path):
     try:
         # The stream lasts seconds and the kill must land inside it: start it only once
         # the bronze sink has its partitions (a loaded machine starts the role slowly).
-        wait_until(lambda: any("delta_sink_assigned" in line and "bronze-events" in line
+        wait_until(lambda: any("sink_assigned" in line and "bronze-events" in line
                                for line in lake.log_tail(200).splitlines()),
                    "the lakehouse's bronze sink to be assigned its partitions",
                    progress=lambda: lake.log_tail(3), alive=lake.check)
