@@ -21,9 +21,9 @@ from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSo
 from feast.data_format import DeltaFormat
 from feast.types import Float64, Int64
 
+from feature_repo.offline_table import USER_FEATURES, USER_FEATURES_SCHEMA
 from fitstream.domain.features import FLAT_FEATURE_NAMES
 from fitstream.settings import FitStreamSettings
-from stores.delta.tables import USER_FEATURES, USER_FEATURES_SCHEMA
 
 PUSH_SOURCE = "user_features_push"
 FEATURE_VIEW = "user_features"

@@ -23,16 +23,15 @@ import orjson
 import pyarrow as pa
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 
+from feature_repo.offline_table import USER_FEATURES, USER_FEATURES_SCHEMA
 from fitstream.contracts.registry import SchemaRegistry
 from fitstream.domain.daily_totals import utc_day
 from fitstream.domain.events import EventType
-from fitstream.domain.features import FLAT_FEATURE_NAMES
 
 BRONZE_EVENTS = "bronze.workout_events"
 BRONZE_DEAD_LETTERS = "bronze.workout_events_dlq"
 SILVER_WORKOUTS = "silver.workouts"
 GOLD_USER_DAILY = "gold.user_daily"
-USER_FEATURES = "features.user_features"
 TRAINING_SET = "features.weekly_distance_training"
 # Every lakehouse table: the streaming ones, the backfill's rebuilds beside them, and the
 # training set (what compaction and an erase go through).
@@ -163,15 +162,6 @@ GOLD_SCHEMA = pa.schema([
     pa.field("distance_meters", pa.float64()), pa.field("moving_time_s", pa.float64()),
     pa.field("workouts", pa.int64()), pa.field("calories", pa.float64()),
     pa.field("avg_heart_rate", pa.float64())])
-
-_INTEGER_FEATURES = {"workouts_7d", "workouts_28d", "current_streak_days"}
-USER_FEATURES_SCHEMA = pa.schema([
-    pa.field("user_id", pa.string()), pa.field("as_of", pa.int64()),
-    pa.field("event_timestamp", pa.timestamp("ms", tz="UTC")),
-    pa.field("as_of_date", pa.string()),
-    *(pa.field(name, pa.int64() if name in _INTEGER_FEATURES else pa.float64())
-      for name in FLAT_FEATURE_NAMES)])
-
 
 def user_feature_rows(records: Iterable[dict[str, Any]]) -> pa.Table:
     """UserFeatures records as offline rows, one per (user_id, as_of)."""
