@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from fitstream.domain.views import WorkoutSummary
 from fitstream.domain.windows import LeaderboardWindow
 
 DAY_MS = 86_400_000
@@ -125,7 +126,7 @@ class UserAchievements:
             setattr(achievements, name, state[name])
         return achievements
 
-    def add_workout(self, summary: dict[str, Any]) -> AchievementChanges:
+    def add_workout(self, summary: WorkoutSummary) -> AchievementChanges:
         """Count a completed workout once; a repeat returns what it caused, to re-send."""
         workout_id = summary["workout_id"]
         if summary["status"] != "completed":
@@ -216,7 +217,7 @@ AchievementsLoader = Callable[[str], UserAchievements | None]
 
 
 def apply_completed_workouts(
-    summaries: Iterable[dict[str, Any]], load: AchievementsLoader,
+    summaries: Iterable[WorkoutSummary], load: AchievementsLoader,
 ) -> tuple[dict[str, UserAchievements], AchievementChanges]:
     """Feed every touched completed workout to its user's achievements (see add_workout)."""
     users: dict[str, UserAchievements] = {}

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from fitstream.domain.events import SPORT_TYPES
+from fitstream.domain.views import WorkoutSummary
 
 DAY_MS = 86_400_000
 MAX_STREAK_DAYS = 365
@@ -177,7 +178,7 @@ class UserFeatureHistory:
         days = (self.active_days - later_days) | {w["start_time"] // DAY_MS for w in known}
         return flat_feature_row(user_features(self.user_id, known, at, days))
 
-    def add_workout(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    def add_workout(self, summary: WorkoutSummary) -> list[dict[str, Any]]:
         """The feature rows to send for this completed workout, in order: its new row; or,
         known already, its own row again (if still reproducible) and the current row."""
         if summary["status"] != "completed" or summary["end_time"] is None:
@@ -199,7 +200,7 @@ class UserFeatureHistory:
         self._prune(at)
         return [self.row_at(at)]
 
-    def _forgotten(self, summary: dict[str, Any]) -> bool:
+    def _forgotten(self, summary: WorkoutSummary) -> bool:
         """Too old to change any window, and its day already counts for the streak: a
         re-delivered completion whose workout was pruned, or one that changes nothing."""
         return (self.last_row_at is not None
@@ -218,7 +219,7 @@ FeatureHistoryLoader = Callable[[str], UserFeatureHistory | None]
 
 
 def apply_completed_to_features(
-    summaries: Iterable[dict[str, Any]], load: FeatureHistoryLoader,
+    summaries: Iterable[WorkoutSummary], load: FeatureHistoryLoader,
 ) -> tuple[dict[str, UserFeatureHistory], list[dict[str, Any]]]:
     """Feed touched completed workouts, in completion order, to their users' histories:
     the histories to store and the feature rows to send, in order."""

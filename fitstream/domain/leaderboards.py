@@ -35,6 +35,7 @@ from enum import StrEnum
 from typing import Any
 
 from fitstream.domain.event_bounds import bucket_reach_ms
+from fitstream.domain.views import WorkoutSummary
 from fitstream.domain.windows import LeaderboardWindow, periods_of
 
 ALL_SPORTS = "all"
@@ -103,7 +104,7 @@ class UserLeaderboardTotals:
         totals.pruned_to = state.get("pruned_to", 0)
         return totals
 
-    def add_workout(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    def add_workout(self, summary: WorkoutSummary) -> list[dict[str, Any]]:
         """Count a completed WorkoutSummary once; return the entries of its boards.
 
         A workout already counted changes nothing, but its boards' current entries
@@ -180,7 +181,7 @@ TotalsLoader = Callable[[str], "UserLeaderboardTotals | None"]
 
 
 def count_completed_workouts(
-    summaries: Iterable[dict[str, Any]], load: TotalsLoader, settled_clock: Callable[[str], int],
+    summaries: Iterable[WorkoutSummary], load: TotalsLoader, settled_clock: Callable[[str], int],
     allowed_lateness_ms: int,
 ) -> tuple[dict[str, UserLeaderboardTotals], list[dict[str, Any]]]:
     """Add completed workouts to their users' totals.

@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 from fitstream.domain.leaderboards import ALL_SPORTS
+from fitstream.domain.views import BoardCompletion, WorkoutSummary
 from fitstream.domain.windows import LeaderboardWindow
 
 
@@ -149,14 +150,14 @@ def for_entrant(entrant: BoardEntrant) -> dict[str, Any]:
 # -- entering a weekly board's top places -------------------------------------------
 
 
-def weekly_board_keys(summary: dict[str, Any]) -> list[str]:
+def weekly_board_keys(summary: WorkoutSummary) -> list[str]:
     """The weekly distance boards a completed workout counts on (its sport, and all)."""
     period = LeaderboardWindow.WEEK.period_of(summary["start_time"])
     return [f"{LeaderboardWindow.WEEK.value}|{period}|{sport}"
             for sport in (summary["sport_type"], ALL_SPORTS)]
 
 
-def board_completion(board: str, summary: dict[str, Any]) -> dict[str, Any]:
+def board_completion(board: str, summary: WorkoutSummary) -> BoardCompletion:
     """What a board needs of a completed workout: who, which, when, and how far (mm)."""
     return {"board": board, "user_id": summary["user_id"],
             "workout_id": summary["workout_id"], "end_time": summary["end_time"],

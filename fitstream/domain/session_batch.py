@@ -42,6 +42,7 @@ from fitstream.domain.event_bounds import (
 from fitstream.domain.event_time import EventTimePolicy, UserClock
 from fitstream.domain.events import EventType, WorkoutEvent
 from fitstream.domain.notifications import GoalPassed
+from fitstream.domain.views import WorkoutSummary
 from fitstream.domain.workout_session import (
     Rejection,
     WorkoutSession,
@@ -66,7 +67,7 @@ class BatchResult:
     """What a batch touched: sessions to store, summaries to emit, events to dead-letter."""
 
     sessions: dict[str, WorkoutSession] = field(default_factory=dict)
-    summaries: list[dict[str, Any]] = field(default_factory=list)
+    summaries: list[WorkoutSummary] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: int = 0
     # Session keys of workouts that completed in this batch, in completion order.
@@ -80,7 +81,7 @@ class BatchResult:
     # Started record is read again (re-sent, like every output).
     claims: list[dict[str, Any]] = field(default_factory=list)
 
-    def completed_summaries(self) -> list[dict[str, Any]]:
+    def completed_summaries(self) -> list[WorkoutSummary]:
         """Completed workouts touched by the batch: the ones that completed in it first,
         in completion order (which decides what unlocks what), then the rest."""
         completed = {session_key(s["user_id"], s["workout_id"]): s

@@ -29,6 +29,7 @@ from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.event_bounds import completion_problems
 from fitstream.domain.events import EventType, WorkoutEvent
 from fitstream.domain.notifications import GoalPassed, goals_passed
+from fitstream.domain.views import WorkoutSummary
 
 # Enough for a device that replays a long offline stretch out of order; more than
 # this ahead of the next expected seq is refused instead of held in memory.
@@ -285,7 +286,7 @@ class WorkoutSession:
 
     # -- the view ------------------------------------------------------------------
 
-    def summary(self) -> dict[str, Any] | None:
+    def summary(self) -> WorkoutSummary | None:
         """The WorkoutSummary view, or None before WorkoutStarted has been applied."""
         if self.status is WorkoutStatus.PENDING:
             return None
