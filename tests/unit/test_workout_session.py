@@ -180,13 +180,15 @@ def valid_workouts(draw) -> list[dict]:
     script = WorkoutScript(workout_id=f"w-{draw(st.integers(0, 10**6))}").started()
     at, distance, paused = T0, 0.0, False
     for _ in range(draw(st.integers(0, 25))):
-        at += draw(st.integers(1, 120_000))
+        gap = draw(st.integers(1, 120_000))
+        at += gap
         step = draw(st.sampled_from(["update", "update", "update", "toggle"]))
         if step == "toggle":
             (script.resumed if paused else script.paused)(at)
             paused = not paused
         else:
-            distance += draw(st.floats(0, 500, allow_nan=False))
+            # At most 50 m/s: the bounds refuse a completion faster than 100 m/s.
+            distance += draw(st.floats(0, min(500.0, gap * 0.05), allow_nan=False))
             script.updated(at, distance, draw(st.lists(
                 st.one_of(st.none(), st.integers(40, 210)), min_size=0, max_size=20)))
     at += draw(st.integers(1, 60_000))
