@@ -1,4 +1,6 @@
-"""One module per Feast online store backend, behind :class:`OnlineStoreBackend`.
+"""One module per Feast online store backend, behind :class:`OnlineStoreBackend`, each with
+a pydantic config built from ``FitStreamSettings.feast`` (``SqliteConfig``,
+``RedisConfig``), as Feast's own online stores pair a config with a store.
 
 Feast writes and reads through its own online stores; what Feast does not offer is
 deleting an entity (GDPR), so each backend module does that against its store, with the
