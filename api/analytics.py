@@ -61,8 +61,9 @@ def analytics_router() -> APIRouter:
                       store: Store, settings: Settings) -> SqlResult:
         """Run one read-only statement on the view tables; 400 ``sql_refused`` for a
         statement that reads outside them (a table function, another database, a second
-        statement: api/analyst_sql.py), 400 ``sql_failed`` with ClickHouse's message if it
-        fails: a write (readonly=1), or a statement over the time, row or memory limit."""
+        statement: stores/clickhouse/analyst_sql.py), 400 ``sql_failed`` with ClickHouse's
+        message if it fails: a write (readonly=1), or a statement over the time, row or
+        memory limit."""
         try:
             columns, rows = await run_in_threadpool(run_checked, store, body.sql,
                                                     analyst_limits(settings.api))
