@@ -20,15 +20,15 @@ from api.dependencies import Cipher, Publisher, Serde, Settings, Store
 from api.errors import ApiError, ErrorBody
 from api.event_publisher import BrokerUnavailable, EventPublisher
 from api.workout_views import decode_cursor, encode_cursor
-from fitstream.contracts import AvroSerde
+from fitstream.contracts import AvroSerde, subjects
 from fitstream.domain.notifications import Channel
 from fitstream.privacy.fields import PREFERENCE_FIELDS
 from fitstream.settings import FitStreamSettings
 from stores.clickhouse import queries
 from stores.clickhouse.store import ClickHouseStore
 
-READ_SUBJECT = "fitstream.notifications.NotificationRead"
-PREFERENCES_SUBJECT = "fitstream.notifications.NotificationPreferences"
+READ_SUBJECT = subjects.NOTIFICATION_READ
+PREFERENCES_SUBJECT = subjects.NOTIFICATION_PREFERENCES
 ExternalChannel = Literal["push", "email", "sms"]
 # Notification ids are made by the processor from ids and board names
 # (n:user-1:top10:week|2026-W48|all, n:user-1:goal-1e+06:w-1), so they have their own
