@@ -10,10 +10,11 @@ Known owners are kept for ``ttl_s`` (the view cache's TTL): an owner changes onl
 a lagging partition's earlier claim is still on its way. "No owner yet" is never kept:
 it is the answer for every new workout until its claim lands, and a kept one would let
 a second user's WorkoutStarted through ingest right after the first user's. Ingest's
-refusal is a courtesy to honest clients that reuse an id; the processor's
-``workout_id_taken`` dead letter is the guard: so ingest looks a batch's unknown ids up
-in one query, and a store that fails skips the check (logged) instead of failing every
-batch with 500.
+refusal is a courtesy to honest clients that reuse an id; the guard is that the
+processor keys sessions by user and every reader decides the owner by the claims, so a
+reused id only ever makes the other user's own rows: ingest looks a batch's unknown ids
+up in one query, and a store that fails skips the check (logged) instead of failing
+every batch with 500.
 """
 
 from __future__ import annotations
