@@ -3,7 +3,11 @@
 - Delta (every lakehouse table, ``stores.delta.tables.ALL_TABLES``): ``DELETE`` by
   ``user_id`` (the dead-letter table by its Kafka key, which is the user id), then
   ``VACUUM`` with no retention, so the deleted rows' old files are gone from storage,
-  not only from the current version.
+  not only from the current version. A sink killed between writing a Parquet file and
+  committing it leaves an orphan no version references, which VACUUM keeps; on a local
+  lakehouse the orphans older than :data:`ORPHAN_GRACE_S` that hold the user are deleted
+  too (a younger one may be a live sink's write about to commit). On object storage
+  orphans go with ``fitstream jobs compact`` (a full vacuum after its retention).
 - ClickHouse (every view table, the notification inbox and its reads, deliveries and
   preferences included): ``ALTER TABLE … DELETE``, a mutation, waited for until the
   user's rows read 0. The caller passes the store: with embedded chdb only the process
@@ -20,6 +24,9 @@ The user id is checked against the one id pattern first; Delta predicates quote 
 from __future__ import annotations
 
 import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from fitstream.domain.identifiers import check_id
 from fitstream.privacy.predicates import delta_equals
@@ -30,6 +37,8 @@ from stores.delta.lakehouse import DeltaTables
 from stores.delta.tables import ALL_TABLES, BRONZE_DEAD_LETTERS
 
 MUTATION_TIMEOUT_S = 120
+# A sink writes a Parquet file and commits it within seconds of each other.
+ORPHAN_GRACE_S = 60
 
 
 def erase_from_delta(settings: FitStreamSettings, user_id: str) -> dict[str, int]:
@@ -50,7 +59,30 @@ def erase_from_delta(settings: FitStreamSettings, user_id: str) -> dict[str, int
         if deleted[name]:
             tables.open(name).vacuum(retention_hours=0, dry_run=False,
                                      enforce_retention_duration=False)
+        _delete_orphans_holding(settings.lakehouse_uri(name),
+                                tables.open(name).file_uris(), user_id)
     return deleted
+
+
+def _delete_orphans_holding(uri: str, referenced: list[str], user_id: str) -> list[Path]:
+    """Delete the Parquet files under a local table directory that the current version
+    does not reference, are older than the grace period, and hold ``user_id`` (by
+    ``user_id`` or ``key``)."""
+    root = Path(uri)
+    if "://" in uri or not root.is_dir():
+        return []
+    kept = {Path(u.removeprefix("file://")).resolve() for u in referenced}
+    now, gone = time.time(), []
+    for path in root.rglob("*.parquet"):
+        if path.resolve() in kept or now - path.stat().st_mtime < ORPHAN_GRACE_S:
+            continue
+        columns = pq.read_schema(path).names
+        table = pq.read_table(path, columns=[c for c in ("user_id", "key") if c in columns])
+        if (("user_id" in columns and user_id in table.column("user_id").to_pylist())
+                or ("key" in columns and user_id.encode() in table.column("key").to_pylist())):
+            path.unlink()
+            gone.append(path)
+    return gone
 
 
 def erase_from_feast(settings: FitStreamSettings, user_id: str) -> dict[str, int]:

@@ -145,3 +145,31 @@ def test_the_erase_deletes_the_data_key_so_sealed_fields_read_as_erased(tmp_path
     assert cipher.open("user-a", "email", sealed) is ERASED
     assert cipher.open("user-b", "email", kept) == "other@example.org"
     assert fresh.open("user-b", "email", kept) == "other@example.org"
+
+
+def test_an_orphan_file_of_a_crashed_sink_write_is_deleted_if_it_holds_the_user(tmp_path):
+    """A sink SIGKILLed between writing a Parquet file and committing it leaves a file no
+    version references, which VACUUM keeps (seen in the lakehouse test: an erased user's
+    features row in one). Old orphans holding the user go; the table's own files, orphans
+    of others, and files young enough to be a live sink's write about to commit stay."""
+    import os
+    import time
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable, write_deltalake
+
+    from stores.erasure import ORPHAN_GRACE_S, _delete_orphans_holding
+
+    write_deltalake(str(tmp_path), pa.table({"user_id": ["u-1", "u-2"]}))
+    old = time.time() - ORPHAN_GRACE_S - 5
+    for name, users in (("mine.parquet", ["u-1"]), ("theirs.parquet", ["u-2"])):
+        pq.write_table(pa.table({"user_id": users}), tmp_path / name)
+        os.utime(tmp_path / name, (old, old))
+    pq.write_table(pa.table({"user_id": ["u-1"]}), tmp_path / "young.parquet")
+    referenced = DeltaTable(str(tmp_path)).file_uris()
+    assert _delete_orphans_holding(str(tmp_path), referenced, "u-1") == [
+        tmp_path / "mine.parquet"]
+    assert sorted(p.name for p in tmp_path.glob("*.parquet") if "part-" not in p.name) == [
+        "theirs.parquet", "young.parquet"]
+    assert len(DeltaTable(str(tmp_path)).to_pyarrow_table()) == 2
