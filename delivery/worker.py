@@ -46,7 +46,7 @@ import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from delivery.channel import DeliveryFailed, NotificationChannel, configured_channels
-from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
+from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings, subjects
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.delivery import (
     ChannelPreferences,
@@ -68,8 +68,8 @@ from fitstream.settings import FitStreamSettings
 
 log = structlog.get_logger("delivery")
 
-DELIVERY_SUBJECT = "fitstream.notifications.NotificationDelivery"
-NOTIFICATION_SUBJECT = "fitstream.notifications.Notification"
+DELIVERY_SUBJECT = subjects.NOTIFICATION_DELIVERY
+NOTIFICATION_SUBJECT = subjects.NOTIFICATION
 
 Outcome = Callable[["PendingDelivery", str, str | None], None]
 """Called once per delivery with its final status (sent | dead_lettered) and detail."""
