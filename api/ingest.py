@@ -8,8 +8,8 @@ listing every bad index with its reasons):
    encoded before the JSON types match exactly;
 2. within its bounds (:mod:`fitstream.domain.event_bounds`: ids, text lengths,
    physics, ``start_time`` against ``occurred_at``);
-3. not more than ``api.max_future_skew_ms`` ahead of the server's clock: one event
-   dated 2100 would move its partition's watermark and make everyone's events late.
+3. not more than ``api.max_future_skew_ms`` ahead of the server's clock: an event
+   dated 2100 would move its user's clock and make their later events late.
 
 Then ownership of every event by the token's user and device (403); then each event's
 coordinates are sealed with its user's data key (:mod:`fitstream.privacy.coordinates`:

@@ -25,7 +25,7 @@ from sinks.clickhouse.topic_sink import ViewSinks
 from stores.clickhouse.store import open_store
 from stores.clickhouse.tables import apply_ddl
 
-log = structlog.get_logger("api.serve")
+log = structlog.get_logger("cli.serve")
 
 
 # Worker threads (store reads, sinks) hand the GIL back to the event loop after this long;

@@ -140,13 +140,14 @@ class ProcessorSettings(BaseModel):
     app_id: str = "fitstream-workout-sessions"
     batch_max_records: int = Field(5000, ge=1)
     batch_within_s: float = Field(0.25, gt=0)
-    # An event for a workout whose WorkoutStarted has not arrived waits this long
-    # (in event time, against the partition's watermark) before it is dead-lettered.
+    # An event for a workout whose WorkoutStarted has not arrived waits this long (in
+    # event time, against its user's clock: fitstream/domain/event_time.py) before it
+    # is dead-lettered.
     unknown_workout_timeout_ms: int = Field(15 * 60 * 1000, ge=0)
-    # Events further behind their partition's watermark go to the DLQ as `late`.
+    # Events further behind their user's clock go to the DLQ as `late`.
     allowed_lateness_ms: int = Field(48 * 3600 * 1000, ge=0)
     # Events whose occurred_at is further ahead of their Kafka record's timestamp go to
-    # the DLQ as `from_future` (and never move the watermark).
+    # the DLQ as `from_future` (and never move a clock).
     max_future_skew_ms: int = Field(5 * 60 * 1000, ge=0)
     # The worker's web server serves /metrics; a replay runs without it.
     web_enabled: bool = True
@@ -339,8 +340,8 @@ class ApiSettings(BaseModel):
     ingest_max_bytes: int = 4 * 1024 * 1024
     ingest_ack_timeout_s: float = 10.0
     # Ingest refuses an event whose occurred_at is further than this ahead of the
-    # server's clock: one event dated 2100 would move its partition's watermark and
-    # make every later event on it late (event_bounds.MAX_FUTURE_SKEW_MS).
+    # server's clock (event_bounds.MAX_FUTURE_SKEW_MS): an event dated 2100 is a broken
+    # or hostile device, and would make its user's later events late.
     max_future_skew_ms: int = Field(5 * 60_000, ge=0)
     page_limit_default: int = 20
     page_limit_max: int = 200

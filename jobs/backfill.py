@@ -11,8 +11,8 @@ and ``features.user_features_backfill`` (one Delta commit each), and the report 
 whether each equals the table the stream wrote. :func:`pipeline_outputs` returns every
 output record instead, for the differential test (tests/engines/).
 
-Bronze keeps coordinates sealed as received; nothing rebuilt here needs them opened
-(routes are not rebuilt).
+Bronze keeps coordinates sealed as received; the replay opens them with the key store,
+as the processor does, so the event bounds judge the same values.
 """
 
 from __future__ import annotations
@@ -31,8 +31,14 @@ from pyspark.sql import functions as sf
 from fitstream.contracts import registry_from_settings
 from fitstream.domain import pipeline
 from fitstream.domain.daily_totals import user_daily_rows, utc_day
+from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.event_time import EventTimePolicy
+from fitstream.domain.events import event_subject
 from fitstream.domain.features import FLAT_FEATURE_NAMES
+from fitstream.domain.workout_session import Rejection
+from fitstream.privacy.coordinates import CoordinatesUnreadable, open_coordinates
+from fitstream.privacy.fields import FieldCipher
+from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from stores.delta.spark_io import read_snapshot, write_table
 from stores.delta.tables import (
@@ -80,12 +86,18 @@ class DictState:
 
 
 def replay_user(events: pd.DataFrame, nested: set[str], policy: EventTimePolicy,
-                ) -> pipeline.PipelineResult:
+                keys: FitStreamSettings | None = None) -> pipeline.PipelineResult:
     """One user's bronze rows, in log order, through the pipeline core as one batch (the
     result does not depend on batching); the result's lists hold every record each
-    output would have sent, in order."""
+    output would have sent, in order.
+
+    Bronze keeps coordinates sealed, as received: with ``keys`` (the settings of the key
+    store) they are opened first, as the processor opens them, so the bounds judge the
+    real values and coordinates that do not open are dead-lettered as there
+    (``unreadable_coordinates``). Without, the blanked values are judged."""
+    cipher = FieldCipher(key_store(keys)) if keys is not None else None
     events = events.sort_values(["kafka_partition", "kafka_offset"])
-    batch = []
+    batch, unreadable = [], []
     for row in events.to_dict("records"):
         event = {k: (orjson.loads(v) if k in nested and isinstance(v, str) else v)
                  for k, v in row.items() if not _missing(v)}
@@ -96,16 +108,26 @@ def replay_user(events: pd.DataFrame, nested: set[str], policy: EventTimePolicy,
         # The record's timestamp judges from_future as in the processor; rows bronze
         # wrote before it kept kafka_timestamp have none, and are not judged.
         written_at = row.get("kafka_timestamp")
-        batch.append((event, [int(row["kafka_partition"]), int(row["kafka_offset"]),
-                              None if _missing(written_at) else int(written_at)]))
-    return pipeline.run_batch(batch, DictState(), policy)
+        ref = [int(row["kafka_partition"]), int(row["kafka_offset"]),
+               None if _missing(written_at) else int(written_at)]
+        if cipher is not None:
+            try:
+                event = open_coordinates(cipher, event_subject(event), event)
+            except CoordinatesUnreadable as exc:
+                unreadable.append(Rejection(event, ref, DeadLetterReason.UNREADABLE_COORDINATES,
+                                            str(exc)))
+                continue
+        batch.append((event, ref))
+    result = pipeline.run_batch(batch, DictState(), policy)
+    result.rejections[:0] = unreadable
+    return result
 
 
 def rebuild_user(events: pd.DataFrame, nested: set[str], policy: EventTimePolicy,
-                 ) -> pd.DataFrame:
+                 keys: FitStreamSettings | None = None) -> pd.DataFrame:
     """One user's events into the latest summary per workout (``row_kind`` silver) and
     the feature rows its completions cause (``features``)."""
-    result = replay_user(events, nested, policy)
+    result = replay_user(events, nested, policy, keys)
     latest = {(s["user_id"], s["workout_id"]): s for s in result.summaries}
     features = {(r["user_id"], r["as_of"]): r for r in result.features}
     rows = [{**{f: s.get(f) for f in SILVER_SCHEMA.names}, "start_date": utc_day(s["start_time"]),
@@ -115,10 +137,10 @@ def rebuild_user(events: pd.DataFrame, nested: set[str], policy: EventTimePolicy
 
 
 def outputs_of_user(events: pd.DataFrame, nested: set[str], policy: EventTimePolicy,
-                    ) -> pd.DataFrame:
+                    keys: FitStreamSettings | None = None) -> pd.DataFrame:
     """Every record one user's events make, as (output, JSON) rows in send order; the
     rejections as ``rejections`` rows of (reason, event_id, user_id, seq)."""
-    result = replay_user(events, nested, policy)
+    result = replay_user(events, nested, policy, keys)
     rows = [{"output": name, "record": orjson.dumps(record).decode()}
             for name in OUTPUT_FIELDS for record in getattr(result, name)]
     rows += [{"output": "rejections", "record": orjson.dumps(
@@ -141,7 +163,8 @@ def pipeline_outputs(settings: FitStreamSettings, spark: SparkSession,
     bronze = read_snapshot(spark, settings.lakehouse_uri(BRONZE_EVENTS),
                            settings.lakehouse.object_store_options())
     rows = bronze.groupBy("user_id").applyInPandas(
-        lambda pdf: outputs_of_user(pdf, nested, policy), _ddl(OUTPUT_SCHEMA)).collect()
+        lambda pdf: outputs_of_user(pdf, nested, policy, settings),
+        _ddl(OUTPUT_SCHEMA)).collect()
     outputs: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         outputs.setdefault(row["output"], []).append(orjson.loads(row["record"]))
@@ -180,7 +203,7 @@ def run_backfill(settings: FitStreamSettings, spark: SparkSession) -> dict[str, 
     bronze = read_snapshot(spark, settings.lakehouse_uri(BRONZE_EVENTS),
                            settings.lakehouse.object_store_options())
     rebuilt = bronze.groupBy("user_id").applyInPandas(
-        lambda pdf: rebuild_user(pdf, nested, policy), _ddl(REBUILT_SCHEMA))
+        lambda pdf: rebuild_user(pdf, nested, policy, settings), _ddl(REBUILT_SCHEMA))
     rebuilt = rebuilt.cache()
     silver = rebuilt.where(sf.col("row_kind") == "silver").select(*SILVER_SCHEMA.names)
     features = (rebuilt.where(sf.col("row_kind") == "features")

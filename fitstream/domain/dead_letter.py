@@ -13,7 +13,7 @@ class DeadLetterReason(StrEnum):
     ILLEGAL_TRANSITION = "illegal_transition"  # the state machine forbids it
     CONFLICTING_SEQ = "conflicting_seq"  # another event already holds this seq
     REORDER_BUFFER_FULL = "reorder_buffer_full"  # too far ahead of the next expected seq
-    LATE = "late"  # further behind the watermark than the allowed lateness
+    LATE = "late"  # further behind its user's clock than the allowed lateness
     FROM_FUTURE = "from_future"  # occurred_at far ahead of the Kafka record's timestamp
     OUT_OF_BOUNDS = "out_of_bounds"  # a field outside its physical or contractual bounds
     UNREADABLE_COORDINATES = "unreadable_coordinates"  # sealed coordinates that do not open

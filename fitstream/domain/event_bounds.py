@@ -44,8 +44,8 @@ judged on ``occurred_at`` too, but boards bucket a completed workout by its
 ``start_time``; these bounds tie the one to the other. A workout's start is at most
 ``MAX_WORKOUT_DURATION_MS`` before its end, and its end at most ``MAX_END_LAG_MS``
 before its WorkoutCompleted's ``occurred_at``, which lateness has judged. So a
-completion that is not late buckets at most :func:`bucket_reach_ms` behind the
-watermark minus the allowed lateness: a device can no longer put a workout into any
+completion that is not late buckets at most :func:`bucket_reach_ms` behind its
+user's clock minus the allowed lateness: a device can no longer put a workout into any
 past period (a ``start_time`` of 1 in 1970 is refused), and the leaderboards keep
 every period that reach can touch (see leaderboards.py).
 """

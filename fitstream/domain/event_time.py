@@ -18,17 +18,24 @@ The rules (:class:`EventTimePolicy` holds the numbers):
   clock has moved ``unknown_workout_timeout_ms`` (15 min) past where it stood when the
   workout's first event was seen is given up, and its waiting events dead-lettered.
   A user who sends nothing more decides nothing: a restart or a replay decides the same;
-- **a refused event never moves a clock** (out of bounds, from the future, late, or
-  refused by its session).
+- **an event refused on arrival never moves a clock** (out of bounds, from the future,
+  late, or refused by its session; see below for one that waits first).
 
 Crashes and replays: state is saved before offsets are committed, so after a crash the
 stored clock can be ahead of the log position processing resumes from. Each clock
 remembers where it moved (``moves``: the log position of each accepted event that
 moved it, with the value after it), so an event read again is judged against the
 clock as it stood before that event the first time: a replay never calls late what was
-not late the first time. The last :data:`MOVES_KEPT` moves are kept; rewinding past
-them falls back to 0 (accept rather than refuse), which only a replay of more than
-that many of one user's clock moves can reach.
+not late the first time. The last :data:`MOVES_KEPT` moves are kept, and ``floor`` is
+the clock before the oldest of them. Rewinding further back than the kept moves gives
+``floor``, an upper bound of the true value: a replay may then call late an event it
+accepted the first time (its effect is already in the saved state, so only a needless
+dead letter results), but never accepts one it refused.
+
+"Accepted" includes an event waiting in its workout's reorder buffer: it moves the
+clock when it arrives, and if it is refused later (its workout's start never came, or
+its predecessor makes it illegal) the move stands. Such events are the user's own and
+bounded by ``from_future``, and the decision is the same on every replay.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from typing import Any
 
 from fitstream.domain.event_bounds import MAX_FUTURE_SKEW_MS
 
-MOVES_KEPT = 256
+MOVES_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -62,36 +69,39 @@ class UserClock:
 
     ``latest``: the latest ``occurred_at`` among the user's accepted events.
     ``moves``: ``[position, latest after it]`` of the last accepted events that moved
-    it, oldest first (positions are log offsets on the user's partition).
+    it, oldest first (positions order the user's events in the log: see
+    ``fitstream.domain.pipeline``). ``floor``: the clock before the oldest kept move.
     ``awaiting_start``: workout id -> the clock when its first event was seen.
     """
 
-    __slots__ = ("awaiting_start", "latest", "moves")
+    __slots__ = ("awaiting_start", "floor", "latest", "moves")
 
     def __init__(self, latest: int = 0, moves: list[list[int]] | None = None,
-                 awaiting_start: dict[str, int] | None = None) -> None:
+                 awaiting_start: dict[str, int] | None = None, floor: int = 0) -> None:
         self.latest = latest
         self.moves: list[list[int]] = list(moves or [])
         self.awaiting_start: dict[str, int] = dict(awaiting_start or {})
+        self.floor = floor
 
     def to_state(self) -> dict[str, Any]:
         return {"latest": self.latest, "moves": self.moves,
-                "awaiting_start": self.awaiting_start}
+                "awaiting_start": self.awaiting_start, "floor": self.floor}
 
     @classmethod
     def from_state(cls, state: dict[str, Any] | None) -> UserClock:
         if not state:
             return cls()
-        return cls(state["latest"], state["moves"], state["awaiting_start"])
+        return cls(state["latest"], state["moves"], state["awaiting_start"], state["floor"])
 
     def rewind(self, position: int | None) -> None:
         """Before judging the event at ``position``: if the clock moved at or after it
-        (a replay after a crash), restore the clock as it stood before that event."""
+        (a replay after a crash), restore the clock as it stood before that event (or
+        ``floor``, an upper bound, if that is further back than the kept moves)."""
         if position is None or not self.moves or position > self.moves[-1][0]:
             return
         while self.moves and self.moves[-1][0] >= position:
             self.moves.pop()
-        self.latest = self.moves[-1][1] if self.moves else 0
+        self.latest = self.moves[-1][1] if self.moves else self.floor
 
     def lag(self, occurred_at: int) -> int:
         return self.latest - occurred_at
@@ -103,14 +113,16 @@ class UserClock:
         self.latest = occurred_at
         if position is not None:
             self.moves.append([position, occurred_at])
-            del self.moves[:-MOVES_KEPT]
+            if len(self.moves) > MOVES_KEPT:
+                self.floor = self.moves[-MOVES_KEPT - 1][1]
+                del self.moves[:-MOVES_KEPT]
 
     @property
     def settled(self) -> int:
-        """The clock as of the oldest move kept, the lowest a replay within the kept
-        moves can rewind to: what prunes state must use, or a replayed event would find
-        its workout forgotten and count it twice."""
-        return self.moves[0][1] if self.moves else self.latest
+        """The lowest value a replay can rewind this clock to (``floor``, or the latest
+        if it never moved with a position): what prunes state must use, or a replayed
+        event would find its workout forgotten and count it twice."""
+        return self.floor if self.moves else self.latest
 
     def track(self, workout_id: str, awaiting: bool) -> None:
         # The wait is counted from the clock when the workout was first seen, not from

@@ -158,12 +158,12 @@ class UserLeaderboardTotals:
         bounds = LeaderboardWindow(window).bounds(period)
         return bounds is not None and bounds[1] <= self.pruned_to
 
-    def prune(self, watermark: int, allowed_lateness_ms: int) -> None:
+    def prune(self, settled_clock: int, allowed_lateness_ms: int) -> None:
         """Forget day, week and month totals that no completion within lateness (and
         within the event bounds) can change any more: see the module docstring."""
-        horizon = watermark - allowed_lateness_ms - bucket_reach_ms()
+        horizon = settled_clock - allowed_lateness_ms - bucket_reach_ms()
         if horizon <= self.pruned_to:
-            return  # a replay's rewound watermark: nothing more to forget
+            return  # a replay's rewound clock: nothing more to forget
         self.pruned_to = horizon
         for key in list(self.totals):
             window, period, _ = key.split("|")
@@ -203,9 +203,9 @@ def count_completed_workouts(
         totals = users.get(user_id)
         if totals is None:
             totals = load(user_id) or UserLeaderboardTotals(user_id)
+        users[user_id] = totals
         for entry in totals.add_workout(summary):
             entries[(entry["window"], entry["period"], entry["sport"], user_id)] = entry
-            users[user_id] = totals
     for user_id, totals in users.items():
         totals.prune(settled_clock(user_id), allowed_lateness_ms)
     return users, list(entries.values())

@@ -234,15 +234,18 @@ class WeeklyBoard:
         New entrants come back once. A completion seen before brings back the
         entrant it caused, so a caller that crashed before sending re-sends it.
         """
-        known = {row[2] for row in self.completions}
+        # By user and workout id: another user may use the same workout id (sessions are
+        # per user), and their completion is their own.
+        known = {(row[1], row[2]) for row in self.completions}
         announce = []
         for completion in completions:
-            workout_id = completion["workout_id"]
-            if workout_id in known:
-                announce += [BoardEntrant(self.board, user, *sent)
-                             for user, sent in self.notified.items() if sent[0] == workout_id]
+            user_id, workout_id = completion["user_id"], completion["workout_id"]
+            if (user_id, workout_id) in known:
+                sent = self.notified.get(user_id)
+                if sent is not None and sent[0] == workout_id:
+                    announce.append(BoardEntrant(self.board, user_id, *sent))
                 continue
-            known.add(workout_id)
+            known.add((user_id, workout_id))
             row = [completion["end_time"], completion["user_id"], workout_id,
                    completion["distance_mm"]]
             if not self.completions or row > self.completions[-1]:

@@ -110,7 +110,10 @@ class PipelineResult:
 
 
 def _position(ref: EventRef) -> int | None:
-    return ref[1]
+    # Partition, then offset, in one int (offsets stay below 2**40, partitions below
+    # 2**12, so it is exact in JSON): a user's events in log order even where they span
+    # partitions (a partition count that changed, bronze read back by the backfill).
+    return (ref[0] << 40) | ref[1]
 
 
 def _record_time(ref: EventRef) -> int | None:

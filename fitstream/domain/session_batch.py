@@ -96,6 +96,12 @@ def _route(session: WorkoutSession, coordinates: list[dict[str, float]]) -> dict
             "lons": [c["lon"] for c in coordinates]}
 
 
+def _applied(session: WorkoutSession, event: WorkoutEvent) -> bool:
+    """True if ``event`` is the one the session applied at its seq."""
+    seq = event["seq"]
+    return seq < len(session.ids) and session.ids[seq] == short_id(event["event_id"])
+
+
 def _claims(session: WorkoutSession, event: WorkoutEvent) -> bool:
     """True if ``event`` is the WorkoutStarted the session applied at seq 0 (first
     delivery or a re-delivery of it)."""
@@ -190,7 +196,10 @@ def apply_batch(
         if session.completed_route is not None:
             result.routes.append(_route(session, session.completed_route))
             session.completed_route = None
-        elif was_completed and event["type"] == EventType.COMPLETED and not rejected:
+        elif (was_completed and event["type"] == EventType.COMPLETED and not rejected
+              and _applied(session, event)):
+            # The applied WorkoutCompleted read again: re-send its route (a repeat at
+            # another seq is only buffered, and its points are not the route).
             result.routes.append(_route(session, event["route_coordinates"]))
         if session.passed_goals:
             result.goals += session.passed_goals

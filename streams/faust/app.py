@@ -68,14 +68,14 @@ class WorkoutSessionsApp:
                                        **raw)
         # One Faust topic per output topic of the catalogue (fitstream/kafka/topics.py).
         self.outputs: dict[str, faust.types.TopicT] = {}
-        for output in (*OUTPUTS, *BOARD_OUTPUTS):
-            name = output.topic(kafka)
-            if name not in self.outputs:
-                self.outputs[name] = self.app.topic(name, **raw)
         # Board completions are also this app's input (the boards stage): co-partitioned.
         self.board_completions = self.app.topic(
             kafka.board_completions_topic, partitions=kafka.events_partitions, **raw)
         self.outputs[kafka.board_completions_topic] = self.board_completions
+        for output in (*OUTPUTS, *BOARD_OUTPUTS):
+            name = output.topic(kafka)
+            if name not in self.outputs:
+                self.outputs[name] = self.app.topic(name, **raw)
         self.sessions = self._bytes_table(SESSIONS_TABLE)
         self.clocks = self._bytes_table(CLOCKS_TABLE)
         self.user_totals = self._bytes_table(USER_TOTALS_TABLE)

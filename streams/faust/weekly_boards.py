@@ -48,7 +48,7 @@ def add_weekly_boards_agent(wiring: WorkoutSessionsApp, serde: AvroSerde,
                 if subject != subjects.BOARD_COMPLETION:
                     raise SerdeError("malformed", f"a {subject}, not a board completion")
             except SerdeError as exc:
-                await dead_letter(event.value, message.key, DeadLetterReason.MALFORMED,
+                await dead_letter(event.value, message.key, DeadLetterReason(exc.reason),
                                   f"not a board completion: {exc}",
                                   SourceRef(topic_name, message.partition, message.offset))
                 continue

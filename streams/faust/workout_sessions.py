@@ -86,6 +86,17 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
             assert result is not None  # never_stopped is never set
             return result
 
+    async def sealed(subject: str, record: dict[str, Any]) -> dict[str, Any]:
+        """The record with its coordinates sealed; a key store that does not answer is
+        waited for off the event loop (an exception would end the worker)."""
+        try:
+            return seal_coordinates(cipher, subject, record)
+        except KeyStoreUnavailable:
+            result = await asyncio.get_running_loop().run_in_executor(None, patiently, (
+                lambda: seal_coordinates(cipher, subject, record)), never_stopped)
+            assert result is not None  # never_stopped is never set
+            return result
+
     def drop_erased_users(partition: int) -> None:
         """Forget every user newly erased on ``partition`` (fitstream/privacy/erasures.py):
         their sessions, clock, totals, achievements and feature history, once per erasure
@@ -178,7 +189,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         for output in OUTPUTS:
             records: list[Any] = getattr(result, output.result_field)
             if output.subject == subjects.WORKOUT_ROUTE:
-                records = [seal_coordinates(cipher, output.subject, r) for r in records]
+                records = [await sealed(output.subject, r) for r in records]
             for record in records:
                 await send(output.subject, output.topic(kafka), record[output.key_field],
                            record)
@@ -189,7 +200,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
             subject = EventType(event["type"]).subject
             await dead_letter(
                 original.value if original else serde.encode(
-                    subject, seal_coordinates(cipher, subject, event)),
+                    subject, await sealed(subject, event)),
                 event["user_id"].encode(), rejection.reason, rejection.detail,
                 SourceRef(topic_name, part, offset), reencoded=original is None)
 

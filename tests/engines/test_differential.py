@@ -21,7 +21,9 @@ compared.
 The log holds what breaks a clock per partition: a user who syncs two days of their own
 workouts at once onto a busy partition (every event of theirs was `late` against the
 partition's watermark), devices that sync days late, a device clock in 2100, duplicates,
-reordering across batches, and workouts whose start never arrives.
+reordering across batches, and workouts whose start never arrives; and what breaks a
+backfill that forgets to open sealed coordinates: a start location out of range, and
+sealed coordinates that open with no key.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from fitstream.kafka.clients import producer_config
 from fitstream.kafka.dead_letter import read_headers
 from fitstream.kafka.positions import LogPosition
 from fitstream.kafka.topics import OUTPUTS
-from fitstream.privacy.coordinates import open_coordinates, seal_coordinates
+from fitstream.privacy.coordinates import seal_coordinates
 from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
@@ -78,6 +80,14 @@ def crafted_log() -> list[dict[str, Any]]:
         NOW - HOUR, 5000.0).events
     log += WorkoutScript("w-3-days-ago", "u-late").started(NOW - 3 * DAY).completed(
         NOW - 3 * DAY + HOUR, 5000.0).events
+    # A start location out of range (sealed, as ingest would never let it be: a raw
+    # producer), and coordinates sealed with no key they open with.
+    off_map = WorkoutScript("w-off-map", "u-raw").started(NOW - HOUR).events[0]
+    off_map["location"] = {"latitude": 95.0, "longitude": 13.4}
+    garbled = WorkoutScript("w-garbled", "u-raw").started(NOW - HOUR).events[0]
+    garbled.update(location={"latitude": 0.0, "longitude": 0.0},
+                   sealed_coordinates=b"\x01" + bytes(40))
+    log += [off_map, garbled]
     # A device dated 2100, a third of the way in.
     log.insert(len(log) // 3, WorkoutScript("w-2100", "u-future").started(YEAR_2100).events[0])
     # A workout whose start never arrives, then more of its user so their clock moves on.
@@ -141,7 +151,6 @@ def processed(settings: FitStreamSettings, stack: LocalStack) -> None:
 def topic_outputs(settings: FitStreamSettings) -> dict[str, list[dict[str, Any]]]:
     """Every output topic, decoded, in each partition's order."""
     serde = AvroSerde(registry_from_settings(settings.schema_registry))
-    cipher = FieldCipher(key_store(settings))
     outputs: dict[str, list[dict[str, Any]]] = {}
     by_subject = {o.subject: o.result_field for o in OUTPUTS}
     for topic in sorted({o.topic(settings.kafka) for o in OUTPUTS}):
@@ -152,8 +161,7 @@ def topic_outputs(settings: FitStreamSettings) -> dict[str, list[dict[str, Any]]
             outputs.setdefault(by_subject[subject], []).append(record)
     outputs["rejections"] = []
     for message in read_topic(settings, settings.kafka.dlq_topic):
-        subject, event = serde.decode(message.value())
-        event = open_coordinates(cipher, subject, event)
+        _, event = serde.decode(message.value())
         outputs["rejections"].append({"reason": read_headers(message.headers())["dlq.reason"],
                                       "event_id": event["event_id"]})
     return outputs
@@ -216,6 +224,8 @@ def test_every_layout_batch_size_and_the_backfill_give_the_same_outputs(
         "from_future"
     assert {rejected.get(e["event_id"]) for e in log if e["workout_id"] == "w-ghost"} == {
         "unknown_workout"}
+    assert [rejected.get(e["event_id"]) for e in log if e["user_id"] == "u-raw"] == [
+        "out_of_bounds", "unreadable_coordinates"]  # opened before the bounds, everywhere
     assert {rejected.get(e["event_id"]) for e in log if e["workout_id"] == "w-3-days-ago"} == {
         "late"}  # judged by their own clock: the day's earlier workout counts
     assert len(as_is["summaries"]) > 15 and as_is["unlocks"] and as_is["features"]

@@ -44,7 +44,8 @@ def workout(workout_id: str, user_id: str, sport: str, start: int, end: int,
 
 
 class Processor:
-    """The board path of streams/faust/workout_sessions.py, with plain dicts as stores."""
+    """The sessions and boards stages of fitstream/domain/pipeline.run_batch, with plain
+    dicts as stores and the clocks' settled value visible to the test."""
 
     def __init__(self) -> None:
         self.sessions: dict = {}

@@ -255,3 +255,35 @@ def test_retry_backoff_doubles_up_to_the_cap_then_gives_up():
     policy = RetryPolicy(max_attempts=6, base_s=0.5, max_s=3)
     assert [policy.delay_after(a) for a in range(1, 7)] == [0.5, 1, 2, 3, 3, None]
     assert RetryPolicy(max_attempts=1).delay_after(1) is None
+
+
+def test_another_users_workout_with_the_same_id_counts_on_a_board_as_theirs():
+    """Review of issue 10: sessions are per user, so two users can complete workouts with
+    one id; the board knew completions by workout id alone, dropped the second user's as
+    a repeat and re-announced the first user's entry for it."""
+    board = WeeklyBoard("week|2026-W45|all")
+    first = {"board": board.board, "user_id": "u-a", "workout_id": "w-1",
+             "end_time": T0, "distance_mm": 5_000_000}
+    second = {**first, "user_id": "u-b", "end_time": T0 + 1, "distance_mm": 7_000_000}
+    assert [e.user_id for e in board.add([first])] == ["u-a"]
+    assert [e.user_id for e in board.add([second])] == ["u-b"]
+    assert [e.user_id for e in board.add([second])] == ["u-b"]  # a repeat re-announces
+    assert {u: t[0] for u, t in board.sweep.totals.items()} == {"u-a": 5_000_000,
+                                                              "u-b": 7_000_000}
+
+
+def test_a_buffered_repeat_of_a_completion_does_not_replace_the_route():
+    """Review of issue 10: a second WorkoutCompleted at a later seq after the workout
+    completed is only buffered; its points were sent as the route."""
+    events = WorkoutScript("w-r").started().completed(T0 + 60_000, 100.0).events
+    events[1]["route_coordinates"] = [{"lat": 52.5, "lon": 13.4}]
+    stray = {**events[1], "event_id": "another", "seq": 5,
+             "route_coordinates": [{"lat": 1.0, "lon": 1.0}]}
+    sessions: dict = {}
+    done = apply_batch([(e, e["seq"]) for e in events], sessions.get, UserClocks(),
+                       EventTimePolicy(10**12, 10**12))
+    sessions.update(done.sessions)
+    again = apply_batch([(stray, 5), (events[1], 1)], sessions.get, UserClocks(),
+                        EventTimePolicy(10**12, 10**12))
+    assert [r["lats"] for r in done.routes] == [[52.5]]
+    assert [r["lats"] for r in again.routes] == [[52.5]]
