@@ -29,7 +29,10 @@ What happens to a batch, in order:
 
 Every touched entity re-sends its current outputs, changed or not: sends and state
 writes are separate, so after a crash between them a replay of the batch heals what
-was lost, and every consumer is idempotent.
+was lost, and every consumer is idempotent. Two dead letters are not re-made that way:
+those of a workout given up as unknown, and of buffered events refused when a gap
+filler releases them. The saved session no longer holds them, so a crash after the
+state write and before the sends loses those dead letters (the events stay in the log).
 """
 
 from __future__ import annotations
