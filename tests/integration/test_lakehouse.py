@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from cli.dev.local_stack import LocalStack
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.daily_totals import user_daily_rows
-from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
+from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
 from fitstream.simulator.producer import produce_fleet
 from stores.delta.tables import (
     BRONZE_DEAD_LETTERS,
@@ -37,7 +37,7 @@ SPEC = FleetSpec(users=10, days=10, seed=21, start_ms=1_793_577_600_000,
                  chaos=ChaosKnobs(duplicate=0.03, out_of_order=0.03, late=0.1, malformed=0.01))
 
 
-RATE = 600  # records/s: a stream of about 15 s, committed in many small batches
+RATE = 400  # records/s: a stream of about 20 s, committed in many small batches
 
 
 def version(settings, table: str) -> int | None:
@@ -113,13 +113,20 @@ def stream_with_a_kill(broker, tmp_path):
                    "the lakehouse's bronze sink to be assigned its partitions",
                    progress=lambda: lake.log_tail(3), alive=lake.check)
         producer.start()
-        wait_until(lambda: (version(settings, BRONZE_EVENTS) or 0) >= 5,
-                   "the lakehouse sink's 5th bronze commit",
+        # Version 0 creates the table: from 3 on, two batches are committed in Delta and
+        # none in Kafka (a loaded machine's sink writes few, large batches).
+        wait_until(lambda: (version(settings, BRONZE_EVENTS) or 0) >= 3,
+                   "the lakehouse sink's 2nd bronze commit",
                    progress=lambda: (version(settings, BRONZE_EVENTS), lake.log_tail(3)),
                    alive=lake.check)
         lake.signal(signal.SIGKILL)
         lake.proc.wait(10)
-        assert producer.is_alive(), "the kill should land mid-stream"
+        # The kill must land before the sink wrote the whole stream; on a loaded machine
+        # the producer (a rate-capped 15 s) can finish first while the sink lags.
+        written = len(rows(settings, BRONZE_EVENTS))
+        decodable = sum(1 for r in simulate_fleet(SPEC) if r.event is not None)
+        assert producer.is_alive() or written < decodable, (
+            f"the kill should land mid-stream: {written} of {decodable} events in bronze")
         lake = stack.start(settings, "lakehouse-1", "lakehouse")
         wait_until(lambda: not producer.is_alive(), "the fleet producer to finish",
                    progress=lambda: version(settings, BRONZE_EVENTS), alive=lake.check)
