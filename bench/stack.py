@@ -61,8 +61,13 @@ def run_settings(base: FitStreamSettings, run: str) -> FitStreamSettings:
         field: f"bench.{run}.{getattr(base.kafka, field)}"
         for field in KafkaSettings.model_fields
         if field.endswith("_topic") and field != "events_topic"})
+    # The log is shared, and so are the data keys its coordinates were sealed with: a
+    # run's own state directory would hold no key, and every event would be unreadable.
+    privacy = base.privacy.model_copy(update={"file": base.privacy.file.model_copy(
+        update={"path": base.resolve(base.privacy.file.path)})})
     return base.model_copy(update={
         "state_dir": base.state_dir / run,
+        "privacy": privacy,
         "kafka": kafka,
         "processor": ProcessorSettings(app_id=f"bench-{run}", web_port=_free_port()),
         "sink": SinkSettings(group_id=f"bench-{run}-sink"),
