@@ -132,7 +132,7 @@ def test_prune_keeps_what_a_late_event_can_still_change():
     totals = UserLeaderboardTotals("u1")
     totals.add_workout(completed("old", ms("2026-10-01T07:00:00")))
     totals.add_workout(completed("recent", ms("2026-11-25T07:00:00")))
-    totals.prune(watermark=ms("2026-11-26T12:00:00"), allowed_lateness_ms=48 * HOUR)
+    totals.prune(settled_clock=ms("2026-11-26T12:00:00"), allowed_lateness_ms=48 * HOUR)
     kept = {tuple(k.split("|")[:2]) for k in totals.totals}
     assert ("day", "2026-10-01") not in kept
     assert ("month", "2026-10") not in kept
