@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -74,26 +75,17 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
     cipher = FieldCipher(key_store(settings))
     never_stopped = threading.Event()
 
-    async def opened(subject: str, record: dict[str, Any]) -> dict[str, Any]:
-        """The record with its coordinates opened; CoordinatesUnreadable if they do not
-        open. A key store that does not answer is waited for, off the event loop (the
-        batch cannot go on without the event, nor skip it)."""
+    async def with_keys(coordinates: Callable[..., dict[str, Any]], subject: str,
+                        record: dict[str, Any]) -> dict[str, Any]:
+        """``coordinates(cipher, subject, record)`` (open or seal); a key store that does
+        not answer is waited for off the event loop: the batch can neither go on
+        without the event nor skip it, and an exception would end the worker.
+        CoordinatesUnreadable propagates."""
         try:
-            return open_coordinates(cipher, subject, record)
+            return coordinates(cipher, subject, record)
         except KeyStoreUnavailable:
             result = await asyncio.get_running_loop().run_in_executor(None, patiently, (
-                lambda: open_coordinates(cipher, subject, record)), never_stopped)
-            assert result is not None  # never_stopped is never set
-            return result
-
-    async def sealed(subject: str, record: dict[str, Any]) -> dict[str, Any]:
-        """The record with its coordinates sealed; a key store that does not answer is
-        waited for off the event loop (an exception would end the worker)."""
-        try:
-            return seal_coordinates(cipher, subject, record)
-        except KeyStoreUnavailable:
-            result = await asyncio.get_running_loop().run_in_executor(None, patiently, (
-                lambda: seal_coordinates(cipher, subject, record)), never_stopped)
+                lambda: coordinates(cipher, subject, record)), never_stopped)
             assert result is not None  # never_stopped is never set
             return result
 
@@ -165,7 +157,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
                                   "logged at or before the user's erasure", source)
                 continue
             try:
-                record = await opened(subject, record)
+                record = await with_keys(open_coordinates, subject, record)
             except CoordinatesUnreadable as exc:
                 await dead_letter(event.value, message.key,
                                   DeadLetterReason.UNREADABLE_COORDINATES, str(exc), source)
@@ -189,7 +181,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         for output in OUTPUTS:
             records: list[Any] = getattr(result, output.result_field)
             if output.subject == subjects.WORKOUT_ROUTE:
-                records = [await sealed(output.subject, r) for r in records]
+                records = [await with_keys(seal_coordinates, output.subject, r) for r in records]
             for record in records:
                 await send(output.subject, output.topic(kafka), record[output.key_field],
                            record)
@@ -200,7 +192,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
             subject = EventType(event["type"]).subject
             await dead_letter(
                 original.value if original else serde.encode(
-                    subject, await sealed(subject, event)),
+                    subject, await with_keys(seal_coordinates, subject, event)),
                 event["user_id"].encode(), rejection.reason, rejection.detail,
                 SourceRef(topic_name, part, offset), reencoded=original is None)
 
