@@ -19,7 +19,9 @@ COPY bench bench
 COPY schemas schemas
 # The feast directory is docker-compose.yml's feast-registry mount point: a new named
 # volume copies its owner from the image, so it must exist here, owned by the user.
-RUN pip install --no-cache-dir -c requirements.lock . && useradd --system fitstream \
+# PyTorch's CPU index: PyPI's default torch wheel for Linux pulls the CUDA libraries.
+RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu \
+        -c requirements.lock . && useradd --system fitstream \
     && mkdir -p /var/lib/fitstream/feast && chown -R fitstream /var/lib/fitstream
 USER fitstream
 ENV FITSTREAM_STATE_DIR=/var/lib/fitstream \

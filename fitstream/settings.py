@@ -81,6 +81,14 @@ class KafkaSettings(BaseModel):
     # and replays skip a user's records logged at or before the erasure
     # (fitstream/privacy/erasures.py).
     erasures_topic: str = "users.erasures.v1"
+    # The scorer's outputs (streams/scoring), key user_id, kept forever: a prediction is a
+    # record of what a model version said, and the ClickHouse views replay from them.
+    forecasts_topic: str = "predictions.forecasts.v1"
+    race_predictions_topic: str = "predictions.race-times.v1"
+    recommendations_topic: str = "predictions.recommendations.v1"
+    # Feature rows the scorer could not score (no online row, no champion yet, a model
+    # error), with a reason: never dropped silently.
+    scoring_dlq_topic: str = "predictions.dlq.v1"
     replication_factor: int = Field(1, ge=1)
     # The embedded broker answers empty fetches at once; idle consumers wait this
     # long before asking again (fitstream.kafka.long_poll_shim). 0 on real Kafka.
@@ -293,6 +301,39 @@ class SparkSettings(BaseModel):
     auth_secret: SecretStr = SecretStr("")
 
 
+class ModelSettings(BaseModel):
+    """The AI engine (models/, streams/scoring): MLflow tracking and registry, training
+    splits, and the scorer.
+
+    By default MLflow keeps runs and the registry in SQLite under the state directory and
+    artifacts in a local folder; compose points ``tracking_uri`` at the MLflow server.
+    """
+
+    # Empty: ``sqlite:///<state_dir>/mlflow/mlflow.db`` (settings.mlflow_tracking_uri()).
+    tracking_uri: str = ""
+    # Empty: ``<state_dir>/mlflow/artifacts``; a server's own artifact store otherwise.
+    artifact_root: str = ""
+    experiment: str = "fitstream"
+    # Registry aliases (MLflow's, not stages): a new version becomes the challenger; the
+    # scorer serves the champion; `fitstream models promote` moves one to the other.
+    champion_alias: str = "champion"
+    challenger_alias: str = "challenger"
+    # The chronological holdout: the last share of weeks, after a gap of a week so that
+    # a label window never straddles train and test.
+    holdout_share: float = Field(0.25, gt=0, lt=1)
+    seed: int = 7
+    # The scorer (fitstream score).
+    score_group_id: str = "fitstream-scorer"
+    score_batch_size: int = Field(500, ge=1)
+    # How often the scorer asks the registry whether an alias moved (reload, no restart).
+    score_reload_interval_s: float = Field(10.0, gt=0)
+    # How long a feature row waits for its online row to reach Feast (the online sink is
+    # another consumer of the same topic); after that it is dead-lettered
+    # `online_features_missing`. A row is never scored from anything but the online store.
+    score_online_wait_s: float = Field(5.0, gt=0)
+    score_web_port: int = Field(6068, ge=1, le=65535)
+
+
 MIN_TOKEN_SECRET_CHARS = 32
 
 
@@ -396,6 +437,7 @@ class FitStreamSettings(BaseSettings):
     spark: SparkSettings = SparkSettings()
     feast: FeastSettings = FeastSettings()
     privacy: PrivacySettings = PrivacySettings()
+    models: ModelSettings = ModelSettings()
     # Where processes of one host share Prometheus samples; empty disables it.
     metrics_dir: Path | None = None
 
@@ -426,6 +468,16 @@ class FitStreamSettings(BaseSettings):
     def lakehouse_uri(self, table: str) -> str:
         """Where a lakehouse table (``bronze.workout_events``) lives: ``<root>/bronze/workout_events``."""
         return f"{self.lakehouse_root}/{table.replace('.', '/')}"
+
+    def mlflow_tracking_uri(self) -> str:
+        """MLflow's tracking and registry URI: the configured one, or SQLite in the state dir."""
+        if self.models.tracking_uri:
+            return self.models.tracking_uri
+        return f"sqlite:///{self.resolve(Path('mlflow/mlflow.db'))}"
+
+    def mlflow_artifact_root(self) -> str:
+        """Where new experiments keep artifacts (ignored by a server with its own store)."""
+        return self.models.artifact_root or self.resolve(Path("mlflow/artifacts")).as_uri()
 
     def resolve(self, path: Path) -> Path:
         """A path relative to the state directory, absolute paths unchanged."""
