@@ -22,17 +22,25 @@ from feast.data_format import DeltaFormat
 from feast.types import Float64, Int64
 
 from feature_repo.offline_table import USER_FEATURES, USER_FEATURES_SCHEMA
-from fitstream.domain.features import FLAT_FEATURE_NAMES
+from fitstream.domain.features import (
+    FLAT_FEATURE_NAMES,
+    FORECAST_V1_FEATURES,
+    NEXT_WORKOUT_FEATURES,
+    RACE_TIME_FEATURES,
+)
 from fitstream.settings import FitStreamSettings
 
 PUSH_SOURCE = "user_features_push"
 FEATURE_VIEW = "user_features"
-# The models of the next issue; each gets a service so its features are versioned with it.
+# One service per model, so its features are versioned with it: a service's list never
+# changes (a model that needs other features gets a new _vN service).
 SERVICES = {
-    "weekly_distance_forecast_v1": FLAT_FEATURE_NAMES,
+    "weekly_distance_forecast_v1": FORECAST_V1_FEATURES,
     "training_load_risk_v1": ("acute_chronic_ratio", "moving_time_7d_s", "moving_time_28d_s",
                               "workouts_7d", "days_since_last_workout",
                               "current_streak_days"),
+    "race_time_v1": RACE_TIME_FEATURES,
+    "next_workout_v1": NEXT_WORKOUT_FEATURES,
 }
 
 
@@ -59,4 +67,4 @@ def feature_objects(settings: FitStreamSettings) -> list[Any]:
 
 # `feast apply` collects module-level objects, one name each.
 (user, user_features_delta, user_features_push, user_features, weekly_distance_forecast_v1,
- training_load_risk_v1) = feature_objects(FitStreamSettings())
+ training_load_risk_v1, race_time_v1, next_workout_v1) = feature_objects(FitStreamSettings())

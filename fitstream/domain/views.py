@@ -113,7 +113,7 @@ class PersonalRecord(TypedDict):
 
 
 class UserFeatures(TypedDict):
-    """``fitstream.features.UserFeatures`` v1: one feature row (fitstream/domain/features.py)."""
+    """``fitstream.features.UserFeatures`` v2: one feature row (fitstream/domain/features.py)."""
 
     user_id: str
     as_of: int
@@ -140,6 +140,23 @@ class UserFeatures(TypedDict):
     avg_heart_rate_28d_rowing: float | None
     avg_pace_s_per_km_28d_other: float | None
     avg_heart_rate_28d_other: float | None
+    best_1k_s_90d: float | None
+    best_5k_s_90d: float | None
+    best_10k_s_90d: float | None
+    running_distance_28d_m: float
+    longest_run_28d_m: float
+    last_1_sport_index: int | None
+    last_1_duration_s: float | None
+    last_1_intensity_index: int | None
+    last_1_start_hour: int | None
+    last_2_sport_index: int | None
+    last_2_duration_s: float | None
+    last_2_intensity_index: int | None
+    last_2_start_hour: int | None
+    last_3_sport_index: int | None
+    last_3_duration_s: float | None
+    last_3_intensity_index: int | None
+    last_3_start_hour: int | None
 
 
 class Notification(TypedDict):
