@@ -34,3 +34,9 @@ NOTIFICATION_READ: Final = "fitstream.notifications.NotificationRead"
 NOTIFICATION_DELIVERY: Final = "fitstream.notifications.NotificationDelivery"
 NOTIFICATION_PREFERENCES: Final = "fitstream.notifications.NotificationPreferences"
 USER_ERASED: Final = "fitstream.users.UserErased"
+
+# The scorer's predictions (streams/scoring; fitstream.model_catalogue says which model
+# makes which).
+FORECAST: Final = "fitstream.predictions.Forecast"
+RACE_PREDICTION: Final = "fitstream.predictions.RacePrediction"
+RECOMMENDATION: Final = "fitstream.predictions.Recommendation"

@@ -19,6 +19,12 @@ its policy here, and ``create_topics`` sets it (and restores it on a topic that 
   rebuilt from them.
 - **Operational, 90 days** (the seed's policy for logs and events): dead letters,
   delivery outcomes, and the internal board completions (a replay makes them again).
+
+The scorer's prediction topics (forecasts, race times, recommendations) are kept
+forever: a prediction names the model version that made it and the features it read,
+and a later champion would score the same row differently, so a replay of the features
+cannot give them back. Keyed by user_id with many predictions per user, so not
+compacted. Its dead letters (rows it could not score) are operational.
 """
 
 from __future__ import annotations
@@ -172,6 +178,17 @@ def topic_specs(settings: FitStreamSettings) -> list[TopicSpec]:
         TopicSpec(kafka.claims_topic, p,
                   "WorkoutClaim records, key workout_id: who started a workout id, and when",
                   retention_ms=FOREVER),
+        # Predictions: what a model version said, which no replay of the features can
+        # make again once the champion moved (see the module docstring).
+        TopicSpec(kafka.forecasts_topic, p, "Forecast predictions, key user_id",
+                  retention_ms=FOREVER),
+        TopicSpec(kafka.race_predictions_topic, p, "RacePrediction predictions, key user_id",
+                  retention_ms=FOREVER),
+        TopicSpec(kafka.recommendations_topic, p,
+                  "Recommendation predictions, key user_id", retention_ms=FOREVER),
+        TopicSpec(kafka.scoring_dlq_topic, p,
+                  "feature rows the scorer could not score, with the reason",
+                  retention_ms=OPERATIONAL_RETENTION_MS),
         # Small (one record per revoked token or device) and read whole by every API
         # process at start: one partition, compacted so it holds only what is in force.
         TopicSpec(kafka.device_revocations_topic, 1,

@@ -48,6 +48,11 @@ def expected_policies(kafka) -> dict[str, dict[str, str]]:
         kafka.notification_deliveries_topic: operational,
         kafka.notification_dlq_topic: operational,
         kafka.claims_topic: keep,  # ownership must not expire
+        # What a model version predicted: no replay makes it again once @champion moved.
+        kafka.forecasts_topic: keep,
+        kafka.race_predictions_topic: keep,
+        kafka.recommendations_topic: keep,
+        kafka.scoring_dlq_topic: operational,
         # Keyed by the identity of what they hold: the latest per key is the truth.
         kafka.notification_preferences_topic: compact,
         kafka.device_revocations_topic: compact,
