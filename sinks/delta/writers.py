@@ -203,9 +203,11 @@ class UserFeaturesWriter:
                 log.warning("undecodable_features_skipped", reason=exc.reason,
                             partition=message.partition(), offset=message.offset())
         rows = user_feature_rows(records)
+        # merge_schema: a table made before UserFeatures v2 gains the new columns (null
+        # in its older rows) on the first v2 batch.
         (self.tables.open(USER_FEATURES)
          .merge(rows, "t.user_id = s.user_id AND t.as_of = s.as_of", source_alias="s",
-                target_alias="t", commit_properties=CommitProperties(
+                target_alias="t", merge_schema=True, commit_properties=CommitProperties(
                     app_transactions=transactions))
          .when_matched_update_all()
          .when_not_matched_insert_all()

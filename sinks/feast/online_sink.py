@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import structlog
 from feast.data_source import PushMode
 
@@ -32,12 +33,17 @@ from stores.feast.store import feature_store
 log = structlog.get_logger("sinks.feast")
 
 POLL_MAX_ROWS = 5_000
+_NULLABLE_INTEGERS = {pa.int64(): pd.Int64Dtype()}
 
 
 def online_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """The last row per user, as the push source's columns (event_timestamp included)."""
+    """The last row per user, as the push source's columns (event_timestamp included).
+
+    Integer features stay integers with nulls (pandas ``Int64``): the v2 last_* ones
+    are None for users with fewer workouts, and numpy would make the column floats."""
     last = {r["user_id"]: r for r in records}
-    return user_feature_rows(last.values()).drop(["as_of_date"]).to_pandas()
+    return user_feature_rows(last.values()).drop(["as_of_date"]).to_pandas(
+        types_mapper=_NULLABLE_INTEGERS.get)
 
 
 class OnlineFeatureSink:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import pandas as pd
+import pyarrow as pa
 from deltalake import DeltaTable
 from feast.data_format import DeltaFormat
 from feast.infra.offline_stores import duckdb as feast_duckdb
@@ -89,3 +91,10 @@ class DeltaDuckDBOfflineStore(DuckDBOfflineStore):
             feature_name_columns=feature_name_columns, timestamp_field=timestamp_field,
             created_timestamp_column=created_timestamp_column, start_date=start_date,
             end_date=end_date, **_io(config))
+
+
+def retrieval_frame(job: Any) -> pd.DataFrame:
+    """A Feast retrieval job's rows as pandas, integer features kept integers with
+    nulls (``Int64``): Feast's ``to_df`` turns an int64 column with any null (the
+    last_* features of a user with fewer workouts) into floats."""
+    return job.to_arrow().to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
