@@ -28,8 +28,9 @@ from models.race_time.riegel import riegel_predictions
 DERIVED = ("target_log_m", "anchor_log_ratio", "riegel_log_s")
 MODEL_COLUMNS = (*RACE_TIME_FEATURES, *DERIVED)
 DEFAULT_PARAMS: dict[str, Any] = {
-    "n_estimators": 300, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8,
+    "n_estimators": 400, "max_depth": 3, "learning_rate": 0.05, "subsample": 0.8,
     "colsample_bytree": 0.8, "min_child_weight": 5.0, "reg_lambda": 1.0,
+    "validation_share": 0.2, "early_stopping_rounds": 30,
 }
 
 
@@ -53,34 +54,64 @@ def long_design(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return design, pd.concat(keys, ignore_index=True)
 
 
+def _training_matrix(features: pd.DataFrame, labels: pd.DataFrame,
+                     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(design rows with a label, log(actual / Riegel), their feature row positions)."""
+    design, keys = long_design(features)
+    actual = np.array([labels[f"label_{d}_s"].to_numpy()[r]
+                       for r, d in zip(keys["row"], keys["distance"], strict=True)],
+                      dtype="float64")
+    known = ~np.isnan(actual)
+    target = np.log(actual[known] / keys["riegel_s"].to_numpy()[known])
+    return design[known].reset_index(drop=True), target, keys["row"].to_numpy()[known]
+
+
 @dataclass
 class RaceTimeModel:
     """A fitted correction to Riegel; :meth:`predict` gives RACE_TIME.outputs."""
 
     booster: xgb.Booster
     params: dict[str, Any] = field(default_factory=dict)
+    # Absolute log error per round of the early-stopping probe: train and validation.
+    curve: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, features: pd.DataFrame, labels: pd.DataFrame, *, seed: int,
             params: dict[str, Any] | None = None) -> RaceTimeModel:
-        """Fit on feature rows and their label columns (label_<name>_s, NaN = none)."""
+        """Fit on feature rows and their label columns (label_<name>_s, NaN = none), rows
+        in time order. The number of rounds is chosen on the last ``validation_share``
+        of the rows (early stopping on the absolute log error, patience
+        ``early_stopping_rounds``), then the model is refitted on every row with it: on
+        data where Riegel is already right, few rounds survive and the model stays
+        near Riegel."""
         chosen = {**DEFAULT_PARAMS, **(params or {})}
-        design, keys = long_design(features)
-        actual = np.array([labels[f"label_{d}_s"].to_numpy()[r]
-                           for r, d in zip(keys["row"], keys["distance"], strict=True)],
-                          dtype="float64")
-        known = ~np.isnan(actual)
-        target = np.log(actual[known] / keys["riegel_s"].to_numpy()[known])
-        matrix = xgb.DMatrix(design[known], label=target, missing=np.nan)
-        booster = xgb.train(
-            {"objective": "reg:absoluteerror", "base_score": 0.0, "seed": seed, "nthread": 1,
-             "tree_method": "hist", "max_depth": int(chosen["max_depth"]),
-             "eta": float(chosen["learning_rate"]), "subsample": float(chosen["subsample"]),
-             "colsample_bytree": float(chosen["colsample_bytree"]),
-             "min_child_weight": float(chosen["min_child_weight"]),
-             "lambda": float(chosen["reg_lambda"])},
-            matrix, num_boost_round=int(chosen["n_estimators"]))
-        return cls(booster, chosen)
+        design, target, rows = _training_matrix(features, labels)
+        booster_params = {
+            "objective": "reg:absoluteerror", "base_score": 0.0, "seed": seed, "nthread": 1,
+            "tree_method": "hist", "max_depth": int(chosen["max_depth"]),
+            "eta": float(chosen["learning_rate"]), "subsample": float(chosen["subsample"]),
+            "colsample_bytree": float(chosen["colsample_bytree"]),
+            "min_child_weight": float(chosen["min_child_weight"]),
+            "lambda": float(chosen["reg_lambda"])}
+        rounds = int(chosen["n_estimators"])
+        cut = round(len(features) * (1 - float(chosen["validation_share"])))
+        early, late = rows < cut, rows >= cut
+        curve: dict[str, list[float]] = {}
+        if early.any() and late.any() and int(chosen["early_stopping_rounds"]) > 0:
+            fitting = xgb.DMatrix(design[early], label=target[early], missing=np.nan)
+            results: dict[str, dict[str, list[float]]] = {}
+            probe = xgb.train(
+                booster_params, fitting, num_boost_round=rounds,
+                evals=[(fitting, "train"),
+                       (xgb.DMatrix(design[late], label=target[late], missing=np.nan),
+                        "validation")],
+                early_stopping_rounds=int(chosen["early_stopping_rounds"]),
+                evals_result=results, verbose_eval=False)
+            rounds = probe.best_iteration + 1
+            curve = {name: [float(v) for v in values["mae"]] for name, values in results.items()}
+        booster = xgb.train(booster_params, xgb.DMatrix(design, label=target, missing=np.nan),
+                            num_boost_round=rounds)
+        return cls(booster, {**chosen, "rounds": rounds}, curve)
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """RACE_TIME.outputs per feature row, in its order (NaN without a known best)."""

@@ -2,7 +2,7 @@
 
 An example is one completed workout of a user who already had one known: its label is
 that workout's kind (:func:`fitstream.domain.workout_kind.workout_kind`, an index in
-KINDS), and everything about it is read as of just before it started (``as_of`` =
+KINDS), and everything about it is read as of just before it started (``lookup_at`` =
 start - 1 ms): only workouts that *ended* by then are history, as for the features.
 
 Baselines rank all 63 kinds from that history alone:
@@ -26,6 +26,7 @@ import pandas as pd
 
 from fitstream.domain.events import SPORT_TYPES
 from fitstream.domain.workout_kind import KINDS, kind_index, workout_kind
+from models.evaluation import ndcg_at_k, top_k_accuracy
 
 SPORT_OF_KIND = np.array([SPORT_TYPES.index(kind.sport) for kind in KINDS])
 BASELINES = ("most_frequent", "most_recent")
@@ -64,8 +65,8 @@ def _summary(record: dict) -> dict:
 
 
 def examples(workouts: pd.DataFrame) -> pd.DataFrame:
-    """One row per example (module doc), ordered by (as_of, user_id, workout_id):
-    user_id, workout_id, as_of (epoch ms), label_kind (KINDS index), label_sport,
+    """One row per example (module doc), ordered by (lookup_at, user_id, workout_id):
+    user_id, workout_id, lookup_at (epoch ms), label_kind (KINDS index), label_sport,
     label_duration_band, label_intensity, and for each baseline its top-3 kind indices
     ``<baseline>_1..3`` and the label's rank ``<baseline>_rank``.
 
@@ -80,15 +81,15 @@ def examples(workouts: pd.DataFrame) -> pd.DataFrame:
         known: list[int] = []
         cursor = 0
         for record in sorted(records, key=lambda r: (int(r["start_time"]), r["workout_id"])):
-            as_of = int(record["start_time"]) - 1
-            while cursor < len(by_end) and int(by_end[cursor]["end_time"]) <= as_of:
+            lookup_at = int(record["start_time"]) - 1
+            while cursor < len(by_end) and int(by_end[cursor]["end_time"]) <= lookup_at:
                 known.append(kinds[by_end[cursor]["workout_id"]])
                 cursor += 1
             if not known:
                 continue
             label = kinds[record["workout_id"]]
             row = {"user_id": str(user_id), "workout_id": str(record["workout_id"]),
-                   "as_of": as_of, "label_kind": label, "label_sport": KINDS[label].sport,
+                   "lookup_at": lookup_at, "label_kind": label, "label_sport": KINDS[label].sport,
                    "label_duration_band": KINDS[label].duration_band,
                    "label_intensity": KINDS[label].intensity}
             for name, ranking in (("most_frequent", most_frequent_ranking(known)),
@@ -100,15 +101,14 @@ def examples(workouts: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    return frame.sort_values(["as_of", "user_id", "workout_id"]).reset_index(drop=True)
+    return frame.sort_values(["lookup_at", "user_id", "workout_id"]).reset_index(drop=True)
 
 
-def ranking_metrics(ranks: np.ndarray, top1_sport: np.ndarray, label_sport: np.ndarray,
-                    ) -> dict[str, float]:
-    """top1_accuracy, ndcg_at_3 (one relevant kind: 1/log2(1 + rank) within the top 3,
-    else 0) and sport_accuracy (the top kind's sport is the label's) from 1-based ranks."""
-    ranks = np.asarray(ranks, dtype="float64")
-    gains = np.where(ranks <= TOP_K, 1.0 / np.log2(1.0 + ranks), 0.0)
-    return {"top1_accuracy": float(np.mean(ranks == 1)),
-            "ndcg_at_3": float(np.mean(gains)),
-            "sport_accuracy": float(np.mean(np.asarray(top1_sport) == np.asarray(label_sport)))}
+def ranking_metrics(actual: Sequence[int], ranked: np.ndarray) -> dict[str, float]:
+    """top1_accuracy, ndcg_at_3 (one relevant kind, models.evaluation.ndcg_at_k) and
+    sport_accuracy (the first kind's sport is the actual one's) of ranked kind indices
+    (one row of at least :data:`TOP_K` per actual kind)."""
+    actual, ranked = np.asarray(actual), np.asarray(ranked)[:, :TOP_K]
+    return {"top1_accuracy": top_k_accuracy(actual.tolist(), ranked.tolist(), 1),
+            "ndcg_at_3": ndcg_at_k(actual.tolist(), ranked.tolist(), TOP_K),
+            "sport_accuracy": float(np.mean(SPORT_OF_KIND[ranked[:, 0]] == SPORT_OF_KIND[actual]))}

@@ -73,7 +73,7 @@ def test_examples_read_only_workouts_that_ended_before_the_start():
     ]))
     assert list(frame["workout_id"]) == ["w2", "w3", "w4"]
     assert list(frame["label_kind"]) == [HARD_RUN, LONG_RIDE, SWIM]
-    assert list(frame["as_of"]) == [START + 24 * HOUR - 1, START + int(24.1 * HOUR) - 1,
+    assert list(frame["lookup_at"]) == [START + 24 * HOUR - 1, START + int(24.1 * HOUR) - 1,
                                     START + 48 * HOUR - 1]
     assert frame.loc[1, "most_recent_1"] == EASY_RUN  # w2 had not ended
     assert frame.loc[2, "most_recent_1"] == LONG_RIDE  # latest by end time
@@ -87,12 +87,15 @@ def test_examples_read_only_workouts_that_ended_before_the_start():
 
 
 def test_ranking_metrics_exact_values():
-    metrics = ranking_metrics(np.array([1, 2, 3, 4]),
-                              np.array(["running", "running", "cycling", "running"]),
-                              np.array(["running", "cycling", "cycling", "walking"]))
+    # The actual kind at rank 1, 2, 3 and nowhere in the top 3.
+    ranked = [[EASY_RUN, SWIM, 0], [LONG_RIDE, EASY_RUN, 1], [EASY_RUN, HARD_RUN, LONG_RIDE],
+              [HARD_RUN, 2, 3]]
+    metrics = ranking_metrics([EASY_RUN, EASY_RUN, LONG_RIDE, SWIM], np.array(ranked))
     assert metrics["top1_accuracy"] == 0.25
     assert metrics["ndcg_at_3"] == pytest.approx((1 + 1 / math.log2(3) + 0.5 + 0) / 4, abs=1e-12)
-    assert metrics["sport_accuracy"] == 0.5
+    # Sports of the first kinds: running, cycling, running, running against running,
+    # running, cycling, swimming.
+    assert metrics["sport_accuracy"] == 0.25
 
 
 def test_recommendations_are_the_three_most_probable_kinds():
