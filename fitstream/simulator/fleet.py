@@ -1,7 +1,10 @@
 """A deterministic fleet of devices: users, their workouts and the records they send.
 
-Each user draws from a random generator seeded by (seed, user), so the same seed
-gives the same log whatever the other knobs. Records come out in delivery order:
+Each user is an athlete (fitstream/simulator/athlete.py: a plan towards a race, Banister
+fitness and fatigue, habits, breaks, a seasonal swing; docs/simulator.md) whose random
+generators are seeded by (seed, user), so the same seed gives the same log whatever the
+other knobs. The athlete decides what to train; this module records it as a device
+would, and only what a device measures reaches the events. Records come out in delivery order:
 the order the devices' syncs reach the broker, which is not event order when a
 device was offline (late), re-sent a sync (duplicate) or raced itself
 (out of order).
@@ -18,13 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fitstream.domain.events import EventType
+from fitstream.simulator.athlete import Athlete, Session
 from fitstream.simulator.physiology import (
-    RESTING_HR,
     SPORTS,
-    SportProfile,
     calories,
     heart_rate,
-    target_heart_rate,
+    session_heart_rate,
 )
 
 DAY_MS = 86_400_000
@@ -78,17 +80,17 @@ class FleetTally:
 
 
 class Workout:
-    """Everything one recorded workout sends, built on demand."""
+    """Everything one recorded session sends, built on demand."""
 
-    def __init__(self, rng: random.Random, user_id: str, device_id: str, weight_kg: float,
-                 profile: SportProfile, start_ms: int, base_speed: float) -> None:
-        self.rng = rng
+    def __init__(self, session: Session, user_id: str, device_id: str,
+                 weight_kg: float) -> None:
+        self.session = session
+        self.rng = rng = random.Random(session.seed)
         self.user_id = user_id
         self.device_id = device_id
         self.weight_kg = weight_kg
-        self.profile = profile
-        self.start_ms = start_ms
-        self.base_speed = base_speed
+        self.profile = SPORTS[session.sport]
+        self.start_ms = session.start_ms
         self.workout_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         self.seq = 0
 
@@ -107,15 +109,19 @@ class Workout:
         return event
 
     def events(self) -> list[dict[str, Any]]:
-        rng, profile = self.rng, self.profile
+        rng, profile, session = self.rng, self.profile, self.session
         lat = CITY_CENTRE[0] + rng.uniform(-0.04, 0.04)
         lon = CITY_CENTRE[1] + rng.uniform(-0.06, 0.06)
         heading = rng.uniform(0, 2 * math.pi)
         elevation = rng.uniform(30, 60)
-        duration_s = rng.randint(*profile.minutes) * 60
-        cancel_at = rng.uniform(0.1, 0.6) * duration_s if rng.random() < 0.05 else None
-        pauses = sorted(rng.uniform(0.15, 0.85) * duration_s
-                        for _ in range(rng.choice((0, 0, 0, 1, 1, 2))))
+        # A race runs until its distance is covered; anything else for its planned time.
+        race_m = session.race_distance_m
+        duration_s = math.inf if race_m is not None else max(60, round(session.minutes * 60))
+        cancel_at = (session.cancel_share * duration_s
+                     if session.cancel_share is not None else None)
+        pauses = sorted(rng.uniform(0.15, 0.85) * duration_s for _ in range(session.pauses))
+        # Races hold their pace; training wobbles more.
+        wobble = 0.03 if race_m is not None else 0.08
         events = [self._event(EventType.STARTED, self.start_ms, sport_type=profile.sport,
                               start_time=self.start_ms,
                               location={"latitude": round(lat, 6), "longitude": round(lon, 6)},
@@ -123,7 +129,8 @@ class Workout:
         route: list[dict[str, float]] = [{"lat": round(lat, 6), "lon": round(lon, 6)}]
         samples: list[dict[str, Any]] = []
         sync_after = rng.randint(5, 20)
-        now_ms, moving_s, distance, hr = self.start_ms, 0.0, 0.0, float(RESTING_HR + 15)
+        now_ms, moving_s, distance = self.start_ms, 0.0, 0.0
+        hr = session.resting_hr + 15
         dt = profile.sample_interval_s
         speed_phase = rng.uniform(0, 2 * math.pi)
 
@@ -139,7 +146,7 @@ class Workout:
                 samples.clear()
             sync_after = rng.randint(5, 20)
 
-        while moving_s < duration_s:
+        while moving_s < duration_s and (race_m is None or distance < race_m):
             if cancel_at is not None and moving_s >= cancel_at:
                 flush()
                 events.append(self._event(EventType.CANCELLED, now_ms,
@@ -150,19 +157,20 @@ class Workout:
                 flush()
                 events.append(self._event(EventType.PAUSED, now_ms))
                 pause_ms = rng.randint(30, 300) * 1000
-                hr = heart_rate(hr, RESTING_HR + 20, pause_ms / 1000)
+                hr = heart_rate(hr, session.resting_hr + 20, pause_ms / 1000)
                 now_ms += pause_ms
                 events.append(self._event(EventType.RESUMED, now_ms))
             now_ms += dt * 1000
             moving_s += dt
-            ratio = 1.0 + 0.08 * math.sin(moving_s / 150.0 + speed_phase) + rng.gauss(0, 0.03)
-            speed = max(0.3, self.base_speed * ratio)
+            ratio = 1.0 + wobble * math.sin(moving_s / 150.0 + speed_phase) + rng.gauss(0, 0.03)
+            speed = max(0.3, session.speed_mps * ratio)
             distance += speed * dt
             heading += rng.gauss(0, 0.08)
             lat += speed * dt * math.cos(heading) / METRES_PER_DEGREE
             lon += speed * dt * math.sin(heading) / (METRES_PER_DEGREE * math.cos(math.radians(lat)))
             elevation = max(0.0, elevation + rng.gauss(0, 0.3))
-            hr = heart_rate(hr, target_heart_rate(profile, ratio, moving_s), dt)
+            hr = heart_rate(hr, session_heart_rate(session.steady_hr, session.resting_hr,
+                                                   ratio, moving_s), dt)
             samples.append({
                 "offset_ms": now_ms - self.start_ms,
                 "distance_meters": round(distance, 1),
@@ -186,22 +194,13 @@ class Workout:
 
 
 def _user_workouts(spec: FleetSpec, index: int) -> Iterator[Workout]:
-    rng = random.Random(f"{spec.seed}:{index}")
-    user_id = f"user-{index:05d}"
-    device_id = f"device-{index:05d}-{rng.randint(1, 3)}"
-    weight = rng.uniform(52, 98)
-    per_week = rng.randint(2, 6)
-    sports = rng.choices(list(SPORTS), weights=[p.weight for p in SPORTS.values()], k=2)
-    speed_factor = {s: 1 + rng.gauss(0, SPORTS[s].speed_spread) for s in sports}
-    hour = rng.choice((6, 7, 12, 17, 18, 19))
-    for day in range(spec.days):
-        if rng.random() >= per_week / 7:
-            continue
-        sport = sports[0] if rng.random() < 0.75 else sports[1]
-        start = spec.start_ms + day * DAY_MS + int((hour + rng.uniform(0, 2)) * 3_600_000)
-        profile = SPORTS[sport]
-        yield Workout(random.Random(rng.getrandbits(64)), user_id, device_id, weight, profile,
-                      start, max(0.5, profile.speed_mps * speed_factor[sport]))
+    athlete = Athlete(spec.seed, index, spec.start_ms)
+    traits = athlete.traits
+    for day in athlete.days(spec.days):
+        if day.day < 0:
+            continue  # the warm-up: the athlete trained, but before the fleet's log
+        for session in day.sessions:
+            yield Workout(session, traits.user_id, traits.device_id, traits.weight_kg)
 
 
 def _deliveries(workout: Workout, chaos: ChaosKnobs, tally: FleetTally) -> list[DeviceRecord]:

@@ -49,3 +49,34 @@ def target_heart_rate(profile: SportProfile, speed_ratio: float, elapsed_s: floa
 
 def calories(profile: SportProfile, weight_kg: float, moving_s: float) -> float:
     return round(profile.met * weight_kg * moving_s / 3600.0, 1)
+
+
+# -- sessions with an intensity (the athlete model, fitstream/simulator/athlete.py) -----
+
+INTENSITIES = ("easy", "moderate", "hard")
+# A session's steady heart rate as a share of the athlete's heart-rate reserve
+# (resting + share * (max - resting)). For a typical athlete (resting 59, max 183) this
+# puts easy sessions near 126 bpm, moderate near 149 and hard near 170: the bands of
+# fitstream/domain/workout_kind.py (< 140, < 160, else hard) with room for drift.
+INTENSITY_HRR: dict[str, float] = {"easy": 0.55, "moderate": 0.74, "hard": 0.91}
+# Walking and hiking sessions are always easy, with a lower heart rate than easy running.
+EASY_ONLY_HRR: dict[str, float] = {"walking": 0.38, "hiking": 0.5}
+# Running speed as a share of the athlete's threshold speed, per intensity.
+RUNNING_SPEED_FRACTION: dict[str, float] = {"easy": 0.76, "moderate": 0.86, "hard": 0.95}
+# Other sports: speed relative to the athlete's usual speed in that sport.
+OTHER_SPEED_FRACTION: dict[str, float] = {"easy": 0.92, "moderate": 1.0, "hard": 1.08}
+# How much of a session's TRIMP trains the (running) fitness the plan is about.
+LOAD_TRANSFER: dict[str, float] = {"running": 1.0, "rowing": 0.8, "cycling": 0.7,
+                                   "swimming": 0.6, "hiking": 0.5, "other": 0.5,
+                                   "walking": 0.3}
+# Cardiac drift: +1 bpm per 7.5 minutes, at most 8 bpm.
+DRIFT_BPM_PER_S = 1 / 450.0
+MAX_DRIFT_BPM = 8.0
+
+
+def session_heart_rate(steady_hr: float, resting_hr: float, speed_ratio: float,
+                       elapsed_s: float) -> float:
+    """Target heart rate of a sample: the session's steady heart rate, moved with the
+    speed's wobble around the session's speed, plus cardiac drift."""
+    drift = min(MAX_DRIFT_BPM, elapsed_s * DRIFT_BPM_PER_S)
+    return steady_hr + (steady_hr - resting_hr) * (speed_ratio - 1.0) + drift
