@@ -18,6 +18,7 @@ from api.event_publisher import EventPublisher
 from api.ingest import ingest_router
 from api.leaderboards import leaderboard_router
 from api.notifications import notification_router
+from api.predictions import prediction_router
 from api.revocations import Revocations
 from api.view_cache import ViewCache
 from api.workout_owners import WorkoutOwners
@@ -144,6 +145,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
         app.include_router(leaderboard_router())
         app.include_router(achievement_router())
         app.include_router(notification_router(settings))
+        app.include_router(prediction_router())
         app.include_router(analytics_router())
         app.include_router(erasure_router())
 

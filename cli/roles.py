@@ -1,5 +1,5 @@
 """The long-running roles: ``fitstream process``, ``serve``, ``sink``, ``lakehouse``,
-``deliver``, and ``local-channels`` (local stand-ins for the notification providers).
+``score``, ``deliver``, and ``local-channels`` (local stand-ins for the notification providers).
 Each is one process; README "Roles and how they run" says where each runs."""
 
 from __future__ import annotations
@@ -65,6 +65,21 @@ def lakehouse() -> None:
 
     configure_logs("lakehouse")
     run_lakehouse(get_settings())
+
+
+@app.command()
+def score() -> None:
+    """Run the scorer: each UserFeatures row on features.user.v1 (a completed workout) is
+    scored by every model's registry @champion from Feast's online features, into the
+    prediction topics (forecasts, race times, recommendations); rows it cannot score go
+    to predictions.dlq.v1 with the reason. A moved @champion is picked up without a
+    restart (every FITSTREAM_MODELS__SCORE_RELOAD_INTERVAL_S).
+
+    Its Prometheus metrics are on http://127.0.0.1:<models.score_web_port>/metrics."""
+    from streams.scoring.scorer import run_scorer
+
+    configure_logs("scorer")
+    run_scorer(get_settings())
 
 
 @app.command()

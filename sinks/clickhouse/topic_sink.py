@@ -25,7 +25,13 @@ from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher, patiently
 from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from stores.clickhouse.store import ClickHouseStore, open_store
-from stores.clickhouse.tables import ViewTable, apply_ddl, sink_groups, view_tables
+from stores.clickhouse.tables import (
+    ViewTable,
+    apply_ddl,
+    prediction_tables,
+    sink_groups,
+    view_tables,
+)
 
 log = structlog.get_logger("sinks.clickhouse")
 
@@ -127,14 +133,15 @@ def view_runner(settings: FitStreamSettings, sink: ClickHouseTopicSink) -> SinkR
 
 
 class ViewSinks:
-    """One sink runner (and thread) per view table, started and stopped together; they
+    """One sink runner (and thread) per view table and per prediction table (the scorer's
+    forecasts, race predictions and recommendations), started and stopped together; they
     share one erasure ledger."""
 
     def __init__(self, settings: FitStreamSettings, store: ClickHouseStore,
                  serde: AvroSerde) -> None:
         self.erasures = ErasureLedger(settings, serde)
         self.sinks = [ClickHouseTopicSink(settings, store, serde, view, self.erasures)
-                      for view in view_tables(settings)]
+                      for view in [*view_tables(settings), *prediction_tables(settings)]]
         self._threads = RunnerThreads([view_runner(settings, sink) for sink in self.sinks])
 
     def start(self) -> None:

@@ -20,8 +20,12 @@ from fitstream.settings import ApiSettings
 from stores.clickhouse.analyst_sql import check_statement, read_only_query
 from stores.clickhouse.store import ClickHouseStore, Row
 from stores.clickhouse.tables import (
+    FORECASTS,
     NOTIFICATION_PREFERENCES,
     NOTIFICATION_READS,
+    PREDICTION_TABLES,
+    RACE_PREDICTIONS,
+    RECOMMENDATIONS,
     VIEW_TABLES,
     preference_columns,
     read_columns,
@@ -295,13 +299,60 @@ def run_checked(store: ClickHouseStore, sql: str, limits: Mapping[str, int | str
     return store.query_read_only(sql, limits)
 
 
+# --- predictions (the scorer's, streams/scoring) --------------------------------------
+
+PREDICTION_FIELDS = ("prediction_id, user_id, model_name, model_version, features_as_of_ms,"
+                     " scored_at_ms, feature_names, feature_values")
+_KIND_FIELDS = {
+    FORECASTS: "horizon_days, predicted_distance_m",
+    RACE_PREDICTIONS: "predicted_5k_s, predicted_10k_s, predicted_half_marathon_s",
+    RECOMMENDATIONS: "sports, duration_bands, intensities, scores",
+}
+
+
+def _latest_prediction(store: ClickHouseStore, table: str, user_id: str) -> Row | None:
+    """The user's prediction on the newest features; of several (a champion moved and
+    scored the same row again), the one scored last."""
+    rows = store.query(
+        f"SELECT {PREDICTION_FIELDS}, {_KIND_FIELDS[table]} FROM {store.database}.{table}"
+        " FINAL WHERE user_id = %(u)s ORDER BY features_as_of_ms DESC, scored_at_ms DESC,"
+        " model_version DESC LIMIT 1", {"u": user_id})
+    return rows[0] if rows else None
+
+
+def latest_forecast(store: ClickHouseStore, user_id: str) -> Row | None:
+    """The user's latest weekly distance forecast, or None."""
+    return _latest_prediction(store, FORECASTS, user_id)
+
+
+def latest_race_prediction(store: ClickHouseStore, user_id: str) -> Row | None:
+    """The user's latest race-time prediction, or None."""
+    return _latest_prediction(store, RACE_PREDICTIONS, user_id)
+
+
+def latest_recommendations(store: ClickHouseStore, user_id: str) -> Row | None:
+    """The user's latest ranked recommendations (parallel arrays, best first), or None."""
+    return _latest_prediction(store, RECOMMENDATIONS, user_id)
+
+
+def prediction_rows(store: ClickHouseStore, table: str) -> list[Row]:
+    """Every row of a prediction table, one per prediction, in key order (the replay
+    check and the notebooks)."""
+    if table not in _KIND_FIELDS:
+        raise ValueError(f"{table!r} is no prediction table")
+    return store.query(
+        f"SELECT {PREDICTION_FIELDS}, {_KIND_FIELDS[table]} FROM {store.database}.{table}"
+        " FINAL ORDER BY user_id, model_name, features_as_of_ms, model_version")
+
+
 # --- erasure --------------------------------------------------------------------------
 
 
 def user_row_counts(store: ClickHouseStore, user_id: str) -> dict[str, int]:
     """The user's rows in every view table (the notification inbox, reads, deliveries
-    and preferences included), by table name."""
-    return {table: user_rows(store, table, user_id) for table in sorted(VIEW_TABLES)}
+    and preferences included) and every prediction table, by table name."""
+    return {table: user_rows(store, table, user_id)
+            for table in sorted((*VIEW_TABLES, *PREDICTION_TABLES.values()))}
 
 
 def user_rows(store: ClickHouseStore, table: str, user_id: str) -> int:

@@ -40,6 +40,13 @@ NOTIFICATION_PREFERENCES = "notification_preferences"
 VIEW_TABLES = (WORKOUT_SUMMARY, LEADERBOARD_ENTRIES, ACHIEVEMENT_PROGRESS, WORKOUT_ROUTES,
                WORKOUT_SAMPLES, WORKOUT_CLAIMS, NOTIFICATIONS, NOTIFICATION_READS,
                NOTIFICATION_DELIVERIES, NOTIFICATION_PREFERENCES)
+FORECASTS = "forecasts"
+RACE_PREDICTIONS = "race_predictions"
+RECOMMENDATIONS = "recommendations"
+# The scorer's predictions (streams/scoring), by model kind; each has a user_id column
+# too, and an erase deletes them with the views.
+PREDICTION_TABLES = {"forecast": FORECASTS, "race_time": RACE_PREDICTIONS,
+                     "recommendation": RECOMMENDATIONS}
 
 DDL = [
     """
@@ -185,6 +192,44 @@ DDL = [
     """,
 ]
 
+# The predictions. One row per prediction_id, whose parts are the ORDER BY key (model,
+# version, user, features as_of): a replay or a retried batch makes the same prediction
+# again, differing only in scored_at, and the version column `first_scored` keeps the
+# earliest scoring (the largest value), so a replay from offset 0 leaves every row as it
+# was. The feature vector as parallel arrays (18.16 has no Map), in the service's order.
+_PREDICTION_COLUMNS = """
+        prediction_id String,
+        user_id String,
+        model_name String,
+        model_version String,
+        features_as_of DateTime,
+        features_as_of_ms Int64,
+        scored_at_ms Int64,
+        first_scored UInt64,
+        feature_names Array(String),
+        feature_values Array(Nullable(Float64)),"""
+_PREDICTION_ENGINE = """) ENGINE = ReplacingMergeTree(first_scored)
+    ORDER BY (user_id, model_name, features_as_of_ms, model_version)
+    """
+DDL += [
+    "CREATE TABLE IF NOT EXISTS {db}.forecasts (" + _PREDICTION_COLUMNS + """
+        horizon_days Int32,
+        predicted_distance_m Float64
+    """ + _PREDICTION_ENGINE,
+    "CREATE TABLE IF NOT EXISTS {db}.race_predictions (" + _PREDICTION_COLUMNS + """
+        predicted_5k_s Nullable(Float64),
+        predicted_10k_s Nullable(Float64),
+        predicted_half_marathon_s Nullable(Float64)
+    """ + _PREDICTION_ENGINE,
+    # The ranked list as parallel arrays (no Array(Tuple) on 18.16), best first.
+    "CREATE TABLE IF NOT EXISTS {db}.recommendations (" + _PREDICTION_COLUMNS + """
+        sports Array(String),
+        duration_bands Array(String),
+        intensities Array(String),
+        scores Array(Float64)
+    """ + _PREDICTION_ENGINE,
+]
+
 
 def apply_ddl(store: ClickHouseStore) -> None:
     for statement in DDL:
@@ -294,6 +339,35 @@ read_columns = columns_builder(READ_COLUMNS)
 delivery_columns = columns_builder(DELIVERY_COLUMNS)
 preference_columns = columns_builder(PREFERENCE_COLUMNS)
 
+# Larger than any scored_at in ms: first_scored = this - scored_at, so the earliest wins.
+FIRST_SCORED_BASE = 2**63 - 1
+
+PREDICTION_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    **{c: _field(c) for c in ("prediction_id", "user_id", "model_name", "model_version")},
+    "features_as_of": _datetime("features_as_of"),
+    "features_as_of_ms": _field("features_as_of"),
+    "scored_at_ms": _field("scored_at"),
+    "first_scored": lambda r: FIRST_SCORED_BASE - r["scored_at"],
+    "feature_names": lambda r: list(r["features"]),
+    "feature_values": lambda r: list(r["features"].values()),
+}
+
+forecast_columns = columns_builder({
+    **PREDICTION_COLUMNS, **{c: _field(c) for c in ("horizon_days", "predicted_distance_m")}})
+race_prediction_columns = columns_builder({
+    **PREDICTION_COLUMNS, **{c: _field(c) for c in (
+        "predicted_5k_s", "predicted_10k_s", "predicted_half_marathon_s")}})
+
+
+def _ranked(name: str) -> Callable[[dict], list[Any]]:
+    return lambda record: [item[name] for item in sorted(record["recommendations"],
+                                                         key=lambda i: i["rank"])]
+
+
+recommendation_columns = columns_builder({
+    **PREDICTION_COLUMNS, "sports": _ranked("sport"), "duration_bands": _ranked("duration_band"),
+    "intensities": _ranked("intensity"), "scores": _ranked("score")})
+
 
 @dataclass(frozen=True)
 class ViewTable:
@@ -332,7 +406,20 @@ def view_tables(settings: FitStreamSettings) -> list[ViewTable]:
     ]
 
 
+def prediction_tables(settings: FitStreamSettings) -> list[ViewTable]:
+    """The prediction topics and their tables (written by the same sinks as the views,
+    kept apart so that a pipeline without a scorer has every view it should)."""
+    kafka = settings.kafka
+    return [
+        ViewTable("forecasts", kafka.forecasts_topic, FORECASTS, forecast_columns),
+        ViewTable("race-predictions", kafka.race_predictions_topic, RACE_PREDICTIONS,
+                  race_prediction_columns),
+        ViewTable("recommendations", kafka.recommendations_topic, RECOMMENDATIONS,
+                  recommendation_columns),
+    ]
+
+
 def sink_groups(settings: FitStreamSettings) -> list[tuple[str, str]]:
-    """(topic, consumer group) of every view sink."""
+    """(topic, consumer group) of every view and prediction sink."""
     return [(view.topic, f"{settings.sink.group_id}-{view.name}")
-            for view in view_tables(settings)]
+            for view in [*view_tables(settings), *prediction_tables(settings)]]
