@@ -16,7 +16,9 @@ from delivery.worker import DeliveryWorker
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import producer_config
 from fitstream.kafka.dead_letter import read_headers
+from fitstream.kafka.positions import LogPosition
 from tests.conftest import isolated
+from tests.harness import wait_until
 from tests.integration.test_pipeline_e2e import read_topic
 
 pytestmark = pytest.mark.e2e
@@ -65,16 +67,22 @@ def delivery(broker, tmp_path):
     channels.stop()
 
 
-def run_worker(settings, until) -> None:
-    """A worker on a thread until ``until()`` holds (60 s at most), then stopped."""
+def run_worker(settings, until, what: str = "the delivery worker's outcomes",
+               progress=None) -> None:
+    """A worker on a thread until ``until()`` holds (waited for on ``progress``, not on a
+    fixed deadline), then stopped, and waited for until it has ended."""
     worker = DeliveryWorker(settings)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
-        wait_for(until)
+        wait_until(until, what, progress=progress, alive=thread.is_alive)
     finally:
         worker.stop()
         thread.join(30)
+    # Its last offset commit and producer flush happen as it ends: dead letters (and a
+    # restarted worker's starting offsets) were read before they landed when a loaded
+    # machine let join(30) return first.
+    wait_until(lambda: not thread.is_alive(), "the delivery worker to finish stopping")
 
 
 def outcomes(settings, serde) -> list[dict]:
@@ -82,17 +90,11 @@ def outcomes(settings, serde) -> list[dict]:
             for m in read_topic(settings, settings.kafka.notification_deliveries_topic)]
 
 
-def wait_for(condition, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-
-
 def test_failing_channels_retry_then_dead_letter_without_holding_up_email(delivery):
     settings, serde, channels, produce_notifications = delivery
     produce_notifications()
-    run_worker(settings, lambda: len(outcomes(settings, serde)) >= 15)
+    run_worker(settings, lambda: len(outcomes(settings, serde)) >= 15,
+               progress=lambda: len(outcomes(settings, serde)))
     results = outcomes(settings, serde)
     by = {(r["channel"], r["status"]): [] for r in results}
     for r in results:
@@ -124,12 +126,23 @@ def test_failing_channels_retry_then_dead_letter_without_holding_up_email(delive
 def test_a_restarted_worker_sends_nothing_twice(delivery):
     settings, serde, channels, produce_notifications = delivery
     produce_notifications()
-    run_worker(settings, lambda: len(outcomes(settings, serde)) >= 15)
+    run_worker(settings, lambda: len(outcomes(settings, serde)) >= 15,
+               progress=lambda: len(outcomes(settings, serde)))
     # The same notifications again, as a replay or a re-sent batch would bring them.
     produce_notifications()
-    resumed = time.monotonic()
-    # Long enough for the repeats to be read, and for a resend to show.
-    run_worker(settings, lambda: time.monotonic() - resumed > 5)
+    # Not a fixed 5 s (a worker slow to start had read none of the repeats by then): until
+    # the worker's group has committed the whole topic. It commits an offset only once
+    # every delivery of its notification has an outcome, after flushing the outcomes, so
+    # a resend would show by then.
+    topic = settings.kafka.notifications_topic
+    position = LogPosition(settings.kafka)
+    try:
+        run_worker(settings, lambda: position.committed(
+            topic, settings.notifications.group_id) == position.ends(topic),
+            "the restarted worker to commit the repeated notifications",
+            progress=lambda: position.committed(topic, settings.notifications.group_id))
+    finally:
+        position.close()
     assert len(outcomes(settings, serde)) == 15
     assert len(channels.received.by("smtp")) == 5
 
@@ -153,8 +166,10 @@ def test_a_preference_saved_before_a_notification_applies_to_it(delivery):
                                             {**notification(9), "notification_id": "n:user-88:x",
                                              "user_id": "user-88"}))
         assert producer.flush(10) == 0
-        wait_for(lambda: any(r["notification_id"] == "n:user-88:x"
-                             for r in outcomes(settings, serde)))
+        wait_until(lambda: any(r["notification_id"] == "n:user-88:x"
+                               for r in outcomes(settings, serde)),
+                   "the outcome of user-88's notification",
+                   progress=lambda: len(outcomes(settings, serde)), alive=thread.is_alive)
     finally:
         worker.stop()
         thread.join(30)
