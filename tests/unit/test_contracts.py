@@ -144,5 +144,19 @@ def test_the_user_features_contract_carries_every_feature_and_round_trips():
         "end_time": 1_793_608_200_000, "moving_duration_ms": 1_700_000,
         "distance_meters": 6000.0, "avg_heart_rate": None})[-1]
     serde = AvroSerde(REGISTRY)
-    assert serde.decode(serde.encode(subject, row)) == (subject, row)
+    encoded = serde.encode(subject, row)
+    assert struct.unpack(">bI", encoded[:5]) == (0, 27)  # the processor writes v2
+    assert serde.decode(encoded) == (subject, row)
     assert row["avg_heart_rate_28d_rowing"] is None and row["acute_chronic_ratio"] == 4.0
+    assert (row["last_1_sport_index"], row["last_1_start_hour"], row["last_2_sport_index"],
+            row["running_distance_28d_m"]) == (5, 8, None, 0.0)
+    # A v1 row on the log reads as v2: no best efforts, no runs, no last workouts known.
+    v1 = REGISTRY.subjects()[subject][0]
+    old = {n: row[n] for n in fields if n in {f["name"] for f in v1.schema["fields"]}}
+    buf = io.BytesIO()
+    buf.write(struct.pack(">bI", 0, v1.schema_id))
+    fastavro.schemaless_writer(buf, v1.parsed, old)
+    assert serde.decode(buf.getvalue()) == (subject, {**row, "last_1_sport_index": None,
+                                                      "last_1_duration_s": None,
+                                                      "last_1_intensity_index": None,
+                                                      "last_1_start_hour": None})

@@ -7,8 +7,13 @@ from hypothesis import strategies as st
 
 from fitstream.domain.features import (
     DAY_MS,
+    FEATURE_NAMES,
     FLAT_FEATURE_NAMES,
+    FORECAST_V1_FEATURES,
     MAX_STREAK_DAYS,
+    NEXT_WORKOUT_FEATURES,
+    PER_SPORT_FEATURES,
+    RACE_TIME_FEATURES,
     UserFeatureHistory,
     apply_completed_to_features,
     current_streak,
@@ -73,7 +78,7 @@ def test_a_streak_survives_until_a_whole_day_passes_and_spans_month_ends():
     assert current_streak(days, 20608) == 0
 
 
-ends = st.lists(st.integers(AS_OF - 40 * DAY_MS, AS_OF + 5 * DAY_MS), max_size=25)
+ends = st.lists(st.integers(AS_OF - 100 * DAY_MS, AS_OF + 5 * DAY_MS), max_size=25)
 
 
 @settings(max_examples=200, deadline=None)
@@ -81,10 +86,107 @@ ends = st.lists(st.integers(AS_OF - 40 * DAY_MS, AS_OF + 5 * DAY_MS), max_size=2
 def test_order_and_later_workouts_change_nothing_at_a_point_in_time(ends, data):
     """What the stream could serve at as_of: independent of arrival order, and of
     workouts that completed after as_of (no leakage into a training set)."""
-    workouts = [workout(i, end, distance=1000.0 + i) for i, end in enumerate(ends)]
+    workouts = [workout(i, end, distance=1000.0 + i, sport=data.draw(
+        st.sampled_from(("running", "cycling"))), best=data.draw(efforts_ms))
+        for i, end in enumerate(ends)]
     known = [w for w in workouts if w["end_time"] <= AS_OF]
     shuffled = data.draw(st.permutations(workouts))
     assert user_features("u", shuffled, AS_OF) == user_features("u", known, AS_OF)
+
+
+# --- v2: running best efforts and volume, the last three workouts --------------------
+
+efforts_ms = st.tuples(st.none() | st.integers(150_000, 400_000),
+                       st.none() | st.integers(900_000, 2_000_000),
+                       st.none() | st.integers(1_900_000, 4_000_000))
+
+
+def test_best_efforts_count_completed_runs_ending_in_the_last_90_days():
+    f = user_features("u", [
+        workout(1, AS_OF - 90 * DAY_MS, best=(200_000, 1_000_000, 2_000_000)),  # outside
+        workout(2, AS_OF - 90 * DAY_MS + 1, best=(250_000, None, None)),        # inside
+        workout(3, AS_OF, best=(260_000, 1_300_500, None)),                     # at as_of
+        workout(4, AS_OF + 1, best=(100_000, 500_000, 1_000_000)),              # not yet
+        workout(5, AS_OF - DAY_MS, sport="cycling", best=(90_000, 400_000, 900_000)),
+        workout(6, AS_OF - DAY_MS, status="cancelled", best=(80_000, 300_000, 800_000)),
+    ], AS_OF)
+    assert (f["best_1k_s_90d"], f["best_5k_s_90d"], f["best_10k_s_90d"]) == (
+        250.0, 1300.5, None)
+
+
+def test_running_volume_over_28_days_and_none_without_runs():
+    f = user_features("u", [
+        workout(1, AS_OF - 28 * DAY_MS, distance=30_000.0),        # outside 28 d
+        workout(2, AS_OF - 28 * DAY_MS + 1, distance=12_000.0004),
+        workout(3, AS_OF - DAY_MS, distance=8_000.5),
+        workout(4, AS_OF - DAY_MS, distance=50_000.0, sport="cycling"),
+    ], AS_OF)
+    assert (f["running_distance_28d_m"], f["longest_run_28d_m"]) == (20_000.5, 12_000.0004)
+    none = user_features("u", [workout(1, AS_OF, sport="rowing")], AS_OF)
+    assert (none["running_distance_28d_m"], none["longest_run_28d_m"]) == (0.0, 0.0)
+    assert none["best_1k_s_90d"] is None
+
+
+def test_the_last_three_workouts_latest_first_by_end_then_id():
+    start_hour = 3_600_000
+    f = flat_feature_row(user_features("u", [
+        workout(1, AS_OF - 40 * DAY_MS, moving_s=4000, sport="hiking", hr=None),
+        workout(3, AS_OF - 2 * DAY_MS, moving_s=1200, sport="swimming", hr=139.0),
+        workout(2, AS_OF - 2 * DAY_MS, moving_s=2400, sport="yoga", hr=171.0),  # tie: w002 < w003
+        workout(4, AS_OF - 3 * DAY_MS, sport="cycling"),
+        workout(5, AS_OF + 1, sport="rowing"),                     # not known yet
+        workout(6, AS_OF - DAY_MS, sport="rowing", status="cancelled"),
+    ], AS_OF - 39 * DAY_MS + 13 * start_hour))
+    # Only w001 is known 39 days back (13:00 UTC): one workout, the others None.
+    assert [f[f"last_1_{n}"] for n in ("sport_index", "duration_s", "intensity_index",
+                                        "start_hour")] == [4, 4000.0, 1, 22]
+    assert all(f[f"last_{k}_{n}"] is None for k in (2, 3)
+               for n in ("sport_index", "duration_s", "intensity_index", "start_hour"))
+    now = user_features("u", [workout(i, AS_OF - d * DAY_MS, moving_s=m, sport=sp, hr=hr)
+                              for i, d, m, sp, hr in ((1, 40, 4000, "hiking", None),
+                                                      (3, 2, 1200, "swimming", 139.0),
+                                                      (2, 2, 2400, "yoga", 171.0),
+                                                      (4, 3, 1800, "cycling", 150.0))], AS_OF)
+    assert [(now[f"last_{k}_sport_index"], now[f"last_{k}_duration_s"],
+             now[f"last_{k}_intensity_index"], now[f"last_{k}_start_hour"])
+            for k in (1, 2, 3)] == [(3, 1200.0, 0, 23), (6, 2400.0, 2, 23), (1, 1800.0, 1, 23)]
+
+
+def test_the_history_keeps_compact_efforts_and_the_latest_three_not_whole_workouts():
+    """Runs 100, 80 and 60 days back, then a ride now: the row still has the last three
+    and the 80-day best effort, from records that are all the history keeps of them."""
+    history = UserFeatureHistory("u")
+    for i, days in enumerate((200, 100, 80, 60)):
+        history.add_workout(workout(i, AS_OF - days * DAY_MS, best=(300_000 - i, None, None)))
+    [row] = history.add_workout(workout(9, AS_OF, sport="cycling", hr=130.0))
+    assert [row[f"last_{k}_sport_index"] for k in (1, 2, 3)] == [1, 0, 0]
+    assert row["last_3_start_hour"] == 23 and row["best_1k_s_90d"] == 299.997
+    assert row == flat_feature_row(user_features("u", [
+        workout(i, AS_OF - days * DAY_MS, best=(300_000 - i, None, None))
+        for i, days in enumerate((200, 100, 80, 60))] + [
+        workout(9, AS_OF, sport="cycling", hr=130.0)], AS_OF))
+    # The latest three of rows older than 7 days (a row 7 days back needs them), and
+    # the new one: not the 200-day-old run.
+    assert sorted(history.workouts) == ["w001", "w002", "w003", "w009"]
+    assert sorted(history.efforts) == ["w002", "w003"]  # ended within 90 + 7 days
+    assert set(history.efforts["w002"]) == {"workout_id", "end_time", "row_at", "best_1k_ms",
+                                            "best_5k_ms", "best_10k_ms"}
+
+
+def test_a_history_stored_before_v2_still_loads():
+    state = UserFeatureHistory("u").to_state()
+    del state["efforts"]
+    assert UserFeatureHistory.from_state(state).efforts == {}
+
+
+def test_the_v1_features_and_the_model_services_are_fixed():
+    assert FORECAST_V1_FEATURES == FEATURE_NAMES + PER_SPORT_FEATURES
+    assert len(FORECAST_V1_FEATURES) == 23
+    assert FLAT_FEATURE_NAMES[:23] == FORECAST_V1_FEATURES and len(FLAT_FEATURE_NAMES) == 40
+    assert set(RACE_TIME_FEATURES) | set(NEXT_WORKOUT_FEATURES) <= set(FLAT_FEATURE_NAMES)
+    assert NEXT_WORKOUT_FEATURES[:4] == ("last_1_sport_index", "last_1_duration_s",
+                                         "last_1_intensity_index", "last_1_start_hour")
+    assert len(NEXT_WORKOUT_FEATURES) == 19 and len(RACE_TIME_FEATURES) == 11
 
 
 # --- The stream's history: rows, their times, and the state round trip ---------------
@@ -111,9 +213,6 @@ def replay_history(completions: list[dict], restart_every: int = 0) -> list[dict
 
 
 completion_ends = st.lists(st.integers(AS_OF - 130 * DAY_MS, AS_OF), min_size=1, max_size=30)
-efforts_ms = st.tuples(st.none() | st.integers(150_000, 400_000),
-                       st.none() | st.integers(900_000, 2_000_000),
-                       st.none() | st.integers(1_900_000, 4_000_000))
 
 
 def changes_nothing(summary: dict, latest: dict | None, seen: dict[str, dict]) -> bool:
