@@ -78,6 +78,11 @@ def test_failed_writes_are_read_again_and_commits_follow_written_batches(broker,
     try:
         wait_until(lambda: len(set(sink.written)) == RECORDS, "every record written",
                    progress=lambda: len(sink.written), alive=thread.is_alive)
+        # The commit follows the write on the runner's thread: "written" says nothing of
+        # it yet, and join(30) below can return before a slow commit on a loaded broker.
+        wait_until(lambda: committed(settings, "runner-retry") == ends,
+                   "the written batches' offsets committed",
+                   progress=lambda: committed(settings, "runner-retry"), alive=thread.is_alive)
     finally:
         run.stop()
         thread.join(30)
@@ -93,7 +98,9 @@ def test_a_stopped_write_ends_the_run_and_commits_nothing_of_its_batch(broker, t
     run = runner(settings, sink, "runner-stopped")
     thread = threading.Thread(target=run.run, daemon=True)
     thread.start()
-    thread.join(60)
+    # On progress, not a fixed 60 s: joining the group is slow on a loaded machine.
+    wait_until(lambda: not thread.is_alive(), "the run to end on SinkStopped",
+               progress=lambda: sink.failed)
     assert not thread.is_alive() and sink.failed == 1 and sink.written == []
     assert committed(settings, "runner-stopped") == {}
 
