@@ -5,6 +5,7 @@ FitStream's own processes start through cli.dev.local_stack, as in the demo."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import socket
@@ -17,7 +18,39 @@ REQUIRE_CLICKHOUSE_SERVER = os.environ.get("FITSTREAM_REQUIRE_CLICKHOUSE_SERVER"
 REQUIRE_S3_SERVER = os.environ.get("FITSTREAM_REQUIRE_S3_SERVER") == "1"
 
 
+_HANDED_OUT: set[int] = set()
+_PICK = random.SystemRandom()
+
+
+def _ephemeral_low() -> int | None:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def free_port() -> int:
+    """A loopback port free now, for a server a test starts next (seconds later for the
+    processor's web port or the API).
+
+    Not ``bind(0)``: that port comes from the kernel's ephemeral range, from which every
+    outbound connection (the Kafka clients', httpx's, other helpers' suites) takes its
+    local port, so it could be taken again before the server binds it. Below that range
+    only another test's pick can collide: random, checked free, and never handed out
+    twice by this process (ClickHouse takes three at once)."""
+    low = _ephemeral_low()
+    if low is not None and low > 20_000:
+        for _ in range(200):
+            port = _PICK.randrange(15_000, low)
+            if port in _HANDED_OUT:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _HANDED_OUT.add(port)
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
