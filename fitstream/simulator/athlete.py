@@ -42,6 +42,7 @@ from fitstream.simulator.training_plan import (
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 WARMUP_DAYS = 56
+HABITUAL_SHARE = 0.8
 MODEL = BanisterModel()
 CROSS_SPORTS = tuple(s for s in SPORTS if s != "running")
 # Weekday weights for preferred training days (Monday first): weekends are popular.
@@ -198,7 +199,9 @@ class Athlete:
                                   traits.build_weeks)
         self._breaks = BreakSchedule(random.Random(rng.getrandbits(64)), first,
                                      traits.break_gap_days)
-        self.reference_load = self._habitual_daily_load()
+        # The habitual load: the weekly template at the share an athlete really does
+        # (skipped days, recovery and race weeks); build weeks ask for more than this.
+        self.reference_load = HABITUAL_SHARE * self._habitual_daily_load()
         reference = MODEL.steady_state(self.reference_load)
         self._reference_performance = MODEL.performance(reference)
         self._reference_fatigue = reference.fatigue

@@ -130,7 +130,8 @@ class Workout:
         samples: list[dict[str, Any]] = []
         sync_after = rng.randint(5, 20)
         now_ms, moving_s, distance = self.start_ms, 0.0, 0.0
-        hr = session.resting_hr + 15
+        # Racers warm up before the start; anyone else starts from near rest.
+        hr = session.steady_hr - 25 if race_m is not None else session.resting_hr + 15
         dt = profile.sample_interval_s
         speed_phase = rng.uniform(0, 2 * math.pi)
 
