@@ -319,7 +319,10 @@ class Athlete:
         load = trimp(minutes * (cancel or 1.0), hrr, t.male) * LOAD_TRANSFER[sport]
         return Session(day, start, sport, intensity, minutes, None, max(0.3, speed),
                        self._steady_hr(hrr), t.resting_hr, cancel,
-                       rng.choice((0, 0, 0, 1, 1, 2)), rng.getrandbits(64), load)
+                       # Hard sessions are done without stopping (a pause would let the
+                       # heart rate fall out of the hard band).
+                       0 if intensity == "hard" else rng.choice((0, 0, 0, 1, 1, 2)),
+                       rng.getrandbits(64), load)
 
     def _race(self, day: int, distance: str) -> Session:
         rng, t = self._day_rng, self.traits

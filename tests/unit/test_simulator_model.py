@@ -188,6 +188,7 @@ def test_a_typical_athletes_sessions_land_in_their_heart_rate_band(intensity, mi
                                                                    pauses):
     resting, maximum, fatigue_bpm = 59.0, 183.0, 3.0  # a typical athlete, habitual fatigue
     steady = resting + INTENSITY_HRR[intensity] * (maximum - resting) + fatigue_bpm
+    pauses = 0 if intensity == "hard" else pauses  # the model never pauses a hard session
     session = Session(0, START, "running", intensity, minutes, None, 2.8, steady, resting,
                       None, pauses, seed, 0.0)
     _, avg_hr = recorded(session)
