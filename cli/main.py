@@ -9,7 +9,20 @@ from __future__ import annotations
 
 import typer
 
-from cli import broker, demo, features, jobs, replay, roles, settings, simulate, sql, tokens, topics
+from cli import (
+    broker,
+    demo,
+    features,
+    jobs,
+    models,
+    replay,
+    roles,
+    settings,
+    simulate,
+    sql,
+    tokens,
+    topics,
+)
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode="rich",
                   pretty_exceptions_show_locals=False)
@@ -24,6 +37,7 @@ app.add_typer(tokens.users_app, name="users")
 app.add_typer(tokens.analysts_app, name="analysts")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(features.app, name="features")
+app.add_typer(models.app, name="models")
 
 if __name__ == "__main__":
     app()

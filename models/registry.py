@@ -150,7 +150,9 @@ def model_versions(settings: FitStreamSettings, spec: ModelSpec) -> list[dict[st
     rows = []
     for version in sorted(versions, key=lambda v: int(v.version), reverse=True):
         metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
-        rows.append({"version": str(version.version), "aliases": list(version.aliases),
+        # Search results may leave aliases out (the SQL store does): ask per version.
+        aliases = client.get_model_version(spec.registered_name, version.version).aliases
+        rows.append({"version": str(version.version), "aliases": list(aliases),
                      "run_id": version.run_id, "created": version.creation_timestamp,
                      "metrics": dict(metrics)})
     return rows
