@@ -40,8 +40,7 @@ from tests.integration.test_pipeline_e2e import read_topic
 pytestmark = pytest.mark.e2e
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-# 02_forecast, 03_recommender and 04_champion join when the models CLI lands.
-ORDER = ("01_explore",)
+ORDER = ("01_explore", "02_forecast", "03_recommender", "04_champion")
 
 START = 1_792_368_000_000  # Monday 2026-10-19 00:00 UTC: six whole ISO weeks
 # Six weeks: the chronological split keeps the last quarter of the weeks, after a week's
@@ -224,3 +223,55 @@ def test_explore_reads_clickhouse_and_delta_alike(executed):
     assert {"malformed", "illegal_transition", "unknown_workout"} <= set(executed["dlq"])
     assert summary["feature_rows"] > completed / 2
 
+
+def test_forecast_notebook_reloads_the_challenger_on_feasts_point_in_time_features(executed):
+    summary = executed["summaries"]["02_forecast"]
+    assert finite(summary["holdout_mae"]) and summary["holdout_mae"] > 0
+    # Every baseline of the issue, in the same run: last 7 days, 28 days / 4, user's mean.
+    assert len(summary["baselines_mae"]) >= 3
+    assert all(finite(v) and v > 0 for v in summary["baselines_mae"].values())
+    # The holdout's features, pulled again from Feast at each row's as_of, are the ones
+    # the run logged; the pyfunc loaded by URI scores them as the run did.
+    assert summary["feast_equals_holdout"] is True
+    assert summary["reloaded_mae"] == pytest.approx(summary["holdout_mae"], rel=1e-6)
+    assert summary["holdout_rows"] > 0 and summary["weeks"] >= 1
+    assert summary["plots"] >= 1
+
+
+def test_recommender_notebook_shows_the_loss_curve_and_the_baselines(executed):
+    summary = executed["summaries"]["03_recommender"]
+    for value in summary["holdout"].values():
+        assert finite(value) and 0 <= value <= 1
+    assert set(summary["baselines"]) >= {"most_frequent", "most_recent"}
+    for metrics in summary["baselines"].values():
+        assert all(finite(v) and 0 <= v <= 1 for v in metrics.values())
+    # One point per epoch, at least two epochs.
+    assert summary["loss_curves"] and min(summary["loss_curves"].values()) >= 2
+    assert summary["reloaded_top1"] == pytest.approx(summary["holdout"]["top1_accuracy"])
+    assert summary["holdout_rows"] > 0
+
+
+def test_champion_notebook_promotes_by_the_gate_and_online_equals_offline(executed):
+    from fitstream.model_catalogue import by_registered_name
+
+    summary = executed["summaries"]["04_champion"]
+    trained = {executed["summaries"][n]["model"]: executed["summaries"][n]["version"]
+               for n in ("02_forecast", "03_recommender")}
+    assert set(summary["decisions"]) >= set(trained)
+    for model, version in trained.items():
+        decision = summary["decisions"][model]
+        assert decision["challenger"] == version and decision["champion_before"] is None
+        spec = by_registered_name(model)
+        metrics = summary["champions"][model]["metrics"][spec.gate_metric]
+        model_value = metrics.pop("model")
+        assert finite(model_value) and metrics and all(finite(v) for v in metrics.values())
+        # No champion before: the gate promotes exactly when the challenger beats every
+        # baseline of its run.
+        beats = all(model_value < v if spec.lower_is_better else model_value > v
+                    for v in metrics.values())
+        assert (decision["champion_after"] == version) is beats, (model, decision, metrics)
+    skew = summary["online_vs_offline"]
+    assert skew["differing"] == [] and skew["all_equal"] is True
+    assert skew["users"] == 5
+    assert {"weekly_distance_forecast_v1", "next_workout_v1"} <= set(skew["services"])
+    assert summary["scored_users"] == 5
