@@ -12,12 +12,29 @@ Delta offline), an MLflow SQLite registry and ClickHouse:
 
 from __future__ import annotations
 
+import time
 import uuid
 
+import mlflow
+import numpy as np
+import pandas as pd
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from feast.data_source import PushMode
+from mlflow import MlflowClient
 
+from feature_repo.definitions import PUSH_SOURCE
+from fitstream.contracts import AvroSerde, registry_from_settings, subjects
+from fitstream.domain.events import SPORT_TYPES
+from fitstream.domain.features import UserFeatureHistory
+from fitstream.kafka.clients import consumer_config, producer_config
+from fitstream.kafka.dead_letter import read_headers
+from fitstream.kafka.positions import LogPosition
+from fitstream.kafka.sink_runner import RunnerThreads
 from fitstream.model_catalogue import FORECAST, NEXT_WORKOUT, RACE_TIME
-from fitstream.settings import ClickHouseSettings, FitStreamSettings
+from fitstream.settings import ClickHouseSettings, FeastSettings, FitStreamSettings
+from sinks.clickhouse.topic_sink import ClickHouseTopicSink, view_runner
+from sinks.feast.online_sink import online_frame
 from stores.clickhouse import queries
 from stores.clickhouse.store import open_store
 from stores.clickhouse.tables import (
@@ -26,12 +43,20 @@ from stores.clickhouse.tables import (
     RECOMMENDATIONS,
     apply_ddl,
     forecast_columns,
+    prediction_tables,
     race_prediction_columns,
     recommendation_columns,
 )
-from streams.scoring.predictions import prediction_record
+from stores.delta.lakehouse import DeltaTables
+from stores.delta.tables import USER_FEATURES, user_feature_rows
+from stores.feast.store import apply_definitions, feature_store
+from streams.scoring.predictions import feature_vector, prediction_record
+from streams.scoring.scorer import Scorer, scorer_runner
+from tests.conftest import isolated
+from tests.harness import wait_until
 
 AS_OF = 1_796_083_200_000
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(params=["chdb", "server"])
@@ -97,3 +122,212 @@ def test_prediction_tables_keep_the_first_scoring_and_answer_the_latest(store):
     # An erase finds the user's predictions (counted before merges: copies included).
     assert {t for t, n in queries.user_row_counts(store, "u1").items() if n} == {
         FORECASTS, RACE_PREDICTIONS, RECOMMENDATIONS}
+
+
+# --- the scorer end to end ------------------------------------------------------------------
+
+DAY_MS = 86_400_000
+START = AS_OF - 30 * DAY_MS
+
+
+class WeekAhead(mlflow.pyfunc.PythonModel):
+    """A stand-in forecast (the trained one is models/forecast's): this week's distance
+    times a factor plus an offset per workout, so two versions give different answers."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def predict(self, context, model_input, params=None):
+        return pd.DataFrame({"predicted_distance_m": model_input["distance_7d_m"] * self.factor
+                             + model_input["workouts_28d"].astype("float64") * 100.0})
+
+
+def feature_rows(user: str, workouts: int, seed: int) -> list[dict]:
+    """A user's UserFeatures rows as the processor makes them, one per completed workout."""
+    history = UserFeatureHistory(user)
+    rows = []
+    for i in range(workouts):
+        end = START + (i * 3 + seed % 2) * DAY_MS + seed * 3_600_000
+        rows += history.add_workout({
+            "workout_id": f"{user}-w{i}", "user_id": user,
+            "sport_type": SPORT_TYPES[(i + seed) % 3], "status": "completed",
+            "start_time": end - 1_800_000 - i * 60_000, "end_time": end,
+            "moving_duration_ms": 1_800_000 + i * 60_000,
+            "distance_meters": 4000.0 + 250.5 * i + seed, "avg_heart_rate": 130.0 + 5 * i,
+            "best_1k_ms": 280_000 - i * 1000 if (i + seed) % 3 == 0 else None,
+            "best_5k_ms": None, "best_10k_ms": None, "device_id": "d",
+            "calories_burned": None, "avg_speed_mps": None, "sample_count": 10,
+            "last_seq": 1, "last_event_at": end})
+    return rows
+
+
+def register(settings: FitStreamSettings, experiment: str, factor: float) -> str:
+    """Log the stand-in as a new version of the forecast and make it @champion."""
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri())
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri())
+    client = MlflowClient(settings.mlflow_tracking_uri())
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else client.create_experiment(
+        experiment, artifact_location=settings.mlflow_artifact_root())
+    with mlflow.start_run(experiment_id=experiment_id):
+        info = mlflow.pyfunc.log_model(name="model", python_model=WeekAhead(factor),
+                                       registered_model_name=FORECAST.registered_name)
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(FORECAST.registered_name, "champion", version)
+    return version
+
+
+def read_all(settings: FitStreamSettings, topic: str) -> list:
+    consumer = Consumer(consumer_config(settings.kafka, f"read-{uuid.uuid4().hex[:8]}"))
+    ends = LogPosition(settings.kafka).ends(topic)
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+    messages = []
+    while len(messages) < sum(ends.values()):
+        messages += [m for m in consumer.consume(1000, timeout=1) if not m.error()]
+    consumer.close()
+    return messages
+
+
+def produce(settings: FitStreamSettings, serde: AvroSerde, rows: list[dict]) -> None:
+    producer = Producer(producer_config(settings.kafka))
+    for row in rows:
+        producer.produce(settings.kafka.features_topic, key=row["user_id"].encode(),
+                         value=serde.encode(subjects.USER_FEATURES, row))
+    assert producer.flush(30) == 0
+
+
+def test_the_scorer_serves_online_features_without_skew_follows_the_champion_and_replays(
+        broker, tmp_path):
+    started = time.monotonic()
+    name = f"scoring-{uuid.uuid4().hex[:8]}"
+    base = isolated(broker, tmp_path, name)
+    settings = base.model_copy(update={
+        "feast": FeastSettings(project=f"sc_{uuid.uuid4().hex[:8]}"),
+        "clickhouse": ClickHouseSettings(backend="chdb", chdb_path=tmp_path / "chdb"),
+        "models": base.models.model_copy(update={
+            "score_group_id": f"{name}-scorer", "score_online_wait_s": 5.0,
+            # Every batch asks the registry: the alias moves between two batches.
+            "score_reload_interval_s": 0.01}),
+        "sink": base.sink.model_copy(update={"batch_max_wait_s": 0.2,
+                                             "commit_interval_s": 0.5})})
+    serde = AvroSerde(registry_from_settings(settings.schema_registry))
+    users = [f"athlete-{i}" for i in range(6)]
+    rows = {u: feature_rows(u, 8, seed) for seed, u in enumerate(users)}
+    first = [r for u in users for r in rows[u][:5]]
+    second = [r for u in users for r in rows[u][5:]]
+
+    # The offline store holds every row (the lakehouse sink's job), the online store
+    # what the online sink pushed (here: pushed by the test, after the rows are produced).
+    apply_definitions(settings)
+    DeltaTables(settings).append(USER_FEATURES, user_feature_rows(first + second), [])
+    feast = feature_store(settings)
+    v1 = register(settings, name, 1.5)
+
+    store = open_store(settings)
+    apply_ddl(store)
+    sinks = [ClickHouseTopicSink(settings, store, serde, view)
+             for view in prediction_tables(settings)]
+    scorer = Scorer(settings)
+    runner = scorer_runner(settings, scorer)
+    threads = RunnerThreads([runner, *(view_runner(settings, s) for s in sinks)])
+    threads.start()
+    try:
+        forecasts_of = lambda: queries.prediction_rows(store, FORECASTS)  # noqa: E731
+        # Round 1: the rows reach the scorer before their online rows reach Feast; it waits.
+        produce(settings, serde, first)
+        feast.push(PUSH_SOURCE, online_frame(first), to=PushMode.ONLINE)
+        last_first = {u: rows[u][4]["as_of"] for u in users}
+        wait_until(lambda: {(r["user_id"], r["features_as_of_ms"]) for r in forecasts_of()}
+                   >= set(last_first.items()), "round 1's forecasts in ClickHouse",
+                   progress=lambda: len(forecasts_of()), alive=threads.all_alive)
+        assert {r["model_version"] for r in forecasts_of()} == {v1}
+
+        # (b) The champion moves; the same scorer names the new version from then on.
+        v2 = register(settings, name, 2.0)
+        assert v2 != v1
+        produce(settings, serde, second)
+        feast.push(PUSH_SOURCE, online_frame(second), to=PushMode.ONLINE)
+        # A user without online features, and a poison record.
+        ghost = feature_rows("ghost", 1, 9)
+        produce(settings, serde, ghost)
+        poison = Producer(producer_config(settings.kafka))
+        poison.produce(settings.kafka.features_topic, key=b"athlete-0", value=b"\x00garbage")
+        assert poison.flush(30) == 0
+        last = {u: rows[u][-1]["as_of"] for u in users}
+        wait_until(lambda: {(r["user_id"], r["features_as_of_ms"], r["model_version"])
+                            for r in forecasts_of()} >= {(u, a, v2) for u, a in last.items()},
+                   "round 2's forecasts by the new champion",
+                   progress=lambda: len(forecasts_of()), alive=threads.all_alive)
+        live = forecasts_of()
+        assert {r["model_version"] for r in live
+                if r["features_as_of_ms"] > last_first[r["user_id"]]} == {v2}
+        assert "ghost" not in {r["user_id"] for r in live}
+
+        # (a) No skew: every prediction's vector is Feast's point-in-time answer.
+        service = feast.get_feature_service(FORECAST.feature_service)
+        entity = pd.DataFrame({"user_id": [r["user_id"] for r in live],
+                               "event_timestamp": pd.to_datetime(
+                                   [r["features_as_of_ms"] for r in live], unit="ms", utc=True)})
+        offline = feast.get_historical_features(entity_df=entity, features=service).to_df()
+        by_key = {(row["user_id"], row["event_timestamp"]): row
+                  for row in offline.to_dict("records")}
+        for prediction in live:
+            used = dict(zip(prediction["feature_names"], prediction["feature_values"],
+                            strict=True))
+            point_in_time = by_key[(prediction["user_id"], pd.Timestamp(
+                prediction["features_as_of_ms"], unit="ms", tz="UTC"))]
+            assert used == feature_vector(point_in_time, list(used)), prediction["user_id"]
+            assert len(used) == len(scorer.online.refs(FORECAST.feature_service))
+
+        # (c) Dead letters, each with its reason; the ghost is never scored from its record.
+        def dead_letters() -> set[tuple]:
+            return {(m.key(), read_headers(m.headers())["dlq.reason"],
+                     dict(m.headers())["dlq.model"].decode())
+                    for m in read_all(settings, settings.kafka.scoring_dlq_topic)}
+
+        # The ghost's row waits score_online_wait_s for an online row that never comes.
+        wait_until(lambda: any(r[0] == b"ghost" for r in dead_letters()),
+                   "the ghost's dead letters", alive=threads.all_alive, poll_s=0.5)
+        reasons = dead_letters()
+        assert (b"ghost", "online_features_missing", FORECAST.registered_name) in reasons
+        assert (b"athlete-0", "undecodable", "") in reasons
+        for model in (RACE_TIME, NEXT_WORKOUT):  # never promoted
+            assert (b"athlete-1", f"no_champion:{model.registered_name}",
+                    model.registered_name) in reasons
+        assert {r for r in reasons if r[0] == b"ghost"} == {
+            (b"ghost", "online_features_missing", FORECAST.registered_name),
+            (b"ghost", f"no_champion:{RACE_TIME.registered_name}", RACE_TIME.registered_name),
+            (b"ghost", f"no_champion:{NEXT_WORKOUT.registered_name}",
+             NEXT_WORKOUT.registered_name)}
+
+        # (d) A second scorer from offset 0: the same rows in ClickHouse, row for row.
+        produced = sum(LogPosition(settings.kafka).ends(settings.kafka.forecasts_topic).values())
+        replay_settings = settings.model_copy(update={"models": settings.models.model_copy(
+            update={"score_group_id": f"{name}-replay"})})
+        replayer = Scorer(replay_settings)
+        replay = RunnerThreads([scorer_runner(replay_settings, replayer)])
+        replay.start()
+        total = len(first) + len(second) + len(ghost) + 1
+        forecast_sink = next(s for s in threads.runners if s.name == "forecasts")
+        try:
+            wait_until(lambda: replay.runners[0].records_written >= total,
+                       "the replay to read every feature row",
+                       progress=lambda: replay.runners[0].records_written, alive=replay.all_alive)
+            ends = LogPosition(settings.kafka).ends(settings.kafka.forecasts_topic)
+            assert sum(ends.values()) > produced  # it did predict again
+            wait_until(lambda: forecast_sink.records_written >= sum(ends.values()),
+                       "the sink to write the replay's forecasts",
+                       progress=lambda: forecast_sink.records_written,
+                       alive=threads.all_alive)
+        finally:
+            replay.stop()
+        assert forecasts_of() == live
+
+        latencies = sorted(scorer.latencies_s)
+        print(f"\nscoring: {len(latencies)} scored batches' rows; feature row -> prediction"
+              f" p50 {np.percentile(latencies, 50) * 1000:.0f} ms,"
+              f" p99 {np.percentile(latencies, 99) * 1000:.0f} ms;"
+              f" test {time.monotonic() - started:.0f} s")
+    finally:
+        threads.stop()
+        store.close()
