@@ -233,8 +233,10 @@ def _deliveries(workout: Workout, chaos: ChaosKnobs, tally: FleetTally) -> list[
             records.append(DeviceRecord(at, workout.user_id, event, duplicate=True))
             tally.duplicates += 1
         if rng.random() < chaos.malformed:
-            records.append(DeviceRecord(at, workout.user_id, None, raw=rng.randbytes(
-                rng.randint(1, 64))))
+            # Never the wire format's magic byte (0x00) first: such bytes are dead-lettered
+            # unknown_schema, not malformed, and the tally counts them as malformed.
+            records.append(DeviceRecord(at, workout.user_id, None, raw=b"\xff" + rng.randbytes(
+                rng.randint(0, 63))))
             tally.malformed += 1
     return records
 
