@@ -13,6 +13,7 @@ COPY sinks sinks
 COPY delivery delivery
 COPY stores stores
 COPY jobs jobs
+COPY models models
 COPY feature_repo feature_repo
 COPY api api
 COPY bench bench
