@@ -310,13 +310,24 @@ _KIND_FIELDS = {
 }
 
 
+# "Latest": the prediction on the user's newest features (``features_as_of``); of
+# several on the same features (a champion moved and a replay or redelivery scored the
+# row again), the highest model version. Versions are MLflow's registry numbers kept as
+# strings, so they are compared as numbers ("10" after "9"; toUInt64OrZero runs on 18.16
+# and chdb alike), the string only breaking ties between non-numeric ones. Not the
+# scoring time first: replicas' clocks differ, and a replay keeps each prediction's
+# first scoring. So a rollback (the alias moved back to a lower version) shows from the
+# user's next features on; rows both versions scored keep the higher one's answer.
+LATEST_PREDICTION_ORDER = ("features_as_of_ms DESC, toUInt64OrZero(model_version) DESC,"
+                           " model_version DESC, scored_at_ms DESC")
+
+
 def _latest_prediction(store: ClickHouseStore, table: str, user_id: str) -> Row | None:
-    """The user's prediction on the newest features; of several (a champion moved and
-    scored the same row again), the one scored last."""
+    """The user's latest prediction (:data:`LATEST_PREDICTION_ORDER`), or None."""
     rows = store.query(
         f"SELECT {PREDICTION_FIELDS}, {_KIND_FIELDS[table]} FROM {store.database}.{table}"
-        " FINAL WHERE user_id = %(u)s ORDER BY features_as_of_ms DESC, scored_at_ms DESC,"
-        " model_version DESC LIMIT 1", {"u": user_id})
+        f" FINAL WHERE user_id = %(u)s ORDER BY {LATEST_PREDICTION_ORDER} LIMIT 1",
+        {"u": user_id})
     return rows[0] if rows else None
 
 

@@ -116,3 +116,48 @@ def test_coordinates_ttl_blanks_old_routes_and_samples_and_keeps_the_rest(store)
                for r in store.query(f"SELECT * FROM {db}.workout_samples")}
     assert samples == {"w-old": (0.0, 0.0, 150, 10.0), "w-new": (52.5, 13.4, 150, 10.0)}
     assert store.query(f"SELECT count() AS n FROM {db}.workout_summary")[0]["n"] == 2
+
+
+def test_the_latest_prediction_is_on_the_newest_features_then_the_highest_version(store):
+    """Issue 11: versions are MLflow's numbers kept as strings; "10" is after "9" (a string
+    order put it first). The newest features win over any version, and the version over
+    the scoring time (the higher version scored earlier here, in an earlier insert)."""
+    from fitstream.model_catalogue import FORECAST, RACE_TIME
+    from stores.clickhouse import queries
+    from stores.clickhouse.tables import (
+        FORECASTS,
+        RACE_PREDICTIONS,
+        forecast_columns,
+        race_prediction_columns,
+    )
+    from streams.scoring.predictions import prediction_record
+
+    day = 86_400_000
+
+    def forecast(version: str, user: str, as_of: int, metres: float, scored_at: int) -> dict:
+        return prediction_record(FORECAST, version, user, as_of, {"distance_7d_m": metres},
+                                 {"predicted_distance_m": metres}, scored_at)
+
+    store.insert(FORECASTS, forecast_columns([
+        forecast("10", "u-versions", T0, 10_000.0, T0 + 5),
+        forecast("3", "u-as-of", T0 + day, 3_000.0, T0 + day + 5)]))
+    store.insert(FORECASTS, forecast_columns([
+        forecast("9", "u-versions", T0, 9_000.0, T0 + 50),
+        forecast("2", "u-versions", T0, 2_000.0, T0 + 60),
+        forecast("10", "u-as-of", T0, 10_000.0, T0 + 2 * day)]))
+    latest = queries.latest_forecast(store, "u-versions")
+    assert (latest["model_version"], latest["features_as_of_ms"], latest["scored_at_ms"],
+            latest["predicted_distance_m"], latest["feature_values"]) == (
+        "10", T0, T0 + 5, 10_000.0, [10_000.0])
+    latest = queries.latest_forecast(store, "u-as-of")
+    assert (latest["model_version"], latest["features_as_of_ms"],
+            latest["predicted_distance_m"]) == ("3", T0 + day, 3_000.0)
+
+    # The race-time and recommendation tables answer through the same order.
+    race = {"predicted_5k_s": 1500.0, "predicted_10k_s": None,
+            "predicted_half_marathon_s": None}
+    store.insert(RACE_PREDICTIONS, race_prediction_columns([
+        prediction_record(RACE_TIME, version, "u-versions", T0, {}, {
+            **race, "predicted_5k_s": seconds}, T0 + scored)
+        for version, seconds, scored in (("10", 1510.0, 1), ("9", 1509.0, 2))]))
+    assert queries.latest_race_prediction(store, "u-versions")["predicted_5k_s"] == 1510.0
