@@ -30,6 +30,7 @@ from delivery.smtp_email import message_id
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.kafka.clients import consumer_config, producer_config
 from fitstream.kafka.dead_letter import read_headers
+from fitstream.kafka.positions import LogPosition, behind
 from fitstream.privacy.coordinates import open_coordinates
 from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import key_store
@@ -38,7 +39,7 @@ from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, FleetTally
 from fitstream.simulator.producer import produce_fleet
 from fitstream.tokens import issue_analyst_token, issue_device_token, issue_user_token
 from stores.clickhouse.store import ClickHouseStore, open_store
-from stores.clickhouse.tables import view_tables
+from stores.clickhouse.tables import sink_groups, view_tables
 from tests.conftest import isolated
 from tests.harness import free_port, wait_until
 from tests.integration.reference_notifications import reference_notifications
@@ -241,6 +242,29 @@ def wait_for_leaderboards(urls: list[str], all_time: list[dict], stack: LocalSta
                    poll_s=0.5)
 
 
+def wait_for_every_view(settings: FitStreamSettings, server_settings: FitStreamSettings,
+                        stack: LocalStack) -> None:
+    """Until the processor has committed the whole log and every view sink of both
+    backends the end of its topic, twice in a row: the statuses and the all-time board
+    are two views; achievements, routes, samples and the rest are written by other sink
+    consumers, each at its own pace."""
+    position = LogPosition(settings.kafka)
+    sinks = [*sink_groups(settings), *sink_groups(server_settings)]
+    state = {"lag": None, "settled": 0}
+
+    def settled() -> bool:
+        state["lag"] = behind(position, settings.kafka.events_topic, settings.processor.app_id,
+                              sinks)
+        state["settled"] = 0 if state["lag"] else state["settled"] + 1
+        return state["settled"] >= 2
+
+    try:
+        wait_until(settled, "every view sink to commit the end of its topic",
+                   progress=lambda: state["lag"], alive=stack.check, poll_s=0.5)
+    finally:
+        position.close()
+
+
 def completion_offsets(log: list[tuple[int, dict | None]]) -> dict[str, int]:
     """Per workout, the log offset at which all its events up to completion had arrived."""
     first_seen: dict[str, dict[int, int]] = defaultdict(dict)
@@ -414,6 +438,7 @@ def pipeline(broker, tmp_path_factory, request):
             [*built.reference.values(), ILLEGAL_SUMMARY], reached_distances(events),
             built.completed_at)
         wait_for_leaderboards(built.api_urls, built.boards[("all", "all", "all")], stack)
+        wait_for_every_view(settings, server_settings, stack)
         built.events = events
         yield built
     finally:
