@@ -18,8 +18,10 @@ from pydantic import SecretStr
 from cli.dev.local_stack import LocalStack
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.daily_totals import user_daily_rows
+from fitstream.kafka.positions import LogPosition, behind
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
 from fitstream.simulator.producer import produce_fleet
+from sinks.delta.topic_sink import lakehouse_writers, records_behind
 from stores.delta.tables import (
     BRONZE_DEAD_LETTERS,
     BRONZE_EVENTS,
@@ -142,8 +144,19 @@ def stream_with_a_kill(broker, tmp_path):
                 continue
             expected.add((message.partition(), message.offset()))
         seen: dict = {}
+        position = LogPosition(settings.kafka)
+        writers = lakehouse_writers(settings)
 
         def lake_caught_up() -> bool:
+            # Every table the tests read, not only the two compared here: the processor
+            # has committed the whole log (so the DLQ and summaries are final), then each
+            # Delta writer's transaction version holds its topic's end.
+            processor_lag = sum(behind(position, settings.kafka.events_topic,
+                                       settings.processor.app_id, []).values())
+            seen["lag"] = (processor_lag,
+                           0 if processor_lag else records_behind(writers, position.ends))
+            if any(seen["lag"]):
+                return False
             positions = [(r["kafka_partition"], r["kafka_offset"]) for r in rows(settings,
                                                                                  BRONZE_EVENTS)]
             summaries = {}
@@ -160,11 +173,13 @@ def stream_with_a_kill(broker, tmp_path):
 
         wait_until(lake_caught_up, f"bronze to hold all {len(expected)} valid events and "
                    "silver every workout's last summary",
-                   progress=lambda: (len(set(seen.get("positions", ())) & expected),
+                   progress=lambda: (seen.get("lag"),
+                                     len(set(seen.get("positions", ())) & expected),
                                      len(seen.get("silver", ())),
                                      version(settings, SILVER_WORKOUTS)),
                    alive=lake.check, poll_s=1)
         positions, summaries, silver = seen["positions"], seen["summaries"], seen["silver"]
+        position.close()
     finally:
         sampler.stop.set()
         stack.stop()
