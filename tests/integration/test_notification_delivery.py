@@ -107,7 +107,10 @@ def test_failing_channels_retry_then_dead_letter_without_holding_up_email(delive
     assert {r["detail"] for r in by[("push", "dead_lettered")]} == {
         'HTTP 503: {"error": "unavailable"}'}
     assert {r["attempts"] for r in by[("sms", "dead_lettered")]} == {1}
-    assert max(r["at"] for r in by[("email", "sent")]) + 2500 < min(
+    # Email did not wait for push's retries: every mail went out well before the first
+    # push gave up (3 s of backoff after its first try; a loaded machine may take a
+    # second to send five mails, so the margin is not the full 3 s).
+    assert max(r["at"] for r in by[("email", "sent")]) + 1000 < min(
         r["at"] for r in by[("push", "dead_lettered")])
     mails = channels.received.by("smtp")
     assert sorted(m["payload"]["subject"] for m in mails) == [f"{i} km done!" for i in range(5)]
