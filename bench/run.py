@@ -23,7 +23,9 @@ from bench import (
     ingest,
     lakehouse,
     latency,
+    models,
     processor,
+    scoring,
     sealing,
 )
 
@@ -41,8 +43,8 @@ def machine() -> str:
 
 def main(
     only: Annotated[list[str] | None, typer.Option(
-        help="ingest, processor, latency, api, lakehouse, backfill, feast or sealing "
-             "(repeatable).")] = None,
+        help="ingest, processor, latency, api, lakehouse, backfill, feast, sealing, models "
+             "or scoring (repeatable).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per throughput benchmark.")] = 3,
     plain_coordinates: Annotated[bool, typer.Option(
         help="Processor: pre-fill the log without sealing coordinates, to measure what "
@@ -50,7 +52,7 @@ def main(
 ) -> None:
     """Run the benchmarks and print the README rows."""
     chosen = only or ["ingest", "processor", "latency", "api", "lakehouse", "backfill", "feast",
-                      "sealing"]
+                      "sealing", "models", "scoring"]
     results = []
     if "ingest" in chosen:
         results.append(ingest.run(repeats, console))
@@ -68,6 +70,10 @@ def main(
         results.append(feast_online.run(repeats, console))
     if "sealing" in chosen:
         results.append(sealing.run(repeats, console))
+    if "models" in chosen:
+        results.append(models.run(repeats, console))
+    if "scoring" in chosen:
+        results.append(scoring.run(repeats, console))
     stamp = datetime.now(UTC)
     report = {"date": stamp.date().isoformat(), "machine": machine(), "results": results}
     RESULTS.mkdir(exist_ok=True)
@@ -81,6 +87,12 @@ def main(
             latency_row(result, name, b, f"median of {len(b['runs'])} runs of "
                         f"{b['calls_per_run']:,} calls, {b['users']:,} users stored")
         if "endpoints" in result or "backends" in result:
+            continue
+        if "models" in result:
+            model_rows(result)
+            continue
+        if "rows_per_s" in result:
+            scoring_rows(result)
             continue
         if "seal_us_per_event" in result:
             figure = (f"seal {result['seal_us_per_event']} µs, open "
@@ -96,6 +108,35 @@ def main(
                       f"samples/s (median of {len(result['runs'])}: "
                       f"{result['median_seconds']} s for {result['records']:,} records)")
         typer.echo(f"| {result['benchmark']} | {figure} |")
+
+
+def model_rows(result: dict) -> None:
+    """Per model: the median training time, and the holdout metric beside each baseline."""
+    fleet = result["fleet"]
+    for key, m in result["models"].items():
+        runs = ", ".join(f"{r['seconds']:g}" for r in m["runs"])
+        gate = m["gate"]
+        baselines = ", ".join(f"{name} {value:,.4g}" for name, value in gate["baselines"].items())
+        typer.echo(f"| training: {key} ({m['registered_name']}), {fleet['users']} users x "
+                   f"{fleet['days']} days, {m['train_rows']:,} training / {m['holdout_rows']:,} "
+                   f"holdout rows | **{m['median_seconds']:g} s** (runs {runs}); holdout "
+                   f"{gate['metric']} {gate['model']:,.4g} against {baselines} |")
+    typer.echo(f"| fleet build (not a benchmark): {fleet['users']} users x {fleet['days']} days "
+               f"| {fleet['build_wall_s']:g} s wall, peak RSS {fleet['build_peak_rss_mb']:,} MB "
+               f"({fleet['records']:,} records, {fleet['completed']:,} completed workouts) |")
+
+
+def scoring_rows(result: dict) -> None:
+    """Scoring throughput and feature row -> stored prediction latency."""
+    runs = ", ".join(f"{r['seconds']:g}" for r in result["runs"])
+    typer.echo(f"| {result['benchmark']}: throughput, {result['rows']:,} pre-filled feature "
+               f"rows | **{result['rows_per_s']:,} rows/s** ({result['predictions_per_s']:,} "
+               f"predictions/s; median of {len(result['runs'])}, runs {runs} s) |")
+    lat = result["latency"]
+    typer.echo(f"| {result['benchmark']}: feature row -> predictions in ClickHouse at "
+               f"{lat['rate_per_s']} rows/s | **p50 {lat['p50_ms']:g} ms, p99 {lat['p99_ms']:g} "
+               f"ms** ({lat['probes']} probes; scorer alone p50 {lat['scorer_p50_ms']:g} ms, "
+               f"p99 {lat['scorer_p99_ms']:g} ms) |")
 
 
 def latency_row(result: dict, name: str, stats: dict, detail: str) -> None:
