@@ -3,7 +3,8 @@ Feast, without a broker: for the model tests, the notebooks and the benchmarks, 
 need the tables the stream would have written but not the stream.
 
 1. :func:`fitstream.simulator.fleet.simulate_fleet` makes every device record in delivery
-   order; malformed records are dropped (the processor dead-letters them). Events are
+   order, ten users at a time (the memory bound); malformed records are dropped (the
+   processor dead-letters them). Events are
    fed as a trusted producer writing straight to Kafka may send them: coordinates plain
    (the simulator never seals; ``produce_fleet`` seals for ingest's path, and the
    processor opens them again before the core sees them), so no key store is needed.
@@ -63,6 +64,9 @@ TRAINING_PARTITIONS = ["snapshot_date"]
 # this module was written, so the fleet is in the past.
 DEFAULT_START_MS = int(datetime(2026, 6, 1, tzinfo=UTC).timestamp() * 1000)
 
+# Users simulated and replayed together: bounds the build's memory (see replay_fleet).
+USERS_PER_SLICE = 10
+
 Progress = Callable[[str, int, int], None]
 """``(stage, done, total)``: called as the build advances (total 0: not known yet)."""
 
@@ -76,21 +80,29 @@ class _NoState:
 
 def replay_fleet(spec: FleetSpec, policy: EventTimePolicy, progress: Progress | None = None,
                  ) -> tuple[FleetTally, list[pipeline.PipelineResult]]:
-    """The fleet's records, per user in delivery order, through the pipeline core."""
+    """The fleet's records, per user in delivery order, through the pipeline core.
+
+    A slice of :data:`USERS_PER_SLICE` users at a time (each user's records are the same
+    as in the whole log: :func:`simulate_fleet`'s ``users``), keeping only what the
+    tables need (summaries, feature rows, rejections): a user's 180 days of samples take
+    about 150 MB as Python objects, so holding the whole log limited a build to about 50
+    users on this machine."""
     tally = FleetTally()
-    by_user: dict[str, list[tuple[dict[str, Any], list[Any]]]] = {}
-    for offset, record in enumerate(simulate_fleet(spec, tally)):
-        if record.event is not None:
-            by_user.setdefault(record.key, []).append((record.event, [0, offset, None]))
-        if progress and offset % 20_000 == 0:
-            progress("simulate", tally.records, 0)
-    if progress:
-        progress("simulate", tally.records, tally.records)
     results = []
-    for done, user_id in enumerate(sorted(by_user), 1):
-        results.append(pipeline.run_batch(by_user.pop(user_id), _NoState(), policy))
+    for first in range(0, spec.users, USERS_PER_SLICE):
+        by_user: dict[str, list[tuple[dict[str, Any], list[Any]]]] = {}
+        for offset, record in enumerate(simulate_fleet(
+                spec, tally, range(first, min(first + USERS_PER_SLICE, spec.users)))):
+            if record.event is not None:
+                by_user.setdefault(record.key, []).append((record.event, [0, offset, None]))
+        for user_id in sorted(by_user):
+            result = pipeline.run_batch(by_user.pop(user_id), _NoState(), policy)
+            results.append(pipeline.PipelineResult(
+                summaries=result.summaries, features=result.features,
+                rejections=result.rejections))
         if progress:
-            progress("pipeline", done, spec.users)
+            progress("simulate and replay", min(first + USERS_PER_SLICE, spec.users),
+                     spec.users)
     return tally, results
 
 

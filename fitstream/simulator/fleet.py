@@ -16,7 +16,7 @@ import heapq
 import math
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,11 +241,18 @@ def _deliveries(workout: Workout, chaos: ChaosKnobs, tally: FleetTally) -> list[
     return records
 
 
-def simulate_fleet(spec: FleetSpec, tally: FleetTally | None = None) -> Iterator[DeviceRecord]:
-    """Every record of the fleet, in delivery order (deterministic for a spec)."""
+def simulate_fleet(spec: FleetSpec, tally: FleetTally | None = None,
+                   users: Iterable[int] | None = None) -> Iterator[DeviceRecord]:
+    """Every record of the fleet, in delivery order (deterministic for a spec).
+
+    ``users`` (indices below ``spec.users``) keeps only those athletes: each user's
+    records are the same, in the same order, as in the whole fleet's log (athletes and
+    workouts draw from their own seeded generators, and the merge orders by delivery
+    time then by workout), so a large fleet can be built a slice of users at a time."""
     tally = tally if tally is not None else FleetTally()
     workouts = sorted(
-        (w for i in range(spec.users) for w in _user_workouts(spec, i)),
+        (w for i in (range(spec.users) if users is None else users)
+         for w in _user_workouts(spec, i)),
         key=lambda w: (w.start_ms, w.workout_id),
     )
     # A workout's records are built when the merge reaches its start, so memory
