@@ -2,11 +2,29 @@
 
 Training data: ``features.weekly_distance_training`` gives the spine (user, snapshot
 midnight) and the label; the features come from Feast's ``get_historical_features``
-with the feature service weekly_distance_forecast_v1, point in time (the row each
-snapshot joined has ``as_of`` at or before it). The split is chronological
-(``settings.models.holdout_share`` of the weeks, a 7-day gap). Baselines on the same
-holdout: the last 7 days (``distance_7d_m``), 28 days / 4, and the user's mean of their
-training labels (the training mean for users not seen in training).
+with the model's feature service (:data:`~fitstream.model_catalogue.FORECAST`), point
+in time (the row each snapshot joined has ``as_of`` at or before it). The split is
+chronological (``settings.models.holdout_share`` of the weeks, a 7-day gap). Baselines
+on the same holdout: the last 7 days (``distance_7d_m``), 28 days / 4, and the user's
+mean of their training labels (the training mean for users not seen in training).
+
+What the model predicts, and why (models/forecast/pyfunc.py has the arithmetic): the
+next 7 days as a multiple of the user's typical workout (28-day metres per workout),
+trained with the absolute error weighted by that workout so the loss is the MAE in
+metres. The window sums are the wrong yardstick to learn against: on a fleet of a
+few weeks the training rows are its first week, when a user's 7- and 28-day sums
+cover only the days since they joined, while the holdout's cover full weeks; a
+typical workout does not depend on how long the window has been filling. The trees are
+shallow and slow (a few dozen users' rows, labels noisier than the features), and the
+number of trees is chosen on the training rows' own last weeks (early stopping,
+:func:`early_stopping_rounds`), never on the holdout.
+
+Measured (seed 7 unless named; MAE in metres; model / best baseline): 100 users x 28
+days 16,899 / 18,007 (-6.2%; before 18,305, +1.7%); 100 x 28 from 2026-11-02 with seed
+42 12,958 / 12,673 (+2.2%; before 14,326, +13%); 20 x 84 14,797 / 13,191 user mean
+(+12%; before 15,687, +19%). The issue's target (15% below the best baseline) is not met:
+these features see 28 days, the user-mean baseline sees every training week, and the
+weekly labels vary within a user more than the features explain.
 
 Everything is logged to one MLflow run (see :func:`train`), and the model is registered
 as the new challenger.
@@ -36,7 +54,17 @@ from models.evaluation import (
     training_curve,
     utc_week,
 )
-from models.forecast.pyfunc import BOOSTER_ARTIFACT, OUTPUT, WeeklyDistancePyfunc, feature_matrix
+from models.forecast.pyfunc import (
+    BOOSTER_ARTIFACT,
+    FALLBACK_SCALE_ATTR,
+    OUTPUT,
+    PER_WORKOUT,
+    TARGET_ATTR,
+    WeeklyDistancePyfunc,
+    model_frame,
+    per_workout_scale,
+    predict_metres,
+)
 from models.registry import HOLDOUT_ARTIFACT, MODEL_ARTIFACT, register_challenger
 from models.tracking import training_run
 from models.training_data import AS_OF, historical_features, service_features
@@ -44,16 +72,21 @@ from models.training_data import weekly_distance_training as read_training_set
 
 LABEL = "label_next_7d_distance_m"
 GAP_DAYS = 7
+VALIDATION_SHARE = 0.25
+PATIENCE = 30
 DEFAULT_PARAMS: dict[str, Any] = {
     # MAE is the target, so the objective is the absolute error (the conditional median).
     "objective": "reg:absoluteerror",
     "eval_metric": "mae",
+    # Shallow, slow and heavily regularised: a few hundred rows of a few dozen users, with
+    # weekly labels that vary more within a user than the features explain; deeper trees
+    # memorised users (train MAE a third of the holdout's).
     "n_estimators": 300,
-    "max_depth": 4,
-    "learning_rate": 0.05,
+    "max_depth": 2,
+    "learning_rate": 0.02,
     "subsample": 0.8,
     "colsample_bytree": 0.8,
-    "min_child_weight": 5,
+    "min_child_weight": 20,
     "reg_lambda": 1.0,
 }
 
@@ -77,6 +110,37 @@ def baselines(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, np.ndarra
         "user_mean": holdout["user_id"].map(user_mean).fillna(train[LABEL].mean())
         .to_numpy(dtype=float),
     }
+
+
+def fallback_scale(train: pd.DataFrame) -> float:
+    """The scale of a user without a workout in 28 days: the training rows' median
+    typical workout (1 km if no row has one)."""
+    scale = per_workout_scale(train, np.nan)
+    return float(np.nanmedian(scale)) if np.isfinite(scale).any() else 1000.0
+
+
+def early_stopping_rounds(train: pd.DataFrame, x_train: pd.DataFrame, y_train: np.ndarray,
+                          scale: np.ndarray, hyper: dict[str, Any], seed: int) -> int:
+    """How many trees: the training rows are split again as the holdout was split
+    (the last weeks, after a gap), boosting stops when the later weeks' MAE has not
+    improved for :data:`PATIENCE` rounds, and the best count is kept (the final model
+    is then fitted on every training row). The holdout never takes part. With under
+    two training weeks (a 4-week fleet) there is nothing later to stop on:
+    ``n_estimators`` as given."""
+    import xgboost as xgb
+
+    try:
+        fit, later = chronological_split(train, "snapshot_at", VALIDATION_SHARE, GAP_DAYS)
+    except ValueError:
+        return int(hyper["n_estimators"])
+    fit_at, later_at = train.index.get_indexer(fit.index), train.index.get_indexer(later.index)
+    target = y_train / scale
+    model = xgb.XGBRegressor(**hyper, random_state=seed, n_jobs=1, tree_method="hist",
+                             early_stopping_rounds=PATIENCE)
+    model.fit(x_train.iloc[fit_at], target[fit_at], sample_weight=scale[fit_at],
+              eval_set=[(x_train.iloc[later_at], target[later_at])],
+              sample_weight_eval_set=[scale[later_at]], verbose=False)
+    return int(model.best_iteration) + 1
 
 
 def holdout_score(predictions: pd.DataFrame, holdout: pd.DataFrame) -> float:
@@ -106,13 +170,13 @@ def train(settings: FitStreamSettings, *, progress: Progress | None = None,
     step("training data", 0)
     frame = training_frame(settings)
     refs = service_features(settings, FORECAST.feature_service)
-    features = [ref.split(":", 1)[1] for ref in refs]
+    service = [ref.split(":", 1)[1] for ref in refs]
     train_rows, holdout = chronological_split(frame, "snapshot_at",
                                               settings.models.holdout_share, GAP_DAYS)
     step("training data", 1)
     run_params = {**hyper, "seed": seed, "holdout_share": settings.models.holdout_share,
                   "gap_days": GAP_DAYS, "feature_service": FORECAST.feature_service,
-                  "features": len(features), "label": LABEL}
+                  "features": len(service), "target": PER_WORKOUT, "label": LABEL}
     with training_run(settings, FORECAST, run_params) as run:
         mlflow.set_tags({"feature_refs": ",".join(refs),
                          "training_set_digest": frame_digest(frame),
@@ -122,20 +186,33 @@ def train(settings: FitStreamSettings, *, progress: Progress | None = None,
                                                           unit="ms", tz="UTC"))})
         mlflow.log_dict({"feature_service": FORECAST.feature_service, "feature_refs": refs},
                         "features.json")
-        model = xgb.XGBRegressor(**hyper, random_state=seed, n_jobs=1, tree_method="hist")
-        x_train = feature_matrix(train_rows, features)
-        x_holdout = feature_matrix(holdout, features)
+        x_train = model_frame(train_rows, service)
+        x_holdout = model_frame(holdout, service)
+        features = list(x_train.columns)
         y_train = train_rows[LABEL].to_numpy(dtype=float)
         y_holdout = holdout[LABEL].to_numpy(dtype=float)
-        model.fit(x_train, y_train, eval_set=[(x_train, y_train), (x_holdout, y_holdout)],
-                  verbose=False)
-        model.get_booster().feature_names = features
+        fallback = fallback_scale(train_rows)
+        scale_train = per_workout_scale(train_rows, fallback)
+        scale_holdout = per_workout_scale(holdout, fallback)
+        rounds = early_stopping_rounds(train_rows, x_train, y_train, scale_train, hyper, seed)
+        model = xgb.XGBRegressor(**{**hyper, "n_estimators": rounds}, random_state=seed,
+                                 n_jobs=1, tree_method="hist")
+        # Weighted by the scale, the absolute error of the multiple is the absolute
+        # error in metres; the holdout curve is drawn, never used to choose anything.
+        model.fit(x_train, y_train / scale_train, sample_weight=scale_train,
+                  eval_set=[(x_train, y_train / scale_train),
+                            (x_holdout, y_holdout / scale_holdout)],
+                  sample_weight_eval_set=[scale_train, scale_holdout], verbose=False)
+        booster = model.get_booster()
+        booster.feature_names = features
+        booster.set_attr(**{TARGET_ATTR: PER_WORKOUT, FALLBACK_SCALE_ATTR: repr(fallback)})
         step("fit", 2)
 
-        predicted = np.clip(model.predict(x_holdout), 0.0, None)
+        predicted = predict_metres(booster, holdout)
         metrics = {"holdout_mae": mae(y_holdout, predicted),
                    "holdout_rmse": float(np.sqrt(np.mean((y_holdout - predicted) ** 2))),
-                   "train_mae": mae(y_train, np.clip(model.predict(x_train), 0.0, None)),
+                   "train_mae": mae(y_train, predict_metres(booster, train_rows)),
+                   "n_estimators_used": float(rounds),
                    "train_rows": float(len(train_rows)), "holdout_rows": float(len(holdout)),
                    "training_set_rows": float(len(frame)),
                    "holdout_users": float(holdout["user_id"].nunique())}
@@ -147,38 +224,41 @@ def train(settings: FitStreamSettings, *, progress: Progress | None = None,
         mlflow.log_metrics(metrics)
         step("evaluate", 3)
 
-        curves = model.evals_result()
+        # The weighted MAE of the multiples is the MAE in metres over the mean scale.
+        curves = {"train": list(np.asarray(model.evals_result()["validation_0"]["mae"])
+                                * scale_train.mean()),
+                  "holdout": list(np.asarray(model.evals_result()["validation_1"]["mae"])
+                                  * scale_holdout.mean())}
         for i, (train_mae, holdout_mae) in enumerate(zip(
-                curves["validation_0"]["mae"], curves["validation_1"]["mae"], strict=True)):
+                curves["train"], curves["holdout"], strict=True)):
             mlflow.log_metrics({"curve_train_mae": train_mae, "curve_holdout_mae": holdout_mae},
                                step=i)
-        gain = model.get_booster().get_score(importance_type="gain")
+        gain = booster.get_score(importance_type="gain")
         log_plots({
             "predicted_vs_actual": predicted_vs_actual(y_holdout, predicted, "m"),
             "residuals_by_week": residuals_by_week(
                 np.asarray(utc_week(holdout["snapshot_at"].to_numpy())), predicted - y_holdout, "m"),
             "feature_importance": feature_importance(gain),
-            "training_curve": training_curve({"train": curves["validation_0"]["mae"],
-                                              "holdout": curves["validation_1"]["mae"]}, "MAE (m)"),
+            "training_curve": training_curve(curves, "MAE (m)"),
         })
         mlflow.log_dict({name: float(value) for name, value in gain.items()},
                         "feature_importance.json")
         step("plots", 4)
 
-        inputs = ["user_id", AS_OF, *features]
+        inputs = ["user_id", AS_OF, *service]
         example = holdout[inputs].head(5).astype({AS_OF: "int64"}).reset_index(drop=True)
-        example[features] = example[features].astype("float64")
+        example[service] = example[service].astype("float64")
         with tempfile.TemporaryDirectory() as folder:
             booster_path = Path(folder) / "booster.json"
-            model.get_booster().save_model(booster_path)
+            booster.save_model(booster_path)
             logged_holdout = holdout[[*inputs, "snapshot_at", LABEL]].reset_index(drop=True)
-            logged_holdout[features] = logged_holdout[features].astype("float64")
+            logged_holdout[service] = logged_holdout[service].astype("float64")
             logged_holdout[AS_OF] = logged_holdout[AS_OF].astype("int64")
             holdout_path = Path(folder) / Path(HOLDOUT_ARTIFACT).name
             logged_holdout.to_parquet(holdout_path, index=False)
             mlflow.log_artifact(str(holdout_path), str(Path(HOLDOUT_ARTIFACT).parent))
             output = WeeklyDistancePyfunc()
-            output.booster = model.get_booster()
+            output.booster = booster
             signature = infer_signature(example, output.predict(None, example))
             mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT, python_model=WeeklyDistancePyfunc(),
