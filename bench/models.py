@@ -22,6 +22,7 @@ beside the other helpers on this 24 GB machine.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib
 import json
@@ -68,6 +69,17 @@ def ensure_fleet(build: FleetBuild, console: Console) -> tuple[FitStreamSettings
     """The cached fleet, built first if missing (niced child process); returns its
     settings and the build report (the job's report plus wall time and peak RSS)."""
     settings = fleet_settings(build)
+    state = settings.state_dir
+    state.parent.mkdir(parents=True, exist_ok=True)
+    # One builder per fleet: a second caller waits for the first instead of wiping the
+    # directory it is writing (two helpers once built the same fleet at once).
+    with open(state.parent / f"{build.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_fleet_locked(build, settings, console)
+
+
+def _ensure_fleet_locked(build: FleetBuild, settings: FitStreamSettings, console: Console,
+                         ) -> tuple[FitStreamSettings, dict[str, Any]]:
     state = settings.state_dir
     done = state / BUILD_REPORT
     if done.exists():
