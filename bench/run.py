@@ -116,14 +116,20 @@ def model_rows(result: dict) -> None:
     for key, m in result["models"].items():
         runs = ", ".join(f"{r['seconds']:g}" for r in m["runs"])
         gate = m["gate"]
-        baselines = ", ".join(f"{name} {value:,.4g}" for name, value in gate["baselines"].items())
+        baselines = ", ".join(f"{name} {metric_text(value)}"
+                              for name, value in gate["baselines"].items())
         typer.echo(f"| training: {key} ({m['registered_name']}), {fleet['users']} users x "
                    f"{fleet['days']} days, {m['train_rows']:,} training / {m['holdout_rows']:,} "
                    f"holdout rows | **{m['median_seconds']:g} s** (runs {runs}); holdout "
-                   f"{gate['metric']} {gate['model']:,.4g} against {baselines} |")
+                   f"{gate['metric']} {metric_text(gate['model'])} against {baselines} |")
     typer.echo(f"| fleet build (not a benchmark): {fleet['users']} users x {fleet['days']} days "
                f"| {fleet['build_wall_s']:g} s wall, peak RSS {fleet['build_peak_rss_mb']:,} MB "
                f"({fleet['records']:,} records, {fleet['completed']:,} completed workouts) |")
+
+
+def metric_text(value: float) -> str:
+    """Metres as whole numbers, ratios (MAPE, NDCG) to four digits."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
 
 
 def scoring_rows(result: dict) -> None:
