@@ -46,6 +46,8 @@ def main(
         help="ingest, processor, latency, api, lakehouse, backfill, feast, sealing, models "
              "or scoring (repeatable).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per throughput benchmark.")] = 3,
+    fleet_users: Annotated[int, typer.Option(
+        min=1, help="Models: the cached fleet's users (180 days, seed 7).")] = models.USERS,
     plain_coordinates: Annotated[bool, typer.Option(
         help="Processor: pre-fill the log without sealing coordinates, to measure what "
              "opening them costs.")] = False,
@@ -71,7 +73,8 @@ def main(
     if "sealing" in chosen:
         results.append(sealing.run(repeats, console))
     if "models" in chosen:
-        results.append(models.run(repeats, console))
+        results.append(models.run(repeats, console, models.FleetBuild(
+            fleet_users, models.DAYS, models.SEED)))
     if "scoring" in chosen:
         results.append(scoring.run(repeats, console))
     stamp = datetime.now(UTC)
