@@ -46,7 +46,7 @@ def test_the_gate_promotes_a_challenger_and_refuses_a_weakened_one(settings):
     first = forecast.train(settings)
     assert str(client.get_model_version_by_alias(name, "challenger").version) == first.version
     run = client.get_run(first.run_id)
-    assert run.data.tags["feature_service"] == "weekly_distance_forecast_v1"
+    assert run.data.tags["feature_service"] == FORECAST.feature_service  # the catalogue's
     assert run.data.tags["training_set_digest"]
     baselines = {k: v for k, v in first.metrics.items() if k.startswith("baseline_")
                  and k.endswith("_mae")}
@@ -78,10 +78,29 @@ def test_the_gate_promotes_a_challenger_and_refuses_a_weakened_one(settings):
     refused = promote(settings, FORECAST)
     assert refused.promoted is False
     assert refused.challenger == weak.version and refused.champion == first.version
-    against_champion = [row for row in refused.table if row["against"].startswith("champion")]
-    assert len(against_champion) == 1 and against_champion[0]["beats"] is False
-    assert against_champion[0]["theirs"] == pytest.approx(
+    # One row per baseline of the weak run (its own numbers), then the champion's, each
+    # judging the weak run's holdout MAE.
+    weak_mae = weak.metrics["holdout_mae"]
+    weak_baselines = sorted(k for k in weak.metrics if k.startswith("baseline_")
+                            and k.endswith("_mae"))
+    assert [row["against"] for row in refused.table] == [
+        *(f"baseline {k.removeprefix('baseline_').removesuffix('_mae')}"
+          for k in weak_baselines),
+        f"champion v{first.version} (on the challenger's holdout)"]
+    assert [row["theirs"] for row in refused.table[:-1]] == [weak.metrics[k]
+                                                              for k in weak_baselines]
+    assert all(row["challenger"] == weak_mae and row["metric"] == "mae"
+               for row in refused.table)
+    assert [row["beats"] for row in refused.table] == [
+        *(weak_mae < weak.metrics[k] for k in weak_baselines), False]
+    against_champion = refused.table[-1]
+    assert against_champion["theirs"] == pytest.approx(
         score_on_holdout(settings, FORECAST, f"models:/{name}/{first.version}", weak.run_id))
-    assert any(f"does not beat champion v{first.version}" in r for r in refused.reasons)
+    # Both runs hold out the same rows, so the champion scores there what it logged.
+    assert against_champion["theirs"] == pytest.approx(first.metrics["holdout_mae"])
+    assert (f"challenger v{weak.version} mae {weak_mae:,.4g} does not beat champion"
+            f" v{first.version} (on the challenger's holdout)"
+            f" {against_champion['theirs']:,.4g} (lower is better)") in refused.reasons
+    assert refused.reasons[-1] == f"@champion not moved (stays on v{first.version})"
     assert str(client.get_model_version_by_alias(name, "champion").version) == first.version
     assert str(client.get_model_version_by_alias(name, "challenger").version) == weak.version

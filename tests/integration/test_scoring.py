@@ -3,11 +3,14 @@ Delta offline), an MLflow SQLite registry and ClickHouse:
 
 - the prediction tables on both backends keep one row per prediction, the earliest
   scoring, and answer the API's "latest" questions;
-- the scorer end to end: every stored prediction's feature vector equals Feast's
-  point-in-time answer at its ``features_as_of`` (no skew); moving ``@champion`` makes the
-  next predictions name the new version without a restart; a row without online
-  features, a poison record and models without a champion are dead-lettered with their
-  reasons; a second scorer from offset 0 leaves the ClickHouse rows exactly as they were.
+- the scorer end to end, with the real forecast (models/forecast, its pyfunc
+  models/forecast/pyfunc.py) trained on a small simulated fleet: every stored
+  prediction's feature vector equals Feast's point-in-time answer at its
+  ``features_as_of`` (no skew), and its forecast is exactly what the version it names
+  predicts on that vector; moving ``@champion`` to a second, differently trained version
+  makes the next predictions name it without a restart; a row without online features,
+  a poison record and models without a champion are dead-lettered with their reasons; a
+  second scorer from offset 0 leaves the ClickHouse rows exactly as they were.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import pandas as pd
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from feast.data_source import PushMode
-from mlflow import MlflowClient
 
 from feature_repo.definitions import PUSH_SOURCE
 from fitstream.contracts import AvroSerde, registry_from_settings, subjects
@@ -33,6 +35,9 @@ from fitstream.kafka.positions import LogPosition
 from fitstream.kafka.sink_runner import RunnerThreads
 from fitstream.model_catalogue import FORECAST, NEXT_WORKOUT, RACE_TIME
 from fitstream.settings import ClickHouseSettings, FeastSettings, FitStreamSettings
+from jobs.fleet_lakehouse import build_fleet_lakehouse
+from models import forecast
+from models.tracking import mlflow_client
 from sinks.clickhouse.topic_sink import ClickHouseTopicSink, view_runner
 from sinks.feast.online_sink import online_frame
 from stores.clickhouse import queries
@@ -49,9 +54,9 @@ from stores.clickhouse.tables import (
 )
 from stores.delta.lakehouse import DeltaTables
 from stores.delta.tables import USER_FEATURES, user_feature_rows
-from stores.feast.store import apply_definitions, feature_store
+from stores.feast.store import feature_store
 from streams.scoring.predictions import feature_vector, prediction_record
-from streams.scoring.scorer import Scorer, scorer_runner
+from streams.scoring.scorer import Scorer, model_input, scorer_runner
 from tests.conftest import isolated
 from tests.harness import wait_until
 
@@ -130,16 +135,14 @@ DAY_MS = 86_400_000
 START = AS_OF - 30 * DAY_MS
 
 
-class WeekAhead(mlflow.pyfunc.PythonModel):
-    """A stand-in forecast (the trained one is models/forecast's): this week's distance
-    times a factor plus an offset per workout, so two versions give different answers."""
-
-    def __init__(self, factor: float) -> None:
-        self.factor = factor
-
-    def predict(self, context, model_input, params=None):
-        return pd.DataFrame({"predicted_distance_m": model_input["distance_7d_m"] * self.factor
-                             + model_input["workouts_28d"].astype("float64") * 100.0})
+# The forecast's training data: a small simulated fleet with the weeks a chronological
+# split needs (training weeks, a week's gap, a holdout week), in the lakehouse and Feast
+# (jobs/fleet_lakehouse.py). Its users are not the athletes scored below: the model
+# scores users it never saw, as it would in production.
+FLEET_USERS, FLEET_DAYS, FLEET_SEED = 6, 28, 5
+# A second version trained deliberately differently (fewer, shallower trees), so the
+# versions disagree and a forecast shows which one made it.
+SECOND_VERSION_PARAMS = {"n_estimators": 30, "max_depth": 2}
 
 
 def feature_rows(user: str, workouts: int, seed: int) -> list[dict]:
@@ -161,20 +164,30 @@ def feature_rows(user: str, workouts: int, seed: int) -> list[dict]:
     return rows
 
 
-def register(settings: FitStreamSettings, experiment: str, factor: float) -> str:
-    """Log the stand-in as a new version of the forecast and make it @champion."""
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri())
-    mlflow.set_registry_uri(settings.mlflow_tracking_uri())
-    client = MlflowClient(settings.mlflow_tracking_uri())
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(
-        experiment, artifact_location=settings.mlflow_artifact_root())
-    with mlflow.start_run(experiment_id=experiment_id):
-        info = mlflow.pyfunc.log_model(name="model", python_model=WeekAhead(factor),
-                                       registered_model_name=FORECAST.registered_name)
-    version = str(info.registered_model_version)
-    client.set_registered_model_alias(FORECAST.registered_name, "champion", version)
-    return version
+def make_champion(settings: FitStreamSettings, version: str) -> None:
+    """Point @champion at ``version`` by hand. The gate's judgement (which on a fleet this
+    small a naive baseline may win) is tests/integration/test_model_registry.py's subject;
+    here the subject is what the scorer does with whatever the alias names."""
+    mlflow_client(settings).set_registered_model_alias(
+        FORECAST.registered_name, settings.models.champion_alias, version)
+
+
+def forecasts_by_version(settings: FitStreamSettings, version: str,
+                         predictions: list[dict]) -> list[float]:
+    """What the registered ``version``'s pyfunc (models/forecast/pyfunc.py) forecasts on
+    each prediction's stored vector, as the scorer calls it (user_id, as_of, the
+    service's features as doubles, in the types the model's signature declares)."""
+    model = mlflow.pyfunc.load_model(f"models:/{FORECAST.registered_name}/{version}")
+    declared = {column.name: str(getattr(column.type, "name", column.type))
+                for column in model.metadata.get_input_schema().inputs}
+    names = predictions[0]["feature_names"]
+    frame = pd.DataFrame({"user_id": [p["user_id"] for p in predictions],
+                          "as_of": [p["features_as_of_ms"] for p in predictions],
+                          **{name: [p["feature_values"][i] for p in predictions]
+                             for i, name in enumerate(names)}})
+    frame[names] = frame[names].astype("float64")
+    predicted = pd.DataFrame(model.predict(model_input(frame, declared)))
+    return [float(v) for v in predicted["predicted_distance_m"]]
 
 
 def read_all(settings: FitStreamSettings, topic: str) -> list:
@@ -216,12 +229,18 @@ def test_the_scorer_serves_online_features_without_skew_follows_the_champion_and
     first = [r for u in users for r in rows[u][:5]]
     second = [r for u in users for r in rows[u][5:]]
 
+    # The real forecast, trained on the fleet: v1 the champion; v2 (trained differently)
+    # registered now and made champion after round 1.
+    build_fleet_lakehouse(settings, FLEET_USERS, FLEET_DAYS, FLEET_SEED)
+    v1 = forecast.train(settings).version
+    v2 = forecast.train(settings, params=SECOND_VERSION_PARAMS).version
+    assert int(v2) == int(v1) + 1
+    make_champion(settings, v1)
+    trained_s = time.monotonic() - started
     # The offline store holds every row (the lakehouse sink's job), the online store
     # what the online sink pushed (here: pushed by the test, after the rows are produced).
-    apply_definitions(settings)
     DeltaTables(settings).append(USER_FEATURES, user_feature_rows(first + second), [])
     feast = feature_store(settings)
-    v1 = register(settings, name, 1.5)
 
     store = open_store(settings)
     apply_ddl(store)
@@ -243,8 +262,7 @@ def test_the_scorer_serves_online_features_without_skew_follows_the_champion_and
         assert {r["model_version"] for r in forecasts_of()} == {v1}
 
         # (b) The champion moves; the same scorer names the new version from then on.
-        v2 = register(settings, name, 2.0)
-        assert v2 != v1
+        make_champion(settings, v2)
         produce(settings, serde, second)
         feast.push(PUSH_SOURCE, online_frame(second), to=PushMode.ONLINE)
         # A user without online features, and a poison record.
@@ -278,6 +296,15 @@ def test_the_scorer_serves_online_features_without_skew_follows_the_champion_and
                 prediction["features_as_of_ms"], unit="ms", tz="UTC"))]
             assert used == feature_vector(point_in_time, list(used)), prediction["user_id"]
             assert len(used) == len(scorer.online.refs(FORECAST.feature_service))
+        # ... and its forecast is exactly what the real pyfunc of the version it names
+        # predicts on that vector; the two versions disagree, so the value shows which.
+        for version in (v1, v2):
+            scored = [r for r in live if r["model_version"] == version]
+            assert [r["predicted_distance_m"] for r in scored] == forecasts_by_version(
+                settings, version, scored), version
+        round_two = [r for r in live if r["model_version"] == v2]
+        assert forecasts_by_version(settings, v1, round_two) != [
+            r["predicted_distance_m"] for r in round_two]
 
         # (c) Dead letters, each with its reason; the ghost is never scored from its record.
         def dead_letters() -> set[tuple]:
@@ -329,7 +356,8 @@ def test_the_scorer_serves_online_features_without_skew_follows_the_champion_and
         print(f"\nscoring: {len(latencies)} scored batches' rows; feature row -> prediction"
               f" p50 {np.percentile(latencies, 50) * 1000:.0f} ms,"
               f" p99 {np.percentile(latencies, 99) * 1000:.0f} ms;"
-              f" test {time.monotonic() - started:.0f} s")
+              f" test {time.monotonic() - started:.0f} s, of which fleet and training"
+              f" {trained_s:.0f} s")
     finally:
         threads.stop()
         store.close()
