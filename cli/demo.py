@@ -20,9 +20,10 @@ def demo(
     users: Annotated[int, typer.Option(min=1, help="Simulated users.")] = 40,
     days: Annotated[int, typer.Option(
         min=1, help="Days of activity from Monday 2026-10-19 (the fleet must end before "
-                    "now). Five weeks give the forecast's chronological split training "
-                    "weeks and a two-week holdout after its one-week gap; with two weeks it "
-                    "has no labelled training week. 40 users by 35 days streams about as "
+                    "now). Five weeks give the forecast's chronological split labelled "
+                    "snapshots (the label is the next 7 days) for two training weeks, its "
+                    "one-week gap and a one-week holdout; with two weeks it has no labelled "
+                    "training week. 40 users by 35 days streams about as "
                     "many records as the earlier 100 by 14, so the AI engine adds only "
                     "its own stages to the demo's time.")] = 35,
     seed: Annotated[int, typer.Option()] = 42,
