@@ -140,9 +140,10 @@ START = AS_OF - 30 * DAY_MS
 # (jobs/fleet_lakehouse.py). Its users are not the athletes scored below: the model
 # scores users it never saw, as it would in production.
 FLEET_USERS, FLEET_DAYS, FLEET_SEED = 6, 28, 5
-# A second version trained deliberately differently (fewer, shallower trees), so the
-# versions disagree and a forecast shows which one made it.
-SECOND_VERSION_PARAMS = {"n_estimators": 30, "max_depth": 2}
+# A second version trained deliberately differently (at most 30 stumps at a fast rate,
+# whatever the defaults are), so the versions disagree and a forecast shows which one
+# made it (asserted).
+SECOND_VERSION_PARAMS = {"n_estimators": 30, "max_depth": 1, "learning_rate": 0.3}
 
 
 def feature_rows(user: str, workouts: int, seed: int) -> list[dict]:
