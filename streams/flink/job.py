@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import site
 import sys
 import time
 
@@ -35,6 +36,7 @@ from pyflink.common import Configuration, Types
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
+from fitstream.kafka.topics import BOARD_OUTPUTS, OUTPUTS
 from fitstream.settings import FitStreamSettings, get_settings
 from streams.flink.functions import (
     BOARD_COMPLETIONS,
@@ -51,7 +53,19 @@ def flink_configuration(settings: FitStreamSettings, restore: str | None) -> Con
     # Python workers run `python` from PATH unless told: this venv's interpreter.
     config.set_string("python.executable", sys.executable)
     config.set_string("python.client.executable", sys.executable)
-    config.set_string("python.execution-mode", os.environ.get("FLINK_MODE", "process"))
+    mode = os.environ.get("FLINK_MODE", "process")
+    config.set_string("python.execution-mode", mode)
+    if mode == "thread":
+        # Thread mode runs Python inside the JVM (pemja), which starts from the base
+        # interpreter's sys.path, not the venv's: every function failed with
+        # "No module named 'pemja'". Untested fix: the venv's site-packages on its path.
+        config.set_string("python.pythonpath", os.pathsep.join(site.getsitepackages()))
+    # With checkpointing on, Flink 2.0 restarts a failed job forever (exponential delay),
+    # so a broken job hangs its caller instead of failing: a few attempts, then fail.
+    config.set_string("restart-strategy.type", "fixed-delay")
+    config.set_string("restart-strategy.fixed-delay.attempts",
+                      os.environ.get("FLINK_RESTART_ATTEMPTS", "3"))
+    config.set_string("restart-strategy.fixed-delay.delay", "2 s")
     checkpoints = os.environ.get("FLINK_CHECKPOINT_DIR") or str(
         settings.state_dir / "flink" / "checkpoints")
     config.set_string("execution.checkpointing.interval",
@@ -99,6 +113,10 @@ def build(settings: FitStreamSettings, bounded: bool, restore: str | None,
           'value.fields-include' = 'EXCEPT_KEY'
         )""")
     guarantee = os.environ.get("FLINK_DELIVERY", "exactly-once")
+    # The sink needs 'topic' even with a writable topic column: the list of every topic
+    # a record may name (one outside it is refused).
+    topics = ";".join(sorted({o.topic(kafka) for o in (*OUTPUTS, *BOARD_OUTPUTS)}
+                             | {kafka.dlq_topic}))
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE outputs (
           `topic` STRING METADATA,
@@ -107,6 +125,7 @@ def build(settings: FitStreamSettings, bounded: bool, restore: str | None,
           `headers` MAP<STRING, BYTES> METADATA
         ) WITH (
           'connector' = 'kafka',
+          'topic' = '{topics}',
           'properties.bootstrap.servers' = '{kafka.bootstrap_servers}',
           'key.format' = 'raw',
           'key.fields' = 'k',
