@@ -36,18 +36,21 @@ def board_of(row: Row) -> str:
 
 
 def _millis(ts: Any) -> int | None:
-    """The Kafka record timestamp (TIMESTAMP_LTZ(3) metadata), which reaches Python as
-    ``pyflink.common.time.Instant``, as epoch ms."""
+    """The Kafka record timestamp (TIMESTAMP_LTZ(3) metadata) as epoch ms. Process mode
+    hands Python a ``pyflink.common.time.Instant``; thread mode (pemja) the Java
+    ``Instant`` wrapped as a ``PyJObject``, which has only the Java methods."""
     if ts is None:
         return None
     if isinstance(ts, datetime):
         return round(ts.timestamp() * 1000)
-    return int(ts.to_epoch_milli())
+    if hasattr(ts, "to_epoch_milli"):  # process mode: pyflink.common.time.Instant
+        return int(ts.to_epoch_milli())
+    return int(ts.toEpochMilli())  # thread mode: the java.time.Instant itself (pemja)
 
 
 def _map_states(ctx: RuntimeContext, stores: tuple[str, ...]) -> MapStoreState:
     return MapStoreState({store: ctx.get_map_state(MapStateDescriptor(store, Types.STRING(),
-                                                                      BYTES))
+                                                                      Types.STRING()))
                           for store in stores})
 
 

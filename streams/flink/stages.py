@@ -46,16 +46,20 @@ class OutRecord:
 
 
 class StoreMap(Protocol):
-    """The part of Flink's ``MapState[str, bytes]`` the port uses (a dict has it too)."""
+    """The part of Flink's ``MapState[str, str]`` the port uses."""
 
-    def get(self, key: str) -> bytes | None: ...
-    def put(self, key: str, value: bytes) -> None: ...
+    def get(self, key: str) -> str | None: ...
+    def put(self, key: str, value: str) -> None: ...
     def remove(self, key: str) -> None: ...
 
 
 class MapStoreState:
     """The pipeline's :class:`~fitstream.domain.pipeline.KeyedState` over one map per
-    store, orjson-encoded like the Faust tables (streams/faust/table_state.py).
+    store, JSON (orjson) like the Faust tables (streams/faust/table_state.py), held as
+    ``str``: in thread mode PyFlink converts a byte-array state value to a tuple of
+    ints, and its ``MapState.get`` of an absent key raises ``TypeError: 'NoneType' object
+    is not iterable`` (pyflink/fn_execution/embedded/converters.py ArrayDataConverter);
+    a string value works in both modes.
 
     In Flink every map is keyed state of the current key (the user, or the board), so
     ``MapState.get("u1/w1")`` reads user u1's session w1 only while u1's record is
@@ -74,7 +78,7 @@ class MapStoreState:
             if state is None:
                 self.stores[store].remove(key)
             else:
-                self.stores[store].put(key, orjson.dumps(state))
+                self.stores[store].put(key, orjson.dumps(state).decode())
 
 
 def policy_of(settings: FitStreamSettings) -> EventTimePolicy:
