@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test test-fast bench lint clickhouse-server s3-server clean feature-repo
+.PHONY: flink-venv setup demo test test-fast bench lint clickhouse-server s3-server clean feature-repo
 
 setup: $(STAMP) feature-repo
 
@@ -37,6 +37,19 @@ s3-server: $(S3_VENV)/.installed
 $(S3_VENV)/.installed: requirements-s3.lock
 	@test -x $(S3_VENV)/bin/python || $(PYTHON) -m venv $(S3_VENV)
 	$(S3_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-s3.lock
+	@touch $@
+
+# The Flink processor's venv (streams/flink): apache-flink pins numpy < 2.2, pyarrow < 17,
+# pandas < 2.3, protobuf < 6 and cloudpickle 2.2, so it cannot share the app venv. Our
+# package goes in without its deps: the job needs only the library (pinned in the lock).
+FLINK_VENV := .venv-flink
+flink-venv: $(FLINK_VENV)/.installed
+
+$(FLINK_VENV)/.installed: requirements-flink.lock pyproject.toml
+	@test -x $(FLINK_VENV)/bin/python || $(PYTHON) -m venv $(FLINK_VENV)
+	$(FLINK_VENV)/bin/pip install --quiet --disable-pip-version-check pip==25.3
+	$(FLINK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-flink.lock
+	$(FLINK_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
 demo: setup
