@@ -47,7 +47,7 @@ from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.windows import LeaderboardWindow
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.dead_letter import read_headers
-from fitstream.kafka.positions import LogPosition, caught_up
+from fitstream.kafka.positions import LogPosition, behind, caught_up
 from fitstream.kafka.topics import create_topics, partition_count
 from fitstream.settings import FitStreamSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec
@@ -373,17 +373,11 @@ def wait_until_scored(settings: FitStreamSettings, stack: LocalStack, console: C
                 committed = position.committed(topic, group)
                 progress.update(task, completed=sum(min(committed.get(p, 0), end)
                                                     for p, end in ends.items()))
-                done = (all(committed.get(p, 0) >= end for p, end in ends.items())
-                        and not any(behind_sink(position, t, g) for t, g in sinks))
+                done = not behind(position, topic, group, sinks, ends)
                 settled = settled + 1 if done else 0
                 time.sleep(1)
     finally:
         position.close()
-
-
-def behind_sink(position: LogPosition, topic: str, group: str) -> int:
-    committed = position.committed(topic, group)
-    return sum(max(0, end - committed.get(p, 0)) for p, end in position.ends(topic).items())
 
 
 def dead_letter_reasons(settings: FitStreamSettings, topic: str) -> Counter[str]:
