@@ -90,10 +90,10 @@ def run_replay(settings: FitStreamSettings, name: str, console: Console) -> dict
             deadline = time.monotonic() + REPLAY_TIMEOUT_S
             while time.monotonic() < deadline:
                 stack.check()
-                done = position.committed(events, target.processor.app_id)
+                done = position.committed(events, target.processor.consumer_group)
                 progress.update(task, completed=sum(min(done.get(p, 0), end)
                                                     for p, end in goal.items()))
-                if caught_up(position, events, target.processor.app_id, sink_groups(target),
+                if caught_up(position, events, target.processor.consumer_group, sink_groups(target),
                              goal):
                     break
                 time.sleep(1)

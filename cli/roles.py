@@ -4,31 +4,71 @@ Each is one process; README "Roles and how they run" says where each runs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from enum import StrEnum
+from typing import Annotated, NoReturn
 
 import typer
 
 from cli.common import configure_logs, console
-from fitstream.settings import get_settings
+from fitstream.settings import REPO_ROOT, FitStreamSettings, get_settings
 
 app = typer.Typer()
 
 
+class Engine(StrEnum):
+    faust = "faust"
+    flink = "flink"
+
+
 @app.command()
-def process() -> None:
-    """Run the workout-session processor (a Faust worker; scale out with more of them).
+def process(
+    engine: Annotated[Engine | None, typer.Option(
+        help="The stream processor: Faust workers, or a Flink job (the Flink venv, "
+             "`make flink-venv`). Default: FITSTREAM_PROCESSOR__ENGINE, else faust.")] = None,
+    bounded: Annotated[bool, typer.Option(
+        help="Flink only: stop at the end offsets the log has at start.")] = False,
+    fresh: Annotated[bool, typer.Option(
+        help="Flink only: ignore retained checkpoints and read the log from offset 0.")]
+    = False,
+) -> None:
+    """Run the workout-session processor: the pipeline core under Faust (scale out with
+    more workers) or under Flink (one job; FITSTREAM_PROCESSOR__FLINK__* set its
+    parallelism, checkpoints and delivery; a start resumes from the newest checkpoint). Both write the same records to the same topics.
 
     Its Prometheus metrics are on http://127.0.0.1:<processor.web_port>/metrics."""
+    settings = get_settings()
+    if engine is not None:
+        settings = settings.model_copy(update={"processor": settings.processor.model_copy(
+            update={"engine": engine.value})})
+    if settings.processor.engine == "flink":
+        run_flink_job(settings, bounded=bounded, fresh=fresh)
+    if bounded or fresh:
+        raise typer.BadParameter("--bounded and --fresh are for the Flink engine")
     from faust.worker import Worker
 
     from streams.faust.workout_sessions import build
 
-    settings = get_settings()
     configure_logs("processor")
     wiring = build(settings)
     # override_logging=False keeps the JSON logs configured above.
     Worker(wiring.app, loglevel=settings.log_level.lower(), quiet=True,
            redirect_stdouts=False, override_logging=False).execute_from_commandline()
+
+
+def run_flink_job(settings: FitStreamSettings, bounded: bool, fresh: bool) -> NoReturn:
+    """Become the Flink job (streams/flink/job.py) in the Flink venv's interpreter, with
+    exactly these settings: the app venv cannot import pyflink (its pins conflict)."""
+    python = settings.processor.flink.python
+    python = python if python.is_absolute() else REPO_ROOT / python
+    if not python.exists():
+        console.print(f"[red]The Flink venv's interpreter {python} is missing: run "
+                      "`make flink-venv` (or set FITSTREAM_PROCESSOR__FLINK__PYTHON).[/red]")
+        raise typer.Exit(2)
+    args = [str(python), "-m", "streams.flink.job", *(["--bounded"] if bounded else []),
+            *(["--fresh"] if fresh else [])]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
+    os.execve(str(python), args, {**env, **settings.to_env()})
 
 
 @app.command()

@@ -144,8 +144,50 @@ class ClickHouseSettings(BaseModel):
     database: str = "fitstream"
 
 
+class FlinkSettings(BaseModel):
+    """The Flink engine of the processor (streams/flink/job.py, run by ``fitstream process
+    --engine flink`` in the Flink venv). Measured choices and traps: docs/flink-findings.md."""
+
+    # The Flink venv's interpreter (apache-flink cannot share the app venv's pins);
+    # relative paths are from the project root.
+    python: Path = Path(".venv-flink/bin/python")
+    # "process" runs the Python functions in worker processes beside the JVM, "thread"
+    # inside it (pemja): both give Faust's outputs (tests/engines).
+    execution_mode: Literal["process", "thread"] = "process"
+    parallelism: int = Field(1, ge=1)
+    # Outputs become visible to read_committed consumers at each completed checkpoint,
+    # so this is also the floor of the Flink engine's freshness.
+    checkpoint_interval_s: float = Field(2.0, gt=0)
+    # A local directory (relative: under the state dir) or a URI (file://, s3://).
+    checkpoint_dir: str = "flink/checkpoints"
+    state_backend: Literal["hashmap", "rocksdb"] = "hashmap"
+    # exactly-once: one Kafka transaction per checkpoint; at-least-once: the idempotent
+    # sinks absorb the re-sends after a restore.
+    delivery: Literal["exactly-once", "at-least-once"] = "exactly-once"
+    # Must cover the longest checkpoint plus a restart; the broker caps it
+    # (transaction.max.timeout.ms, 15 min by default).
+    transaction_timeout_ms: int = Field(600_000, ge=1000)
+    # Flink 2.0 restarts a failed checkpointed job forever: a few attempts, then fail,
+    # so a broken job ends its process instead of hanging it.
+    restart_attempts: int = Field(3, ge=0)
+    # Records and milliseconds per bundle between the JVM and the Python workers
+    # (None: Flink's defaults, 100,000 and 1,000 ms).
+    bundle_size: int | None = Field(None, ge=1)
+    bundle_time_ms: int | None = Field(None, ge=1)
+    # A session cluster's REST address (host:port) to submit to; empty runs the job in
+    # an embedded mini-cluster inside the process.
+    jobmanager: str = ""
+    # The events stage re-reads the erasure topic before a record logged after its last
+    # read, and at least this often (fitstream/privacy/erasures.py says why).
+    erasure_refresh_s: float = Field(1.0, gt=0)
+
+
 class ProcessorSettings(BaseModel):
     app_id: str = "fitstream-workout-sessions"
+    # Which stream processor runs the pipeline core: Faust workers (the default) or a
+    # Flink job (streams/flink). Both write the same records to the same topics.
+    engine: Literal["faust", "flink"] = "faust"
+    flink: FlinkSettings = FlinkSettings()
     batch_max_records: int = Field(5000, ge=1)
     batch_within_s: float = Field(0.25, gt=0)
     # An event for a workout whose WorkoutStarted has not arrived waits this long (in
@@ -173,6 +215,14 @@ class ProcessorSettings(BaseModel):
     # without it a killed worker's partitions would stay stuck. One id per worker;
     # empty for dynamic membership (docker-compose's scaled replicas).
     group_instance_id: str = "workout-sessions-0"
+
+    @property
+    def consumer_group(self) -> str:
+        """The group whose committed offsets on the events topic say what the processor
+        has processed: Faust commits as ``app_id``; the Flink job's source commits as
+        ``<app_id>-flink`` when a checkpoint completes (it resumes from the checkpoint,
+        never from the group)."""
+        return self.app_id if self.engine == "faust" else f"{self.app_id}-flink"
 
 
 class SinkSettings(BaseModel):

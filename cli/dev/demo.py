@@ -134,7 +134,7 @@ def wait_until_delivered(settings: FitStreamSettings, stack: LocalStack) -> None
             stack.check()
             if time.monotonic() > deadline:
                 raise RuntimeError("notifications were not all delivered in time")
-            done = caught_up(position, settings.kafka.events_topic, settings.processor.app_id,
+            done = caught_up(position, settings.kafka.events_topic, settings.processor.consumer_group,
                              sinks)
             settled = settled + 1 if done else 0
             time.sleep(1)
