@@ -1,10 +1,25 @@
-"""Where consumers stand in the log: end offsets and consumer groups' committed offsets."""
+"""Where consumers stand in the log: end offsets and consumer groups' committed offsets.
+
+A topic written with transactions (the Flink processor's outputs, exactly-once) ends in
+commit markers, which take an offset each and reach no consumer: a consumer that has
+read everything commits the offset after its last record, one short of the log's end.
+So :meth:`LogPosition.ends` is the end a consumer can reach: the offset after the last
+record a ``read_committed`` consumer receives. It equals the log end on topics written
+without transactions, and excludes an open transaction's records (the broker's last
+stable offset) until it commits.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from fitstream.kafka.clients import base_config, consumer_config
@@ -17,14 +32,60 @@ class LogPosition:
     def __init__(self, kafka: KafkaSettings) -> None:
         self._kafka = kafka
         self._consumer = Consumer(consumer_config(kafka, "fitstream-log-position"))
+        self._reader: Consumer | None = None  # reads partition tails; made when needed
         self._admin = AdminClient(base_config(kafka))
+        # (topic, partition) -> (last stable offset, reachable end) already worked out.
+        self._reachable: dict[tuple[str, int], tuple[int, int]] = {}
 
     def _partitions(self, topic: str) -> list[int]:
         return list(self._consumer.list_topics(topic, timeout=10).topics[topic].partitions)
 
     def ends(self, topic: str) -> dict[int, int]:
-        return {p: self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in self._partitions(topic)}
+        """Per partition, the offset after the last record a consumer can receive (the
+        module docstring says why that is not always the log's end offset)."""
+        ends = {}
+        for p in self._partitions(topic):
+            # A read_committed client's high watermark is the last stable offset.
+            low, stable = self._consumer.get_watermark_offsets(
+                TopicPartition(topic, p), timeout=10, cached=False)
+            known = self._reachable.get((topic, p))
+            if known is None or known[0] != stable:
+                known = (stable, self._reachable_end(topic, p, low, stable))
+                self._reachable[(topic, p)] = known
+            ends[p] = known[1]
+        return ends
+
+    def _reachable_end(self, topic: str, partition: int, low: int, stable: int) -> int:
+        """The offset after the last record below ``stable`` that a read_committed
+        consumer receives; ``low`` if there is none. Reads the partition's tail, from one
+        record back, then further back by eight times as much each round."""
+        if stable <= low:
+            return stable
+        if self._reader is None:
+            self._reader = Consumer(consumer_config(
+                self._kafka, "fitstream-log-position",
+                **{"enable.partition.eof": True, "fetch.wait.max.ms": 10}))
+        back = 1
+        while True:
+            start = max(low, stable - back)
+            self._reader.assign([TopicPartition(topic, partition, start)])
+            last = None
+            while True:
+                message = self._reader.poll(10)
+                if message is None:
+                    raise TimeoutError(f"no answer reading {topic}[{partition}] from {start}")
+                if message.error() is not None:
+                    if message.error().code() == KafkaError._PARTITION_EOF:
+                        break
+                    raise KafkaException(message.error())
+                if message.offset() >= stable:
+                    break
+                last = message.offset()
+            if last is not None:
+                return last + 1
+            if start == low:
+                return low
+            back *= 8
 
     def committed(self, topic: str, group: str) -> dict[int, int]:
         """A group's committed offsets (0 where none). Asked through the admin API: a
@@ -36,6 +97,8 @@ class LogPosition:
 
     def close(self) -> None:
         self._consumer.close()
+        if self._reader is not None:
+            self._reader.close()
 
 
 def behind(position: LogPosition, events_topic: str, processor_group: str,

@@ -89,11 +89,15 @@ class Pipeline:
 
 
 def read_topic(settings: FitStreamSettings, topic: str) -> list[Any]:
-    """Every record of a topic, read back with a throwaway consumer."""
+    """Every record of a topic, read back with a throwaway consumer: up to the offset
+    after each partition's last committed record (LogPosition.ends: a topic the Flink
+    processor wrote with transactions ends in markers no consumer receives)."""
+    position = LogPosition(settings.kafka)
+    try:
+        ends = position.ends(topic)
+    finally:
+        position.close()
     consumer = Consumer(consumer_config(settings.kafka, "test-reader"))
-    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in metadata.partitions}
     consumer.assign([TopicPartition(topic, p, 0) for p in ends if ends[p] > 0])
     records, remaining = [], {p for p, end in ends.items() if end > 0}
 
