@@ -1,7 +1,12 @@
 """The Flink job's functions, in a module of their own: cloudpickle pickles a class
 defined in ``__main__`` by value with the globals it reaches (the job's failed with
 ``cannot pickle '_thread.RLock' object``), and one in an importable module by reference,
-so the Python workers import it from the installed package instead."""
+so the Python workers import it from the installed package instead.
+
+Metrics go through Flink's metric groups (the job's Prometheus reporter serves them):
+``events`` read, ``dead_letters`` by ``reason``, ``outputs`` sent and ``erasures``
+applied, like the Faust processor's counters (fitstream/observability/metrics.py).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,23 @@ from datetime import datetime
 from typing import Any
 
 from pyflink.common import Row, Types
-from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
+from pyflink.datastream import KeyedCoProcessFunction, KeyedProcessFunction, OutputTag, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
-from fitstream.contracts import AvroSerde, registry_from_settings
+from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.domain import pipeline
+from fitstream.domain.dead_letter import DeadLetterReason
+from fitstream.privacy.erasures import ErasureLedger
 from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import key_store
 from fitstream.settings import get_settings
-from streams.flink.stages import BoardStage, MapStoreState, UserStage
+from streams.flink.stages import (
+    APPLIED_ERASURE,
+    BoardStage,
+    ErasureWatch,
+    MapStoreState,
+    UserStage,
+)
 
 BYTES = Types.PRIMITIVE_ARRAY(Types.BYTE())
 OUT_TYPE = Types.ROW_NAMED(["topic", "k", "v", "headers"],
@@ -27,7 +40,8 @@ BOARD_COMPLETIONS = OutputTag("board-completions", BOARD_TYPE)
 
 
 def user_of(row: Row) -> str:
-    """The events stage's key: the record key, the user id (ingest keys by it)."""
+    """The events stage's key: the record key, the user id (ingest keys by it, and so
+    does ``publish_erasure`` on the erasure topic)."""
     return (row[0] or b"").decode("utf-8", "replace")
 
 
@@ -54,22 +68,54 @@ def _map_states(ctx: RuntimeContext, stores: tuple[str, ...]) -> MapStoreState:
                           for store in stores})
 
 
-class UserFunction(KeyedProcessFunction):
-    """The events stage, keyed by user."""
+class UserFunction(KeyedCoProcessFunction):
+    """The events stage, keyed by user: input 1 is the events topic, input 2 the erasure
+    topic (``UserErased``, keyed by user id like the events)."""
 
     def open(self, runtime_context: RuntimeContext) -> None:
         settings = get_settings()
         self.board_topic = settings.kafka.board_completions_topic
-        self.stage = UserStage(settings, AvroSerde(registry_from_settings(
-            settings.schema_registry)), FieldCipher(key_store(settings)))
-        self.state = _map_states(runtime_context, pipeline.STATE_STORES)
+        self.serde = AvroSerde(registry_from_settings(settings.schema_registry))
+        self.ledger = ErasureLedger(settings, self.serde)
+        self.erasures = ErasureWatch(self.ledger.catch_up,
+                                     settings.processor.flink.erasure_refresh_s)
+        self.stage = UserStage(settings, self.serde, FieldCipher(key_store(settings)),
+                               self.ledger.erased_at)
+        self.state = _map_states(runtime_context, (*pipeline.STATE_STORES, APPLIED_ERASURE))
+        metrics = runtime_context.get_metrics_group()
+        self.events = metrics.counter("events")
+        self.outputs = metrics.counter("outputs")
+        self.erased = metrics.counter("erasures")
+        # One counter per reason, made here: PyFlink registers metrics in open().
+        self.dead_letters = {reason.value: metrics.add_group("reason", reason.value).counter(
+            "dead_letters") for reason in DeadLetterReason}
+        self.dlq_topic = settings.kafka.dlq_topic
 
-    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
+    def close(self) -> None:
+        self.ledger.close()
+
+    def process_element1(self, value: Row, ctx: KeyedCoProcessFunction.Context):
         k, v, partition, offset, ts = value[0], value[1], value[2], value[3], value[4]
-        for out in self.stage.process(k, v, partition, offset, _millis(ts), self.state):
+        written_at = _millis(ts)
+        self.events.inc()
+        self.erasures.before(written_at)
+        for out in self.stage.process(k, v, partition, offset, written_at, self.state):
+            if out.topic == self.dlq_topic:
+                self.dead_letters[out.headers["dlq.reason"].decode()].inc()
+            else:
+                self.outputs.inc()
             yield Row(out.topic, out.key, out.value, out.headers)
             if out.topic == self.board_topic:
                 yield BOARD_COMPLETIONS, Row(out.key.decode(), out.value)
+
+    def process_element2(self, value: Row, ctx: KeyedCoProcessFunction.Context):
+        try:
+            _, erasure = self.serde.decode(value[1])
+        except SerdeError:
+            return  # the ledger logs and skips undecodable erasures the same way
+        if UserStage.erase(erasure["erased_at"], self.state):
+            self.erased.inc()
+        yield from ()
 
 
 class BoardFunction(KeyedProcessFunction):

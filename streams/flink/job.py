@@ -1,27 +1,30 @@
-"""The Flink processor (PyFlink 2.0.2, run with .venv-flink/bin/python): the same
-pipeline core as the Faust processor, keyed state in Flink, outputs through one
-transactional Kafka sink.
+"""The Flink processor (PyFlink 2.0.2, run with the Flink venv's interpreter by
+``fitstream process --engine flink``): the same pipeline core as the Faust processor,
+keyed state in Flink, outputs through one transactional Kafka sink.
 
-Shape (measured choices in /work/helpers/flink-findings.md):
+Shape (measured choices and traps: docs/flink-findings.md):
 
-- **Source**: a Kafka SQL table on the events topic with ``key.format=raw`` and
-  ``value.format=raw`` plus the partition, offset and timestamp metadata, turned into a
-  DataStream with ``to_data_stream``: PyFlink 2.0's ``KafkaSource`` only has value
-  deserializers, and the core needs the record's partition, offset and Kafka time.
-- **Events stage**: keyed by the record key (the user id, as ingest and the simulator
-  write it; Faust relies on the same co-partitioning), a ``KeyedProcessFunction`` holds
-  the user's state in one ``MapState[str, bytes]`` per store of the core and calls
-  :class:`streams.flink.stages.UserStage`.
+- **Sources**: Kafka SQL tables on the events topic and on the erasure topic with
+  ``key.format=raw`` and ``value.format=raw`` plus the partition, offset and timestamp
+  metadata, turned into DataStreams with ``to_data_stream``: PyFlink 2.0's
+  ``KafkaSource`` only has value deserializers, and the core needs the record's
+  partition, offset and Kafka time.
+- **Events stage**: both keyed by the record key (the user id, as ingest, the simulator
+  and the erase job write it; Faust relies on the same co-partitioning), a
+  ``KeyedCoProcessFunction`` holds the user's state in one ``MapState[str, str]`` per
+  store of the core and calls :class:`streams.flink.stages.UserStage`.
 - **Boards stage**: board completions (a side output) keyed by board, the same way.
 - **Sink**: one Kafka SQL table whose ``topic`` and ``headers`` are writable metadata
   (flink-connector-kafka 4.0.1), so every output topic and the dead letters go through
-  one transactional producer per subtask (``sink.delivery-guarantee=exactly-once``):
-  consumers reading ``read_committed`` see a checkpoint's records or none.
+  one transactional producer per subtask (``processor.flink.delivery``, exactly-once by
+  default): consumers reading ``read_committed`` see a checkpoint's records or none.
 
-``python -m streams.flink.job [--bounded] [--restore PATH]``: ``--bounded`` stops at
-the end offsets the topic has at start (tests, replays), ``--restore`` resumes from a
-checkpoint directory (``.../chk-N``). Settings come from the FITSTREAM_* environment,
-which the Python workers inherit too; ``FLINK_*`` variables below tune the runtime.
+Lifecycle: a start resumes from the newest retained checkpoint under
+``processor.flink.checkpoint_dir`` (state and source offsets together), or reads the
+log from offset 0 when there is none; ``--fresh`` ignores checkpoints, ``--restore``
+names one. SIGINT/SIGTERM end the process, and with it the job's JVM (PyFlink's gateway
+watchdog); the checkpoints are retained for the next start. ``--bounded`` stops at the
+end offsets the topics have at start (tests, replays, benchmarks).
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ import os
 import site
 import sys
 import time
+from pathlib import Path
 
 from pyflink.common import Configuration, Types
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
 from fitstream.kafka.topics import BOARD_OUTPUTS, OUTPUTS
-from fitstream.settings import FitStreamSettings, get_settings
+from fitstream.settings import REPO_ROOT, FitStreamSettings, get_settings
 from streams.flink.functions import (
     BOARD_COMPLETIONS,
     OUT_TYPE,
@@ -48,52 +52,72 @@ from streams.flink.functions import (
 )
 
 
-def flink_configuration(settings: FitStreamSettings, restore: str | None) -> Configuration:
+def checkpoint_uri(settings: FitStreamSettings) -> str:
+    """Where checkpoints go: a URI as configured, or a local directory as file://."""
+    where = settings.processor.flink.checkpoint_dir
+    return where if "://" in where else settings.resolve(Path(where)).absolute().as_uri()
+
+
+def latest_checkpoint(settings: FitStreamSettings) -> Path | None:
+    """The newest completed checkpoint (``<job-id>/chk-N`` with its ``_metadata``) under
+    a local checkpoint directory; None when there is none (or it is not local)."""
+    where = settings.processor.flink.checkpoint_dir
+    if "://" in where and not where.startswith("file://"):
+        return None
+    root = Path(where.removeprefix("file://")) if "://" in where else settings.resolve(
+        Path(where))
+    done = [meta.parent for meta in root.glob("*/chk-*/_metadata")]
+    return max(done, key=lambda chk: chk.stat().st_mtime_ns) if done else None
+
+
+def flink_configuration(settings: FitStreamSettings, restore: Path | None) -> Configuration:
+    flink = settings.processor.flink
     config = Configuration()
     # Python workers run `python` from PATH unless told: this venv's interpreter.
     config.set_string("python.executable", sys.executable)
     config.set_string("python.client.executable", sys.executable)
-    mode = os.environ.get("FLINK_MODE", "process")
-    config.set_string("python.execution-mode", mode)
-    if mode == "thread":
+    config.set_string("python.execution-mode", flink.execution_mode)
+    if flink.execution_mode == "thread":
         # Thread mode runs Python inside the JVM (pemja), which starts from the base
         # interpreter's sys.path, not the venv's: every function failed with
-        # "No module named 'pemja'". Untested fix: the venv's site-packages on its path.
+        # "No module named 'pemja'" without the venv's site-packages on its path.
         config.set_string("python.pythonpath", os.pathsep.join(site.getsitepackages()))
     # With checkpointing on, Flink 2.0 restarts a failed job forever (exponential delay),
     # so a broken job hangs its caller instead of failing: a few attempts, then fail.
     config.set_string("restart-strategy.type", "fixed-delay")
-    config.set_string("restart-strategy.fixed-delay.attempts",
-                      os.environ.get("FLINK_RESTART_ATTEMPTS", "3"))
+    config.set_string("restart-strategy.fixed-delay.attempts", str(flink.restart_attempts))
     config.set_string("restart-strategy.fixed-delay.delay", "2 s")
-    checkpoints = os.environ.get("FLINK_CHECKPOINT_DIR") or str(
-        settings.state_dir / "flink" / "checkpoints")
     config.set_string("execution.checkpointing.interval",
-                      os.environ.get("FLINK_CHECKPOINT_INTERVAL", "5 s"))
-    config.set_string("execution.checkpointing.dir", "file://" + os.path.abspath(checkpoints))
+                      f"{round(flink.checkpoint_interval_s * 1000)} ms")
+    config.set_string("execution.checkpointing.dir", checkpoint_uri(settings))
     config.set_string("execution.checkpointing.externalized-checkpoint-retention",
                       "RETAIN_ON_CANCELLATION")
-    config.set_string("state.backend.type", os.environ.get("FLINK_STATE_BACKEND", "hashmap"))
-    if restore:
-        config.set_string("execution.state-recovery.path", "file://" + os.path.abspath(restore))
-    for name, value in (("python.fn-execution.bundle.size", "FLINK_BUNDLE_SIZE"),
-                        ("python.fn-execution.bundle.time", "FLINK_BUNDLE_TIME_MS")):
-        if os.environ.get(value):
-            config.set_string(name, os.environ[value])
+    config.set_string("state.backend.type", flink.state_backend)
+    if restore is not None:
+        config.set_string("execution.state-recovery.path", restore.absolute().as_uri())
+    if flink.bundle_size is not None:
+        config.set_string("python.fn-execution.bundle.size", str(flink.bundle_size))
+    if flink.bundle_time_ms is not None:
+        config.set_string("python.fn-execution.bundle.time", str(flink.bundle_time_ms))
+    if flink.jobmanager:
+        host, _, port = flink.jobmanager.rpartition(":")
+        config.set_string("execution.target", "remote")
+        config.set_string("rest.address", host)
+        config.set_string("rest.port", port)
+    if settings.processor.web_enabled:
+        # The Prometheus reporter (plugins/metrics-prometheus in the pyflink wheel) on the
+        # port the Faust worker serves /metrics on.
+        config.set_string("metrics.reporter.prom.factory.class",
+                          "org.apache.flink.metrics.prometheus.PrometheusReporterFactory")
+        config.set_string("metrics.reporter.prom.port", str(settings.processor.web_port))
     return config
 
 
-def build(settings: FitStreamSettings, bounded: bool, restore: str | None,
-          ) -> StreamTableEnvironment:
-    env = StreamExecutionEnvironment.get_execution_environment(
-        flink_configuration(settings, restore))
-    env.set_parallelism(int(os.environ.get("FLINK_PARALLELISM", "1")))
-    t_env = StreamTableEnvironment.create(env)
-    kafka = settings.kafka
-    app_id = f"{settings.processor.app_id}-flink"
+def kafka_source(name: str, topic: str, settings: FitStreamSettings, bounded: bool) -> str:
+    """A raw Kafka table: the record key, value, partition, offset and timestamp."""
     bounded_mode = "'scan.bounded.mode' = 'latest-offset'," if bounded else ""
-    t_env.execute_sql(f"""
-        CREATE TEMPORARY TABLE events (
+    return f"""
+        CREATE TEMPORARY TABLE {name} (
           k BYTES,
           v BYTES,
           `partition` INT METADATA VIRTUAL,
@@ -101,9 +125,9 @@ def build(settings: FitStreamSettings, bounded: bool, restore: str | None,
           ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL
         ) WITH (
           'connector' = 'kafka',
-          'topic' = '{kafka.events_topic}',
-          'properties.bootstrap.servers' = '{kafka.bootstrap_servers}',
-          'properties.group.id' = '{app_id}',
+          'topic' = '{topic}',
+          'properties.bootstrap.servers' = '{settings.kafka.bootstrap_servers}',
+          'properties.group.id' = '{settings.processor.consumer_group}',
           'properties.isolation.level' = 'read_committed',
           'scan.startup.mode' = 'earliest-offset',
           {bounded_mode}
@@ -111,8 +135,19 @@ def build(settings: FitStreamSettings, bounded: bool, restore: str | None,
           'key.fields' = 'k',
           'value.format' = 'raw',
           'value.fields-include' = 'EXCEPT_KEY'
-        )""")
-    guarantee = os.environ.get("FLINK_DELIVERY", "exactly-once")
+        )"""
+
+
+def build(settings: FitStreamSettings, bounded: bool, restore: Path | None,
+          ) -> StreamTableEnvironment:
+    flink = settings.processor.flink
+    env = StreamExecutionEnvironment.get_execution_environment(
+        flink_configuration(settings, restore))
+    env.set_parallelism(flink.parallelism)
+    t_env = StreamTableEnvironment.create(env)
+    kafka = settings.kafka
+    t_env.execute_sql(kafka_source("events", kafka.events_topic, settings, bounded))
+    t_env.execute_sql(kafka_source("erasures", kafka.erasures_topic, settings, bounded))
     # The sink needs 'topic' even with a writable topic column: the list of every topic
     # a record may name (one outside it is refused).
     topics = ";".join(sorted({o.topic(kafka) for o in (*OUTPUTS, *BOARD_OUTPUTS)}
@@ -131,14 +166,15 @@ def build(settings: FitStreamSettings, bounded: bool, restore: str | None,
           'key.fields' = 'k',
           'value.format' = 'raw',
           'value.fields-include' = 'EXCEPT_KEY',
-          'sink.delivery-guarantee' = '{guarantee}',
-          'sink.transactional-id-prefix' = '{app_id}',
-          'properties.transaction.timeout.ms' =
-            '{os.environ.get("FLINK_TRANSACTION_TIMEOUT_MS", "600000")}'
+          'sink.delivery-guarantee' = '{flink.delivery}',
+          'sink.transactional-id-prefix' = '{settings.processor.consumer_group}',
+          'properties.transaction.timeout.ms' = '{flink.transaction_timeout_ms}'
         )""")
     events = t_env.to_data_stream(t_env.from_path("events"))
-    by_user = events.key_by(user_of, key_type=Types.STRING())
-    outputs = by_user.process(UserFunction(), output_type=OUT_TYPE).name("workout-sessions")
+    erasures = t_env.to_data_stream(t_env.from_path("erasures"))
+    outputs = (events.connect(erasures)
+               .key_by(user_of, user_of, key_type=Types.STRING())
+               .process(UserFunction(), output_type=OUT_TYPE).name("workout-sessions"))
     boards = (outputs.get_side_output(BOARD_COMPLETIONS)
               .key_by(board_of, key_type=Types.STRING())
               .process(BoardFunction(), output_type=OUT_TYPE).name("weekly-boards"))
@@ -148,17 +184,24 @@ def build(settings: FitStreamSettings, bounded: bool, restore: str | None,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bounded", action="store_true")
-    parser.add_argument("--restore")
+    parser.add_argument("--bounded", action="store_true",
+                        help="stop at the end offsets the topics have at start")
+    parser.add_argument("--restore", type=Path,
+                        help="resume from this checkpoint (.../<job-id>/chk-N)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="ignore retained checkpoints: read the log from offset 0")
     args = parser.parse_args()
     settings = get_settings()
+    restore = args.restore or (None if args.fresh else latest_checkpoint(settings))
     started = time.monotonic()
-    t_env = build(settings, args.bounded, args.restore)
+    t_env = build(settings, args.bounded, restore)
     result = t_env.execute_sql("INSERT INTO outputs SELECT * FROM records")
-    print(f"flink job submitted in {time.monotonic() - started:.1f} s", flush=True)
+    print(f"flink job submitted in {time.monotonic() - started:.1f} s"
+          + (f", restored from {restore}" if restore else ", from offset 0"), flush=True)
     result.wait()
     print(f"flink job finished in {time.monotonic() - started:.1f} s", flush=True)
 
 
 if __name__ == "__main__":
+    os.chdir(REPO_ROOT)  # relative settings paths mean the same as in the app venv
     main()

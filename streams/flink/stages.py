@@ -12,14 +12,23 @@ every output in the catalogue's order (routes sealed again) and the rejections.
 
 Flink calls a keyed function once per record, so a "batch" here is one event: the
 differential test's batch-1 Faust run shows the core gives the same views for any
-batch size. Not done yet (groundwork): the erasure ledger (Faust catches up on the
-erasure topic before each batch) and the processor's Prometheus metrics.
+batch size.
+
+Erasures (fitstream/privacy/erasures.py): Faust reads the erasure topic to its end before
+each batch. A keyed function is called per record, so :class:`ErasureWatch` reads it
+before a record logged after its last read began (an erasure produced before a record
+was logged is then always known before the record is processed, as in Faust), and at
+least every ``processor.flink.erasure_refresh_s``; a backlog of older records costs one
+read a refresh. The job also feeds the erasure topic itself into the events stage, keyed
+by user, so a user who sends nothing more is forgotten too (:meth:`UserStage.erase`).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import orjson
 
@@ -51,6 +60,13 @@ class StoreMap(Protocol):
     def get(self, key: str) -> str | None: ...
     def put(self, key: str, value: str) -> None: ...
     def remove(self, key: str) -> None: ...
+    def clear(self) -> None: ...
+
+
+# The erasure this user's state last dropped (``{"erased_at": ms}``), so that each
+# erasure drops it once: the events stage meets the same erasure through the ledger and
+# through the erasure topic, and a user who came back after it keeps their new state.
+APPLIED_ERASURE: Final = "applied_erasure"
 
 
 class MapStoreState:
@@ -80,6 +96,31 @@ class MapStoreState:
             else:
                 self.stores[store].put(key, orjson.dumps(state).decode())
 
+    def forget_current_key(self) -> None:
+        """Drop every store's entries of the current key (the user being processed):
+        their sessions, clock, totals, achievements and feature history."""
+        for store in pipeline.STATE_STORES:
+            self.stores[store].clear()
+
+
+class ErasureWatch:
+    """When the events stage re-reads the erasure topic (the module docstring says why).
+    ``catch_up`` reads the topic to its end (``ErasureLedger.catch_up``)."""
+
+    def __init__(self, catch_up: Callable[[], None], refresh_s: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._catch_up = catch_up
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._read_from = float("-inf")  # wall clock (s) when the last read began
+
+    def before(self, written_at_ms: int) -> None:
+        """Called before a record logged at ``written_at_ms`` is processed."""
+        now = self._clock()
+        if written_at_ms >= self._read_from * 1000 or now - self._read_from >= self._refresh_s:
+            self._read_from = now
+            self._catch_up()
+
 
 def policy_of(settings: FitStreamSettings) -> EventTimePolicy:
     processor = settings.processor
@@ -93,12 +134,25 @@ class UserStage:
     the job also feeds them to the boards stage (keyed by board)."""
 
     def __init__(self, settings: FitStreamSettings, serde: AvroSerde, cipher: FieldCipher,
-                 ) -> None:
+                 erased_at: Callable[[str], int | None]) -> None:
+        """``erased_at(user_id)``: the user's latest erasure known (``ErasureLedger``)."""
         self.kafka = settings.kafka
         self.serde = serde
         self.cipher = cipher
+        self.erased_at = erased_at
         self.policy = policy_of(settings)
         self.topic_name = settings.kafka.events_topic
+
+    @staticmethod
+    def erase(user_erased_at: int, state: MapStoreState) -> bool:
+        """Forget the current user as of an erasure at ``user_erased_at`` unless that (or
+        a later) erasure already did; True if their state was dropped."""
+        applied = state.get(APPLIED_ERASURE, "erased_at")
+        if applied is not None and applied["erased_at"] >= user_erased_at:
+            return False
+        state.forget_current_key()
+        state.write({(APPLIED_ERASURE, "erased_at"): {"erased_at": user_erased_at}})
+        return True
 
     def _dead_letter(self, raw: bytes | None, key: bytes | None, reason: DeadLetterReason,
                      detail: str, source: SourceRef, reencoded: bool = False) -> OutRecord:
@@ -116,6 +170,13 @@ class UserStage:
         if subject not in WORKOUT_SUBJECTS:
             return [self._dead_letter(value, key, DeadLetterReason.NOT_A_WORKOUT_EVENT,
                                       subject, source)]
+        erased_at = self.erased_at(record["user_id"])
+        if erased_at is not None:
+            self.erase(erased_at, state)
+            if written_at <= erased_at:
+                # No key and an empty value: a dead letter must not copy what was erased.
+                return [self._dead_letter(b"", None, DeadLetterReason.USER_ERASED,
+                                          "logged at or before the user's erasure", source)]
         try:
             record = open_coordinates(self.cipher, subject, record)
         except CoordinatesUnreadable as exc:
