@@ -7,11 +7,13 @@ start order, no host port shared by replicas, only the API published, no default
 from __future__ import annotations
 
 import base64
+import fnmatch
 import os
 import posixpath
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -88,8 +90,13 @@ def test_each_service_environment_is_a_valid_settings_object(name, monkeypatch):
 
 def test_the_image_copies_only_what_exists():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
-    for source in re.findall(r"^COPY (\S+)", dockerfile, flags=re.MULTILINE):
-        assert all((REPO_ROOT / part).exists() for part in source.split()), source
+    ignored = [line.strip() for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    for sources in re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.MULTILINE):
+        for source in sources.split():
+            assert (REPO_ROOT / source).exists(), source
+            # .dockerignore keeps the venvs and state out of the build context, not these.
+            assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), source
     assert Path(REPO_ROOT / "schemas" / "registry.json").exists()
 
 
@@ -108,6 +115,8 @@ STATEFUL_DATA = {
     "redis": "/data",  # --appendonly: the online store survives a restart
     "lakehouse": posixpath.dirname(
         SERVICES["lakehouse"]["environment"]["FITSTREAM_FEAST__REGISTRY_PATH"]),
+    # Flink's checkpoints (metadata from the JobManager, state from the TaskManagers).
+    "flink-jobmanager": "/var/lib/fitstream/flink-checkpoints",
 }
 # Images that hold data: a service running one must be listed above.
 STATEFUL_IMAGES = ("apache/kafka:", "clickhouse/", "minio/minio:", "postgres:", "redis:")
@@ -243,7 +252,7 @@ def test_volumes_of_the_image_are_writable_by_its_user():
 
 # Roles that seal personal fields (api), open them (sink, delivery) or delete a user's
 # key (`fitstream jobs gdpr-erase`, run in any FitStream container).
-KEY_USERS = ("api", "sink", "delivery", "processor", "lakehouse")
+KEY_USERS = ("api", "sink", "delivery", "processor", "flink-job", "lakehouse")
 
 
 def test_every_role_shares_one_postgres_key_store(monkeypatch):
@@ -278,3 +287,188 @@ def test_every_role_shares_one_postgres_key_store(monkeypatch):
         assert privacy.key_store == "postgres", name
         assert (privacy.postgres.host, privacy.postgres.database) == (host, database), name
         assert privacy.postgres.password.get_secret_value() == ENVIRONMENT_VALUE, name
+
+
+# --- The Flink engine (issue 12): a session cluster from the image, and its job ---------
+
+# Where the Dockerfile puts the Flink venv; this checkout's .venv-flink (`make flink-venv`,
+# the same lock) stands for it when the layout is checked below.
+IMAGE_FLINK_VENV = "/app/.venv-flink"
+LOCAL_FLINK_VENV = REPO_ROOT / ".venv-flink"
+PYFLINK = "lib/python3.11/site-packages/pyflink"
+FLINK_SERVICES = ("flink-jobmanager", "flink-taskmanager", "flink-job")
+CHECKPOINTS = "/var/lib/fitstream/flink-checkpoints"
+needs_flink_venv = pytest.mark.skipif(
+    not (LOCAL_FLINK_VENV / PYFLINK).is_dir(), reason=".venv-flink is missing (make flink-venv)")
+
+
+def dynamic_properties(args: list[str]) -> dict[str, str]:
+    """The ``-D key=value`` pairs of a jobmanager.sh/taskmanager.sh command line (the
+    scripts take separate "-D" "key=value" words)."""
+    assert len(args) % 2 == 0 and set(args[::2]) == {"-D"}, args
+    return dict(arg.split("=", 1) for arg in args[1::2])
+
+
+def local(path: str) -> Path:
+    """An image path under the Flink venv, in this checkout's .venv-flink."""
+    assert path.startswith(IMAGE_FLINK_VENV + "/"), path
+    return LOCAL_FLINK_VENV / path.removeprefix(IMAGE_FLINK_VENV + "/")
+
+
+def dockerfile_env() -> dict[str, str]:
+    text = (REPO_ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    env: dict[str, str] = {}
+    for line in re.findall(r"^ENV (.*)", text, flags=re.MULTILINE):
+        for key, value in re.findall(r"(\w+)=(\S+)", line):
+            env[key] = re.sub(r"\$(\w+)", lambda m: env[m.group(1)], value)
+    return env
+
+
+def test_one_profile_chooses_the_engine():
+    """Faust's processor and the Flink services never start together: each engine is a
+    profile, and the header says how to choose."""
+    assert SERVICES["processor"]["profiles"] == ["faust"]
+    for name in FLINK_SERVICES:
+        assert SERVICES[name]["profiles"] == ["flink"], name
+    profiled = {name for name, s in SERVICES.items() if s.get("profiles")}
+    assert profiled == {"processor", "train", *FLINK_SERVICES}
+    header = COMPOSE.read_text().split("\nx-", 1)[0]
+    assert "--profile faust" in header and "--profile flink" in header
+    job = SERVICES["flink-job"]
+    assert job["command"] == ["process", "--engine", "flink"]
+    assert job["environment"]["FITSTREAM_PROCESSOR__ENGINE"] == "flink"
+
+
+def test_flink_slots_match_the_parallelism_and_the_events_partitions():
+    env = SERVICES["flink-job"]["environment"]
+    taskmanager = SERVICES["flink-taskmanager"]
+    slots = int(dynamic_properties(taskmanager["command"])["taskmanager.numberOfTaskSlots"])
+    assert replicas(taskmanager) * slots == int(env["FITSTREAM_PROCESSOR__FLINK__PARALLELISM"])
+    assert env["FITSTREAM_PROCESSOR__FLINK__PARALLELISM"] == env[
+        "FITSTREAM_KAFKA__EVENTS_PARTITIONS"] == "24"
+
+
+def test_the_job_and_the_cluster_find_each_other():
+    jobmanager = dynamic_properties(SERVICES["flink-jobmanager"]["command"])
+    taskmanager = dynamic_properties(SERVICES["flink-taskmanager"]["command"])
+    assert jobmanager["jobmanager.rpc.address"] == "flink-jobmanager"
+    assert taskmanager["jobmanager.rpc.address"] == "flink-jobmanager"
+    assert jobmanager["rest.address"] == "flink-jobmanager"
+    # The wheel's config.yaml binds to localhost: every server listens on all interfaces.
+    assert jobmanager["jobmanager.bind-host"] == jobmanager["rest.bind-address"] == "0.0.0.0"
+    assert taskmanager["taskmanager.bind-host"] == "0.0.0.0"
+    # Replicas cannot share a fixed taskmanager.host: each sets its own address at start.
+    assert "-D taskmanager.host=" in SERVICES["flink-taskmanager"]["entrypoint"][2]
+    address = SERVICES["flink-job"]["environment"]["FITSTREAM_PROCESSOR__FLINK__JOBMANAGER"]
+    assert address == f"flink-jobmanager:{jobmanager['rest.port']}"
+    health = " ".join(SERVICES["flink-jobmanager"]["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{jobmanager['rest.port']}/overview" in health
+    for name in ("flink-taskmanager", "flink-job"):
+        assert SERVICES[name]["depends_on"]["flink-jobmanager"] == {
+            "condition": "service_healthy"}, name
+
+
+def test_the_taskmanagers_python_workers_get_the_jobs_settings(monkeypatch):
+    """The job's functions call get_settings() in each Python worker, on a TaskManager:
+    its FITSTREAM_* must be the submitting service's, down to the key store."""
+    def fitstream_env(name: str) -> dict[str, str]:
+        return {k: v for k, v in SERVICES[name]["environment"].items()
+                if k.startswith("FITSTREAM_")}
+    assert fitstream_env("flink-taskmanager") == fitstream_env("flink-job")
+    assert SERVICES["flink-taskmanager"]["depends_on"] == SERVICES["flink-job"]["depends_on"]
+    for key in [k for k in os.environ if k.startswith("FITSTREAM_")]:
+        monkeypatch.delenv(key)
+    for key, value in fitstream_env("flink-taskmanager").items():
+        monkeypatch.setenv(key, re.sub(r"\$\{[^}]*\}", ENVIRONMENT_VALUE, str(value)))
+    settings = FitStreamSettings()
+    assert settings.processor.engine == "flink"
+    assert settings.processor.flink.parallelism == 24
+    assert settings.privacy.key_store == "postgres"
+    assert settings.kafka.bootstrap_servers == "kafka-1:9092,kafka-2:9092,kafka-3:9092"
+
+
+def test_checkpoints_are_one_volume_at_one_path_for_the_cluster_and_the_job():
+    env = SERVICES["flink-job"]["environment"]
+    assert env["FITSTREAM_PROCESSOR__FLINK__CHECKPOINT_DIR"] == f"file://{CHECKPOINTS}"
+    for name in FLINK_SERVICES:
+        assert mounts(SERVICES[name]) == {CHECKPOINTS: "flink-checkpoints"}, name
+    assert STATEFUL_DATA["flink-jobmanager"] == CHECKPOINTS
+
+
+def test_the_cluster_reports_to_prometheus_on_the_processors_port():
+    for name in ("flink-jobmanager", "flink-taskmanager"):
+        properties = dynamic_properties(SERVICES[name]["command"])
+        assert properties["metrics.reporter.prom.factory.class"] == (
+            "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"), name
+        assert properties["metrics.reporter.prom.port"] == str(
+            FitStreamSettings.model_fields["processor"].default.web_port), name
+
+
+def test_the_image_has_the_flink_venv_and_the_cluster_lib():
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    env = dockerfile_env()
+    assert env["FLINK_VENV"] == IMAGE_FLINK_VENV
+    assert env["FLINK_HOME"] == f"{IMAGE_FLINK_VENV}/{PYFLINK}"
+    assert env["FITSTREAM_PROCESSOR__FLINK__PYTHON"] == f"{IMAGE_FLINK_VENV}/bin/python"
+    assert re.search(r'python -m venv "\$FLINK_VENV"', dockerfile)
+    assert re.search(r'"\$FLINK_VENV/bin/pip" install --no-cache-dir -r requirements-flink.lock',
+                     dockerfile)
+    assert re.search(r'"\$FLINK_VENV/bin/pip" install --no-cache-dir --no-deps \. ', dockerfile)
+    assert "openjdk-17-jre-headless" in dockerfile
+    for name in ("flink-jobmanager", "flink-taskmanager"):
+        assert SERVICES[name]["image"] == "fitstream:latest", name
+        assert SERVICES[name]["environment"]["FLINK_LIB_DIR"] == "/opt/flink-cluster-lib", name
+
+
+@needs_flink_venv
+def test_the_cluster_scripts_exist_where_the_services_run_them():
+    jobmanager = SERVICES["flink-jobmanager"]["entrypoint"]
+    assert jobmanager[1] == "start-foreground"
+    assert local(jobmanager[0]) == LOCAL_FLINK_VENV / PYFLINK / "bin" / "jobmanager.sh"
+    # jobmanager.sh reads a second word other than "-D" as a host name (legacy form).
+    assert SERVICES["flink-jobmanager"]["command"][0] == "-D"
+    script = re.search(r"exec (\S+) start-foreground ",
+                       SERVICES["flink-taskmanager"]["entrypoint"][2]).group(1)
+    assert local(script) == LOCAL_FLINK_VENV / PYFLINK / "bin" / "taskmanager.sh"
+    for path in (local(jobmanager[0]), local(script)):
+        assert os.access(path, os.X_OK), path
+    assert (LOCAL_FLINK_VENV / PYFLINK / "plugins" / "metrics-prometheus").is_dir()
+
+
+@needs_flink_venv
+def test_the_cluster_lib_has_one_flink_and_the_jobs_jars():
+    """The Dockerfile's /opt/flink-cluster-lib, resolved against this checkout's venv (same
+    lock): exactly one Flink (2.0.2 with flink-dist), flink-python, the Kafka connector."""
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    command = re.search(r'ln -s (.*?) /opt/flink-cluster-lib/', dockerfile).group(1)
+    home = LOCAL_FLINK_VENV / PYFLINK
+    jars = sorted(path.name for pattern in command.split()
+                  for path in home.glob(pattern.replace('"', '').removeprefix("$FLINK_HOME/")))
+    assert len(jars) == len(set(jars)) == 17, jars
+    assert [j for j in jars if j.startswith("flink-dist")] == ["flink-dist-2.0.2.jar"]
+    assert {"flink-python-2.0.2.jar", "flink-connector-kafka.jar", "kafka-clients.jar",
+            "zstd-jni.jar", "flink-table-runtime-2.0.2.jar"} <= set(jars)
+    # The connector package's 2.0.0 copies of classes flink-dist holds stay out.
+    assert not {"flink-core.jar", "flink-runtime.jar", "flink-streaming-java.jar"} & set(jars)
+
+
+@needs_flink_venv
+def test_every_flink_property_is_a_flink_2_0_2_option():
+    """Each -D key is a ConfigOption of this Flink (a typo would be ignored at start)."""
+    home = LOCAL_FLINK_VENV / PYFLINK
+    with zipfile.ZipFile(home / "lib" / "flink-dist-2.0.2.jar") as dist:
+        options = b"\0".join(dist.read(name) for name in dist.namelist()
+                             if name.endswith("Options.class"))
+    with zipfile.ZipFile(home / "plugins" / "metrics-prometheus" /
+                         "flink-metrics-prometheus-2.0.2.jar") as plugin:
+        factory = plugin.read("org/apache/flink/metrics/prometheus/PrometheusReporterFactory.class")
+    for name in ("flink-jobmanager", "flink-taskmanager"):
+        keys = [*dynamic_properties(SERVICES[name]["command"]), "taskmanager.host"]
+        for key in keys:
+            if key.startswith("metrics.reporter.prom."):
+                # metrics.reporter.<name>.<option>: the generic prefix and the option.
+                option = key.removeprefix("metrics.reporter.prom.")
+                assert b"metrics.reporter" in options, key
+                assert option.encode() in (options if option == "factory.class" else factory), key
+            else:
+                assert key.encode() in options, f"{name}: {key} is not a Flink 2.0.2 option"
