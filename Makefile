@@ -1,5 +1,6 @@
 # FitStream: `make demo` runs the whole pipeline, `make test` runs the suite.
-# Both set up what they need first (the app venv, and for tests Debian's clickhouse-server).
+# Both set up what they need first (the app venv, the Flink venv, and for tests Debian's
+# clickhouse-server).
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 
 .PHONY: flink-venv setup demo test test-fast bench lint clickhouse-server s3-server clean feature-repo
 
-setup: $(STAMP) feature-repo
+setup: $(STAMP) feature-repo flink-venv
 
 # Register the Feast repo (entity, views, push source, feature services) in the default
 # registry (.state/feast); processes with other settings run `fitstream features apply`.
