@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from cli.dev.local_channels import LocalChannels
 from cli.dev.local_stack import LocalStack, wait_for_api
@@ -89,30 +89,34 @@ class Pipeline:
 
 
 def read_topic(settings: FitStreamSettings, topic: str) -> list[Any]:
-    """Every record of a topic, read back with a throwaway consumer: up to the offset
-    after each partition's last committed record (LogPosition.ends: a topic the Flink
-    processor wrote with transactions ends in markers no consumer receives)."""
-    position = LogPosition(settings.kafka)
-    try:
-        ends = position.ends(topic)
-    finally:
-        position.close()
-    consumer = Consumer(consumer_config(settings.kafka, "test-reader"))
-    consumer.assign([TopicPartition(topic, p, 0) for p in ends if ends[p] > 0])
-    records, remaining = [], {p for p, end in ends.items() if end > 0}
+    """Every record of a topic (:func:`read_topics`)."""
+    return read_topics(settings, [topic])[topic]
+
+
+def read_topics(settings: FitStreamSettings, topics: list[str]) -> dict[str, list[Any]]:
+    """Every record of each topic, read back with one throwaway read_committed consumer
+    until each partition reports its end (end-of-partition events: a topic the Flink
+    processor wrote with transactions ends in commit markers, which no consumer
+    receives, so its end offsets cannot say when the last record has been read)."""
+    consumer = Consumer(consumer_config(settings.kafka, "test-reader",
+                                        **{"enable.partition.eof": True}))
+    assigned = [TopicPartition(topic, p, OFFSET_BEGINNING) for topic in topics
+                for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions]
+    consumer.assign(assigned)
+    records: dict[str, list[Any]] = {topic: [] for topic in topics}
+    remaining = {(tp.topic, tp.partition) for tp in assigned}
 
     def read_more() -> bool:
         for message in consumer.consume(5000, timeout=1):
-            if message.error():
-                continue
-            records.append(message)
-            if message.offset() + 1 >= ends[message.partition()]:
-                remaining.discard(message.partition())
+            if message.error() is None:
+                records[message.topic()].append(message)
+            elif message.error().code() == KafkaError._PARTITION_EOF:
+                remaining.discard((message.topic(), message.partition()))
         return not remaining
 
     try:
-        wait_until(read_more, f"{topic} read to its end offsets {ends}",
-                   progress=lambda: len(records), stall_s=60, poll_s=0)
+        wait_until(read_more, f"{topics} read to the end of their partitions",
+                   progress=lambda: sum(map(len, records.values())), stall_s=60, poll_s=0)
     finally:
         consumer.close()
     return records
