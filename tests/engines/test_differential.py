@@ -1,13 +1,14 @@
-"""The differential test (issue 10; the Flink issue adds a Flink run): one crafted log,
-processed by the real Faust processor on the real broker
+"""The differential test: one crafted log, processed by the real Faust processor on the
+real broker
 
 - as it is (8 partitions, the default batch size),
 - re-partitioned into 3 partitions,
 - with batch size 1,
 - with the largest batch size (the whole log),
 
-and by the Spark backfill over the same log in bronze, gives the same outputs on every
-topic: summaries, leaderboard entries, progress, unlocks, records, features,
+by the Flink job (streams/flink, in the Flink venv, exactly-once output) from offset 0
+into fresh topics, and by the Spark backfill over the same log in bronze, gives the
+same outputs on every topic: summaries, leaderboard entries, progress, unlocks, records, features,
 notifications, board completions, claims and dead letters, reduced to what their
 idempotent consumers keep (tests/engines/canonical.py says why and how).
 
@@ -17,6 +18,11 @@ board, which the partition layout changes when more users than the top places co
 deciding in each board's event-time order would mean waiting out the allowed lateness
 (48 h) before telling anyone. The board completions that feed that decision are
 compared.
+
+The Flink job is also killed (SIGKILL on its process group: client, JVM and Python
+workers) mid-stream and restarted: it resumes from its last checkpoint, and what
+``read_committed`` consumers see is then exactly the clean run's, record for record (the
+transaction open at the kill is aborted, never delivered twice).
 
 The log holds what breaks a clock per partition: a user who syncs two days of their own
 workouts at once onto a busy partition (every event of theirs was `late` against the
@@ -28,29 +34,35 @@ sealed coordinates that open with no key.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
 import zlib
+from collections import Counter
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from cli.dev.local_stack import LocalStack
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.events import event_subject
-from fitstream.kafka.clients import producer_config
+from fitstream.kafka.clients import consumer_config, producer_config
 from fitstream.kafka.dead_letter import read_headers
 from fitstream.kafka.positions import LogPosition
 from fitstream.kafka.topics import OUTPUTS
 from fitstream.privacy.coordinates import seal_coordinates
 from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import key_store
-from fitstream.settings import FitStreamSettings
+from fitstream.settings import REPO_ROOT, FitStreamSettings
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
 from tests.conftest import isolated
 from tests.engines.canonical import canonical
 from tests.harness import wait_until
-from tests.integration.test_pipeline_e2e import read_topic
+from tests.integration.test_pipeline_e2e import read_topic, read_topics
 from tests.unit.test_workout_session import WorkoutScript
 
 pytestmark = pytest.mark.e2e
@@ -130,6 +142,70 @@ def run_settings(broker: FitStreamSettings, tmp, name: str, partitions: int,
     return settings
 
 
+def flink_settings(settings: FitStreamSettings) -> FitStreamSettings:
+    processor = settings.processor
+    return settings.model_copy(update={"processor": processor.model_copy(update={
+        "engine": "flink", "flink": processor.flink.model_copy(
+            update={"checkpoint_interval_s": 1.0})})})
+
+
+def flink_job(settings: FitStreamSettings, *args: str) -> subprocess.Popen:
+    """``fitstream process --engine flink`` as an operator starts it, in a session of
+    its own so that a kill takes its JVM and Python workers too."""
+    log = settings.state_dir / "logs" / "flink.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "cli.main", "process", *args],
+                                cwd=REPO_ROOT, env={**env, **settings.to_env()}, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def flink_log(settings: FitStreamSettings) -> str:
+    return (settings.state_dir / "logs" / "flink.log").read_text(errors="replace")
+
+
+def kill_group(job: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):  # a bounded job that ended leaves none
+        os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+
+
+def in_open_transaction(settings: FitStreamSettings, topic: str) -> bool:
+    """Records of ``topic`` written in a transaction not committed yet: the log end is
+    past the last stable offset (what read_committed clients see as the end)."""
+    ends = {}
+    for isolation in ("read_committed", "read_uncommitted"):
+        consumer = Consumer(consumer_config(settings.kafka, "test-open-transaction",
+                                            **{"isolation.level": isolation}))
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends[isolation] = [consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                          timeout=10)[1] for p in partitions]
+        consumer.close()
+    return ends["read_committed"] != ends["read_uncommitted"]
+
+
+@pytest.fixture(scope="module")
+def log() -> list[dict[str, Any]]:
+    return crafted_log()
+
+
+@pytest.fixture(scope="module")
+def flink_run(broker, tmp_path_factory, log):
+    """The Flink job over the whole log from offset 0 into fresh topics, bounded (it ends
+    at the log's end): settings, canonical outputs, committed records per topic."""
+    settings = flink_settings(run_settings(broker, tmp_path_factory.mktemp("flink"), "flink",
+                                           8, None))
+    produce(settings, log)
+    job = flink_job(settings, "--bounded")
+    try:
+        assert job.wait(600) == 0, flink_log(settings)[-4000:]
+    finally:
+        kill_group(job)
+    outputs, counts = read_outputs(settings)
+    return settings, canonical(outputs), counts
+
+
 def processed(settings: FitStreamSettings, stack: LocalStack) -> None:
     """Wait until the processor has committed the whole events topic and every board
     completion (Faust flushes what it sent before it commits)."""
@@ -148,23 +224,35 @@ def processed(settings: FitStreamSettings, stack: LocalStack) -> None:
         position.close()
 
 
-def topic_outputs(settings: FitStreamSettings) -> dict[str, list[dict[str, Any]]]:
-    """Every output topic, decoded, in each partition's order."""
+def read_outputs(settings: FitStreamSettings) -> tuple[dict[str, list[dict[str, Any]]],
+                                                     Counter[str]]:
+    """Every output topic, decoded, in each partition's order; and the records per output
+    (what read_committed consumers receive: a count of each output's records)."""
     serde = AvroSerde(registry_from_settings(settings.schema_registry))
-    outputs: dict[str, list[dict[str, Any]]] = {}
+    kafka = settings.kafka
+    names = {o.topic(kafka): o.result_field for o in OUTPUTS}
     by_subject = {o.subject: o.result_field for o in OUTPUTS}
-    for topic in sorted({o.topic(settings.kafka) for o in OUTPUTS}):
-        for message in read_topic(settings, topic):
+    read = read_topics(settings, [*sorted(names), kafka.dlq_topic])
+    outputs: dict[str, list[dict[str, Any]]] = {}
+    counts: Counter[str] = Counter()
+    for topic in sorted(names):
+        for message in read[topic]:
             subject, record = serde.decode(message.value())
             if record.get("kind") == "leaderboard_top":
                 continue  # decided in arrival order across users: see the module docstring
             outputs.setdefault(by_subject[subject], []).append(record)
+            counts[names[topic]] += 1
     outputs["rejections"] = []
-    for message in read_topic(settings, settings.kafka.dlq_topic):
+    for message in read[kafka.dlq_topic]:
         _, event = serde.decode(message.value())
         outputs["rejections"].append({"reason": read_headers(message.headers())["dlq.reason"],
                                       "event_id": event["event_id"]})
-    return outputs
+        counts["rejections"] += 1
+    return outputs, counts
+
+
+def topic_outputs(settings: FitStreamSettings) -> dict[str, list[dict[str, Any]]]:
+    return read_outputs(settings)[0]
 
 
 def backfill_outputs(settings: FitStreamSettings) -> dict[str, list[dict[str, Any]]]:
@@ -195,9 +283,8 @@ def backfill_outputs(settings: FitStreamSettings) -> dict[str, list[dict[str, An
         spark.stop()
 
 
-def test_every_layout_batch_size_and_the_backfill_give_the_same_outputs(
-        broker, tmp_path_factory):
-    log = crafted_log()
+def test_every_layout_batch_size_the_backfill_and_flink_give_the_same_outputs(
+        broker, tmp_path_factory, log, flink_run):
     runs = {"as-is": (8, None), "3-partitions": (3, None), "batch-1": (8, 1),
             "largest-batch": (8, len(log))}
     results = {}
@@ -214,6 +301,7 @@ def test_every_layout_batch_size_and_the_backfill_give_the_same_outputs(
         if name == "as-is":
             results["backfill"] = canonical(backfill_outputs(settings))
             as_is = results[name]
+    results["flink"] = flink_run[1]
 
     # What the log was crafted to show, on the as-is run.
     rejected = dict((event_id, reason) for reason, event_id in as_is["rejections"])
@@ -233,3 +321,50 @@ def test_every_layout_batch_size_and_the_backfill_give_the_same_outputs(
     for name, result in results.items():
         for output, content in as_is.items():
             assert result[output] == content, (name, output)
+
+
+def test_flink_killed_mid_stream_resumes_from_its_checkpoint_exactly_once(
+        broker, tmp_path, log, flink_run):
+    _, clean, clean_counts = flink_run
+    settings = flink_settings(run_settings(broker, tmp_path, "flink-kill", 8, None))
+    kafka = settings.kafka
+    position = LogPosition(kafka)
+    group = settings.processor.consumer_group
+    first, rest = log[:len(log) // 2], log[len(log) // 2:]
+    produce(settings, first)
+    job = flink_job(settings)
+    try:
+        # A checkpoint that covers the first half (the source commits its offsets when
+        # a checkpoint completes) ...
+        wait_until(lambda: position.committed(kafka.events_topic, group)
+                   == position.ends(kafka.events_topic),
+                   "a checkpoint covering the first half of the log",
+                   progress=lambda: position.committed(kafka.events_topic, group),
+                   alive=lambda: job.poll() is None)
+        # ... then the second half, and the kill while its outputs are in a transaction.
+        produce(settings, rest)
+        wait_until(lambda: in_open_transaction(settings, kafka.summaries_topic),
+                   "summaries of the second half in an open transaction",
+                   alive=lambda: job.poll() is None, poll_s=0.05)
+    finally:
+        kill_group(job)
+
+    job = flink_job(settings)  # the same command: it resumes from the newest checkpoint
+    try:
+        outputs: list[Any] = [None]
+
+        def recovered() -> bool:
+            outputs[0] = canonical(topic_outputs(settings))
+            return outputs[0] == clean
+
+        wait_until(recovered, "the restored job's views to equal the clean run's",
+                   progress=lambda: {k: len(v) for k, v in (outputs[0] or {}).items()},
+                   alive=lambda: job.poll() is None, poll_s=1)
+        assert "restored from" in flink_log(settings)
+        # Exactly once: every topic holds the clean run's records, none twice.
+        wait_until(lambda: read_outputs(settings)[1] == clean_counts,
+                   "the same committed records as the clean run",
+                   progress=lambda: read_outputs(settings)[1], stall_s=30)
+    finally:
+        kill_group(job)
+        position.close()
