@@ -55,7 +55,11 @@ def replay_settings(settings: FitStreamSettings, name: str) -> FitStreamSettings
         "kafka": kafka, "clickhouse": clickhouse,
         "processor": settings.processor.model_copy(update={
             "app_id": f"{settings.processor.app_id}-{suffix}", "commit_interval_s": 1.0,
-            "web_enabled": False}),
+            "web_enabled": False,
+            # A Flink replay resumes from its own checkpoints only, never the live job's.
+            "flink": settings.processor.flink.model_copy(update={
+                "checkpoint_dir": f"{settings.processor.flink.checkpoint_dir.rstrip('/')}"
+                                  f"-{suffix}"})}),
         "sink": settings.sink.model_copy(update={"group_id": f"{settings.sink.group_id}-{suffix}"}),
     })
 

@@ -11,9 +11,11 @@ stable offset) until it commits.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     Consumer,
     ConsumerGroupTopicPartitions,
     KafkaError,
@@ -61,17 +63,14 @@ class LogPosition:
         record back, then further back by eight times as much each round."""
         if stable <= low:
             return stable
-        if self._reader is None:
-            self._reader = Consumer(consumer_config(
-                self._kafka, "fitstream-log-position",
-                **{"enable.partition.eof": True, "fetch.wait.max.ms": 10}))
+        reader = self._tail_reader()
         back = 1
         while True:
             start = max(low, stable - back)
-            self._reader.assign([TopicPartition(topic, partition, start)])
+            reader.assign([TopicPartition(topic, partition, start)])
             last = None
             while True:
-                message = self._reader.poll(10)
+                message = reader.poll(10)
                 if message is None:
                     raise TimeoutError(f"no answer reading {topic}[{partition}] from {start}")
                 if message.error() is not None:
@@ -86,6 +85,36 @@ class LogPosition:
             if start == low:
                 return low
             back *= 8
+
+    def count_records(self, topic: str, timeout_s: float = 120) -> int:
+        """The records a read_committed consumer receives from ``topic`` now: read, not
+        worked out from offsets (markers and aborted records take offsets too)."""
+        ends = self.ends(topic)
+        reader = self._tail_reader()
+        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p, end in ends.items()
+                       if end > 0])
+        remaining, count = {p for p, end in ends.items() if end > 0}, 0
+        deadline = time.monotonic() + timeout_s
+        while remaining:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: partitions {sorted(remaining)} not read to "
+                                   f"their ends {ends} in {timeout_s} s")
+            for message in reader.consume(10_000, timeout=1):
+                error = message.error()
+                if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(error)
+                if error is None and message.offset() < ends[message.partition()]:
+                    count += 1
+                if (message.offset() + (error is None)) >= ends[message.partition()]:
+                    remaining.discard(message.partition())
+        return count
+
+    def _tail_reader(self) -> Consumer:
+        if self._reader is None:
+            self._reader = Consumer(consumer_config(
+                self._kafka, "fitstream-log-position",
+                **{"enable.partition.eof": True, "fetch.wait.max.ms": 10}))
+        return self._reader
 
     def committed(self, topic: str, group: str) -> dict[int, int]:
         """A group's committed offsets (0 where none). Asked through the admin API: a

@@ -1,6 +1,7 @@
 """Where a consumer can reach on a topic written with transactions (the Flink
 processor's outputs): the offset after the last committed record, not the log end,
-which commit and abort markers and aborted records push further (real broker)."""
+which commit and abort markers and aborted records push further; and how many records
+such a topic holds (real broker)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def test_ends_are_where_a_consumer_that_read_everything_commits(broker, tmp_path
     try:
         assert position.ends(topic) == dict.fromkeys(range(partitions), 3)
         assert position.ends(plain) == dict.fromkeys(range(partitions), 2)
+        assert position.count_records(topic) == 3 * partitions
+        assert position.count_records(plain) == 2 * partitions
         # A consumer that read everything commits the offset after its last record.
         reader = Consumer(consumer_config(settings.kafka, "reader"))
         reader.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
@@ -57,6 +60,7 @@ def test_ends_are_where_a_consumer_that_read_everything_commits(broker, tmp_path
         producer.commit_transaction(30)
         # Offset 3 is the first commit's marker, 4 the new record, 5 its marker.
         assert position.ends(topic)[1] == 5
+        assert position.count_records(topic) == 3 * partitions + 1
         assert behind(position, plain, "nobody", [(topic, "reader")],
                       events_goal={}) == {"reader@" + topic: 2}
     finally:
