@@ -34,7 +34,8 @@ def process(
 ) -> None:
     """Run the workout-session processor: the pipeline core under Faust (scale out with
     more workers) or under Flink (one job; FITSTREAM_PROCESSOR__FLINK__* set its
-    parallelism, checkpoints and delivery; a start resumes from the newest checkpoint). Both write the same records to the same topics.
+    parallelism, checkpoints and delivery; a start resumes from the newest checkpoint).
+    Both write the same records to the same topics.
 
     Its Prometheus metrics are on http://127.0.0.1:<processor.web_port>/metrics."""
     settings = get_settings()
