@@ -19,6 +19,7 @@ from rich.console import Console
 from bench import (
     api_latency,
     backfill,
+    engines,
     feast_online,
     ingest,
     lakehouse,
@@ -43,14 +44,24 @@ def machine() -> str:
 
 def main(
     only: Annotated[list[str] | None, typer.Option(
-        help="ingest, processor, latency, api, lakehouse, backfill, feast, sealing, models "
-             "or scoring (repeatable).")] = None,
+        help="ingest, processor, latency, api, lakehouse, backfill, feast, sealing, models, "
+             "scoring, or engines (repeatable; engines, Faust vs Flink, needs `make "
+             "flink-venv` and runs only when named).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per throughput benchmark.")] = 3,
     fleet_users: Annotated[int, typer.Option(
         min=1, help="Models: the cached fleet's users (180 days, seed 7).")] = models.USERS,
     plain_coordinates: Annotated[bool, typer.Option(
         help="Processor: pre-fill the log without sealing coordinates, to measure what "
              "opening them costs.")] = False,
+    engine_variants: Annotated[list[str] | None, typer.Option(
+        help=f"Engines: which to run (repeatable): {', '.join(engines.VARIANTS)}. "
+             "Default: faust, flink-process, flink-thread.")] = None,
+    engine_users: Annotated[int, typer.Option(min=1, help="Engines: the log's users.")]
+    = engines.USERS,
+    engine_days: Annotated[int, typer.Option(min=1, help="Engines: the log's days.")]
+    = engines.DAYS,
+    engine_kill: Annotated[bool, typer.Option(
+        help="Engines: also time the Flink job's recovery after a SIGKILL.")] = True,
 ) -> None:
     """Run the benchmarks and print the README rows."""
     chosen = only or ["ingest", "processor", "latency", "api", "lakehouse", "backfill", "feast",
@@ -77,6 +88,9 @@ def main(
             fleet_users, models.DAYS, models.SEED)))
     if "scoring" in chosen:
         results.append(scoring.run(repeats, console))
+    if "engines" in chosen:
+        results.append(engines.run(repeats, console, engine_variants, engine_users,
+                                   engine_days, engine_kill))
     stamp = datetime.now(UTC)
     report = {"date": stamp.date().isoformat(), "machine": machine(), "results": results}
     RESULTS.mkdir(exist_ok=True)
@@ -93,6 +107,9 @@ def main(
             continue
         if "models" in result:
             model_rows(result)
+            continue
+        if "variants" in result:
+            engine_rows(result)
             continue
         if "rows_per_s" in result:
             scoring_rows(result)
@@ -146,6 +163,37 @@ def scoring_rows(result: dict) -> None:
                f"{lat['rate_per_s']} rows/s | **p50 {lat['p50_ms']:g} ms, p99 {lat['p99_ms']:g} "
                f"ms** ({lat['probes']} probes; scorer alone p50 {lat['scorer_p50_ms']:g} ms, "
                f"p99 {lat['scorer_p99_ms']:g} ms) |")
+
+
+def engine_rows(result: dict) -> None:
+    """Per engine variant: throughput from start, CPU per record, start-up, checkpoints;
+    then the Flink job's recovery after a SIGKILL."""
+    size = f"{result['records']:,} records / {result['samples']:,} samples"
+    for name, v in result["variants"].items():
+        runs = ", ".join(f"{r['seconds']:g}" for r in v["runs"])
+        extra = ""
+        if "median_submitted_s" in v:
+            extra = (f"; JVM start-up (job submitted) {v['median_submitted_s']:g} s, then "
+                     f"{v.get('median_records_per_s_after_submit', 0):,} records/s; outputs "
+                     f"committed at {v.get('median_outputs_committed_s')} s")
+            chk = [r["checkpoints"] for r in v["runs"] if r["checkpoints"].get("completed")]
+            if chk:
+                extra += (f"; checkpoints median {chk[0]['duration_ms_median']:g} ms, p95 "
+                          f"{chk[0]['duration_ms_p95']:g}, max "
+                          f"{max(c['duration_ms_max'] for c in chk):g} ms, state "
+                          f"{chk[0]['state_bytes_max']:,} bytes (run 1)")
+        typer.echo(f"| processor alone, {name}: pre-filled log of {size} → whole log "
+                   f"processed | **{v['records_per_s']:,} records/s · {v['samples_per_s']:,} "
+                   f"samples/s**, {v['cpu_us_per_record']:g} µs CPU per record (median of "
+                   f"{len(v['runs'])}: runs {runs} s){extra} |")
+    if "recovery" in result:
+        r = result["recovery"]
+        typer.echo(f"| Flink job SIGKILLed after its first checkpoint ({r['committed_at_kill']:,}"
+                   f" of {r['records']:,} records committed), restarted | **"
+                   f"{r['restart_to_processed_s']} s** from restart to the whole log "
+                   f"committed (JVM start-up {r['restart_submitted_s']} s; the same job "
+                   f"unbounded, no kill: {r['unbounded_no_kill']['to_processed_s']} s from "
+                   f"start) |")
 
 
 def latency_row(result: dict, name: str, stats: dict, detail: str) -> None:
