@@ -258,35 +258,38 @@ class ChannelLane:
 
 
 class OffsetTracker:
-    """Which offsets may be committed: those whose notification, and all before it, finished."""
+    """Which offsets may be committed: those whose notification, and all before it, finished.
+
+    Offsets are not contiguous: a topic written with transactions (the Flink processor's)
+    has commit markers between records, which no consumer receives. So the commit
+    position is the earliest notification still open, or, when none is, the offset after
+    the last one read, never a count of offsets seen."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # (topic, partition) -> offset -> deliveries still open (only those above 0).
         self._open: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
-        self._next: dict[tuple[str, int], int] = {}
+        self._read_to: dict[tuple[str, int], int] = {}  # the offset after the last read
 
     def track(self, source: SourceRef, deliveries: int) -> None:
         key = (source.topic, source.partition)
         with self._lock:
-            self._open[key][source.offset] = deliveries
-            self._next.setdefault(key, source.offset)
-            self._advance(key)
+            if deliveries:
+                self._open[key][source.offset] = deliveries
+            self._read_to[key] = max(self._read_to.get(key, 0), source.offset + 1)
 
     def done(self, source: SourceRef) -> None:
         key = (source.topic, source.partition)
         with self._lock:
-            self._open[key][source.offset] -= 1
-            self._advance(key)
-
-    def _advance(self, key: tuple[str, int]) -> None:
-        open_offsets = self._open[key]
-        while open_offsets.get(self._next[key]) == 0:
-            del open_offsets[self._next[key]]
-            self._next[key] += 1
+            open_offsets = self._open[key]
+            open_offsets[source.offset] -= 1
+            if not open_offsets[source.offset]:
+                del open_offsets[source.offset]
 
     def committable(self) -> list[TopicPartition]:
         with self._lock:
-            return [TopicPartition(t, p, o) for (t, p), o in self._next.items()]
+            return [TopicPartition(t, p, min(self._open[(t, p)], default=read_to))
+                    for (t, p), read_to in self._read_to.items()]
 
 
 class DeliveryWorker:

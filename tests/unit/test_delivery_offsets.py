@@ -34,3 +34,16 @@ def test_partitions_advance_independently():
     assert committable(tracker) == {0: 0, 1: 6}
     tracker.done(at(0, 0))
     assert committable(tracker) == {0: 1, 1: 6}
+
+
+def test_offsets_with_gaps_advance_past_them():
+    """A transactional topic's commit markers take offsets no consumer receives."""
+    tracker = OffsetTracker()
+    tracker.track(at(0, 3), 1)
+    tracker.track(at(0, 5), 0)  # offset 4 is a commit marker
+    tracker.track(at(0, 9), 1)  # 6-8: an aborted transaction and its marker
+    assert committable(tracker) == {0: 3}
+    tracker.done(at(0, 3))
+    assert committable(tracker) == {0: 9}
+    tracker.done(at(0, 9))
+    assert committable(tracker) == {0: 10}
