@@ -38,6 +38,7 @@ from pathlib import Path
 
 from pyflink.common import Configuration, Types
 from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment
 
 from fitstream.kafka.topics import BOARD_OUTPUTS, OUTPUTS
@@ -99,11 +100,6 @@ def flink_configuration(settings: FitStreamSettings, restore: Path | None) -> Co
         config.set_string("python.fn-execution.bundle.size", str(flink.bundle_size))
     if flink.bundle_time_ms is not None:
         config.set_string("python.fn-execution.bundle.time", str(flink.bundle_time_ms))
-    if flink.jobmanager:
-        host, _, port = flink.jobmanager.rpartition(":")
-        config.set_string("execution.target", "remote")
-        config.set_string("rest.address", host)
-        config.set_string("rest.port", port)
     if settings.processor.web_enabled:
         # The Prometheus reporter (plugins/metrics-prometheus in the pyflink wheel) on the
         # port the Faust worker serves /metrics on.
@@ -138,11 +134,27 @@ def kafka_source(name: str, topic: str, settings: FitStreamSettings, bounded: bo
         )"""
 
 
+def execution_environment(config: Configuration, jobmanager: str) -> StreamExecutionEnvironment:
+    """An embedded mini-cluster, or a session cluster's JobManager (``host:port``).
+
+    PyFlink's ``get_execution_environment`` always builds a local environment (it forces
+    ``execution.target=local``, so a configured remote target was ignored and the job ran
+    in a mini-cluster inside the submitting container); a remote one comes from Java's
+    ``createRemoteEnvironment``. No jars are shipped: the cluster's lib directory has
+    flink-python and the Kafka connector (docker-compose.yml)."""
+    if not jobmanager:
+        return StreamExecutionEnvironment.get_execution_environment(config)
+    host, _, port = jobmanager.rpartition(":")
+    gateway = get_gateway()
+    java_env = gateway.jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment
+    return StreamExecutionEnvironment(java_env.createRemoteEnvironment(
+        host, int(port), config._j_configuration, gateway.new_array(gateway.jvm.String, 0)))
+
+
 def build(settings: FitStreamSettings, bounded: bool, restore: Path | None,
           ) -> StreamTableEnvironment:
     flink = settings.processor.flink
-    env = StreamExecutionEnvironment.get_execution_environment(
-        flink_configuration(settings, restore))
+    env = execution_environment(flink_configuration(settings, restore), flink.jobmanager)
     env.set_parallelism(flink.parallelism)
     t_env = StreamTableEnvironment.create(env)
     kafka = settings.kafka
