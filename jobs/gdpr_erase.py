@@ -62,9 +62,16 @@ from stores.erasure import (
 
 def wait_for_processor(settings: FitStreamSettings, user_id: str, erased_at: int,
                        timeout_s: float) -> bool:
-    """True once the processor's ``user-erasures`` changelog says it applied this erasure
-    (it dropped the user's state); False if that did not happen within ``timeout_s``
-    (no processor running: it applies the erasure when it starts)."""
+    """True once the processor says it applied this erasure (it dropped the user's
+    state); False if that did not happen within ``timeout_s`` (no processor running: it
+    applies the erasure when it starts).
+
+    Faust: its ``user-erasures`` changelog holds the applied ``erased_at``. Flink: the
+    job reads the erasure topic as an input, and its source commits offsets when a
+    checkpoint completes, so the group past the erasure means the drop is in a
+    checkpoint (``processor.engine`` says which to ask)."""
+    if settings.processor.engine == "flink":
+        return wait_for_flink_checkpoint(settings, timeout_s)
     topic = changelog_topic(settings, USER_ERASURES_TABLE)
     consumer = Consumer(consumer_config(settings.kafka, "fitstream-gdpr-erase"))
     try:
@@ -84,6 +91,24 @@ def wait_for_processor(settings: FitStreamSettings, user_id: str, erased_at: int
         return False
     finally:
         consumer.close()
+
+
+def wait_for_flink_checkpoint(settings: FitStreamSettings, timeout_s: float) -> bool:
+    """True once the Flink job's group has committed the erasure topic's end as it is
+    now (the erasure just published included)."""
+    position = LogPosition(settings.kafka)
+    topic, group = settings.kafka.erasures_topic, settings.processor.consumer_group
+    try:
+        goal = position.ends(topic)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            committed = position.committed(topic, group)
+            if all(committed.get(p, 0) >= end for p, end in goal.items()):
+                return True
+            time.sleep(0.5)
+        return False
+    finally:
+        position.close()
 
 
 def wait_for_view_sinks(settings: FitStreamSettings, timeout_s: float) -> bool:

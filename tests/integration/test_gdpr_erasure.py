@@ -3,9 +3,10 @@ the sinks), and the erase job as an operator runs it, while the system is live.
 
 A user completes a 5.5 km run and is erased; their next run, a 1 km run, counts from
 zero: the all-time board shows 1 km and 1 workout, not 6.5 km and 2, and the 5 km
-achievement is not unlocked. Another user is untouched. A replay from offset 0 (on the
-Flink engine, the live run on Faust) rebuilds the same: the erased run is dead-lettered
-with reason ``user_erased``.
+achievement is not unlocked. Another user is untouched. A replay from offset 0 rebuilds
+the same: the erased run is dead-lettered with reason ``user_erased``. Run twice: live
+on Faust and replayed on Flink, then live on Flink (its erase waits for the job's
+checkpoint past the erasure) and replayed on Faust.
 """
 
 from __future__ import annotations
@@ -99,9 +100,14 @@ RUN_5K = ("SELECT user_id, progress, achieved_at_ms FROM achievement_progress FI
           " WHERE rule_id = 'run-5k' ORDER BY user_id")
 
 
-@pytest.fixture(scope="module")
-def live(broker, tmp_path_factory):
-    settings = isolated(broker, tmp_path_factory.mktemp("erasure"), "erasure")
+@pytest.fixture(scope="module", params=["faust", "flink"])
+def live(request, broker, tmp_path_factory):
+    """The live system on one engine; the test replays on the other."""
+    engine = request.param
+    settings = isolated(broker, tmp_path_factory.mktemp(f"erasure-{engine}"),
+                        f"erasure-{engine}")
+    settings = settings.model_copy(update={"processor": settings.processor.model_copy(
+        update={"engine": engine})})
     stack = LocalStack()
     stack.start(settings, "processor", "process")
     stack.start(settings, "api", "serve")
@@ -191,15 +197,15 @@ def test_an_erased_user_comes_back_from_zero_and_a_replay_agrees(live, tmp_path)
         "the erased user's 5 km progress from the 1 km run alone, not unlocked")
 
     # A replay from offset 0 reads the erasure first: the same boards, and the erased
-    # run's events dead-lettered as user_erased. It runs on the Flink engine: the live
-    # views came from Faust, so this is also Flink's replay into fresh topics agreeing
-    # with them, erasures included (the Flink job reads the erasure topic too).
+    # run's events dead-lettered as user_erased. It runs on the other engine, so this is
+    # also each engine's replay into fresh topics agreeing with the other's live views.
     env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
-    on_flink = settings.model_copy(update={"processor": settings.processor.model_copy(
-        update={"engine": "flink"})})
+    other = {"faust": "flink", "flink": "faust"}[settings.processor.engine]
+    on_other = settings.model_copy(update={"processor": settings.processor.model_copy(
+        update={"engine": other})})
     result = subprocess.run(
         [sys.executable, "-m", "cli.main", "replay", "--name", "erasure"],
-        env={**env, **on_flink.to_env()}, capture_output=True, text=True, timeout=900,
+        env={**env, **on_other.to_env()}, capture_output=True, text=True, timeout=900,
         check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     replayed_settings = replay_settings(settings, "erasure")
