@@ -59,7 +59,7 @@ demo: setup
 test: setup clickhouse-server s3-server
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports  # the layer contracts in pyproject.toml
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25  # the slowest tests, to keep the suite within its budget
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not e2e and not clickhouse_server"

@@ -359,7 +359,7 @@ def wait_until_scored(settings: FitStreamSettings, stack: LocalStack, console: C
     try:
         ends = position.ends(topic)
         with Progress(TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("feature rows read by the scorer"), TimeElapsedColumn(),
+                      TextColumn("offsets of the feature topic the scorer committed"), TimeElapsedColumn(),
                       console=console) as progress:
             task = progress.add_task("scored", total=sum(ends.values()))
             settled = 0
