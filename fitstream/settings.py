@@ -151,9 +151,10 @@ class FlinkSettings(BaseModel):
     # The Flink venv's interpreter (apache-flink cannot share the app venv's pins);
     # relative paths are from the project root.
     python: Path = Path(".venv-flink/bin/python")
-    # "process" runs the Python functions in worker processes beside the JVM, "thread"
-    # inside it (pemja): both give Faust's outputs (tests/engines).
-    execution_mode: Literal["process", "thread"] = "process"
+    # "thread" runs the Python functions inside the JVM (pemja), "process" in worker
+    # processes beside it. Both give Faust's outputs; thread is the faster (about 10% more
+    # records/s, checkpoints of 0.2-0.4 s against 0.8-1.0 s: README, Performance).
+    execution_mode: Literal["process", "thread"] = "thread"
     parallelism: int = Field(1, ge=1)
     # Outputs become visible to read_committed consumers at each completed checkpoint,
     # so this is also the floor of the Flink engine's freshness.
