@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import site
 import sys
 import time
@@ -210,7 +211,21 @@ def main() -> None:
     result = t_env.execute_sql("INSERT INTO outputs SELECT * FROM records")
     print(f"flink job submitted in {time.monotonic() - started:.1f} s"
           + (f", restored from {restore}" if restore else ", from offset 0"), flush=True)
-    result.wait()
+    # SIGTERM (docker stop) ends the process as Ctrl-C does. In the embedded mini-cluster
+    # the JVM goes with it; a job on a session cluster would run on without its client,
+    # and the next start would submit a second job on the same topics: cancel it first
+    # (its checkpoints are retained on cancellation, so the next start resumes).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        result.wait()
+    except KeyboardInterrupt:
+        if settings.processor.flink.jobmanager:
+            client = result.get_job_client()
+            if client is not None:
+                client.cancel().result()
+        print(f"flink job stopped after {time.monotonic() - started:.1f} s; checkpoints "
+              f"retained under {checkpoint_uri(settings)}", flush=True)
+        return
     print(f"flink job finished in {time.monotonic() - started:.1f} s", flush=True)
 
 
