@@ -93,31 +93,13 @@ def wait_for_processor(settings: FitStreamSettings, user_id: str, erased_at: int
         consumer.close()
 
 
-def wait_for_flink_checkpoint(settings: FitStreamSettings, timeout_s: float) -> bool:
-    """True once the Flink job's group has committed the erasure topic's end as it is
-    now (the erasure just published included)."""
-    position = LogPosition(settings.kafka)
-    topic, group = settings.kafka.erasures_topic, settings.processor.consumer_group
-    try:
-        goal = position.ends(topic)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            committed = position.committed(topic, group)
-            if all(committed.get(p, 0) >= end for p, end in goal.items()):
-                return True
-            time.sleep(0.5)
-        return False
-    finally:
-        position.close()
-
-
-def wait_for_view_sinks(settings: FitStreamSettings, timeout_s: float) -> bool:
-    """True once every ClickHouse view sink has committed all its topic held when this
-    was called: records the processor wrote before it applied the erasure are then in
-    the store, where the delete finds them, and not still on their way."""
+def wait_for_groups(settings: FitStreamSettings, readers: list[tuple[str, str]],
+                    timeout_s: float) -> bool:
+    """True once every (topic, group) in ``readers`` has committed all its topic held
+    when this was called; False after ``timeout_s``."""
     position = LogPosition(settings.kafka)
     try:
-        goals = {(topic, group): position.ends(topic) for topic, group in sink_groups(settings)}
+        goals = {(topic, group): position.ends(topic) for topic, group in readers}
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if all(position.committed(topic, group).get(p, 0) >= end
@@ -127,6 +109,21 @@ def wait_for_view_sinks(settings: FitStreamSettings, timeout_s: float) -> bool:
         return False
     finally:
         position.close()
+
+
+def wait_for_flink_checkpoint(settings: FitStreamSettings, timeout_s: float) -> bool:
+    """True once the Flink job's group has committed the erasure topic's end as it is
+    now (the erasure just published included)."""
+    return wait_for_groups(
+        settings, [(settings.kafka.erasures_topic, settings.processor.consumer_group)],
+        timeout_s)
+
+
+def wait_for_view_sinks(settings: FitStreamSettings, timeout_s: float) -> bool:
+    """True once every ClickHouse view sink has committed all its topic held when this
+    was called: records the processor wrote before it applied the erasure are then in
+    the store, where the delete finds them, and not still on their way."""
+    return wait_for_groups(settings, sink_groups(settings), timeout_s)
 
 
 def erase_from_clickhouse_live(settings: FitStreamSettings, user_id: str) -> dict[str, int]:
