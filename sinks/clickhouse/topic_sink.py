@@ -108,8 +108,9 @@ class ClickHouseTopicSink:
                                                   PREFERENCE_FIELDS, self._stop)
         elif cipher is not None and subject in self._view.opens_coordinates:
             try:
-                record = patiently(lambda: open_coordinates(cipher, subject, record),
-                                   self._stop)
+                # Just decoded and nobody else's: opened in place.
+                record = patiently(lambda: open_coordinates(cipher, subject, record,
+                                                            in_place=True), self._stop)
             except CoordinatesUnreadable as exc:
                 # The processor dead-letters the event (unreadable_coordinates).
                 log.warning("unreadable_coordinates_skipped", view=self._view.name,

@@ -24,6 +24,7 @@ the batch is replayed (all consumers are idempotent).
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -55,6 +56,9 @@ from streams.faust.table_state import TableState
 from streams.faust.weekly_boards import add_weekly_boards_agent
 
 log = structlog.get_logger("streams.workout_sessions")
+
+# Each record is decoded here and held by nobody else: its coordinates open in place.
+open_decoded_coordinates = functools.partial(open_coordinates, in_place=True)
 
 
 def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
@@ -157,7 +161,7 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
                                   "logged at or before the user's erasure", source)
                 continue
             try:
-                record = await with_keys(open_coordinates, subject, record)
+                record = await with_keys(open_decoded_coordinates, subject, record)
             except CoordinatesUnreadable as exc:
                 await dead_letter(event.value, message.key,
                                   DeadLetterReason.UNREADABLE_COORDINATES, str(exc), source)

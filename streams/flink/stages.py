@@ -178,7 +178,7 @@ class UserStage:
                 return [self._dead_letter(b"", None, DeadLetterReason.USER_ERASED,
                                           "logged at or before the user's erasure", source)]
         try:
-            record = open_coordinates(self.cipher, subject, record)
+            record = open_coordinates(self.cipher, subject, record, in_place=True)
         except CoordinatesUnreadable as exc:
             return [self._dead_letter(value, key, DeadLetterReason.UNREADABLE_COORDINATES,
                                       str(exc), source)]

@@ -79,6 +79,12 @@ def test_every_event_of_a_fleet_opens_to_what_was_sent_and_its_bytes_hold_no_coo
             assert not [d for d in plain_doubles(subject, event) if d in wire]
         assert open_coordinates(cipher, subject, SERDE.decode(wire)[1]) == as_logged(
             subject, {**event, SEALED_FIELD: None})
+        # Readers that own the decoded record open it in place: the same record.
+        decoded = SERDE.decode(wire)[1]
+        assert open_coordinates(cipher, subject, decoded, in_place=True) == as_logged(
+            subject, {**event, SEALED_FIELD: None})
+        if subject in COORDINATE_SUBJECTS:
+            assert decoded[SEALED_FIELD] is None  # filled, not copied
     assert carrying >= 3  # started, updated, completed at least
 
 
