@@ -48,10 +48,12 @@ def process(
         raise typer.BadParameter("--bounded and --fresh are for the Flink engine")
     from faust.worker import Worker
 
+    from fitstream.gc_policy import settle_after_start
     from streams.faust.workout_sessions import build
 
     configure_logs("processor")
     wiring = build(settings)
+    settle_after_start()
     # override_logging=False keeps the JSON logs configured above.
     Worker(wiring.app, loglevel=settings.log_level.lower(), quiet=True,
            redirect_stdouts=False, override_logging=False).execute_from_commandline()

@@ -20,6 +20,7 @@ from api.app import DefaultSecretRefused, check_token_secret, create_app
 from api.event_publisher import EventPublisher
 from api.revocations import RevocationFollower, Revocations
 from fitstream.contracts import AvroSerde, registry_from_settings
+from fitstream.gc_policy import settle_after_start
 from fitstream.settings import FitStreamSettings
 from sinks.clickhouse.topic_sink import ViewSinks
 from stores.clickhouse.store import open_store
@@ -63,6 +64,7 @@ def serve(settings: FitStreamSettings, *, ingest: bool = True, reads: bool = Tru
         if not revocations.loaded.is_set():
             log.warning("revocations_not_loaded", waited_s=settings.api.revocations_load_timeout_s)
     app = create_app(settings, serde, store if reads else None, publisher, revocations)
+    settle_after_start()
     log.info("serving", host=settings.api.host, port=settings.api.port, ingest=ingest,
              reads=reads, sink=sink, clickhouse=settings.clickhouse.backend)
     try:
