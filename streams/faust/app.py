@@ -22,6 +22,7 @@ from fitstream.kafka.topics import (
     changelog_topic,
 )
 from fitstream.settings import FitStreamSettings
+from streams.faust.quiet_monitor import QuietMonitor
 
 
 def broker_url(bootstrap_servers: str) -> str:
@@ -59,6 +60,7 @@ class WorkoutSessionsApp:
             web_host="127.0.0.1",
             web_bind=settings.processor.web_bind,
             datadir=str(settings.state_dir / "faust"),
+            monitor=QuietMonitor(),
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.events = self.app.topic(kafka.events_topic, partitions=kafka.events_partitions,
