@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: flink-venv setup demo test test-fast bench lint clickhouse-server s3-server clean feature-repo
+.PHONY: flink-venv setup demo test test-fast bench bench-peers lint clickhouse-server s3-server clean feature-repo
 
 setup: $(STAMP) feature-repo flink-venv
 
@@ -67,6 +67,20 @@ test-fast: setup
 bench: setup
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
+
+# The race against the peers (issue 13, bench/peers): Quix Streams and Bytewax in a venv of
+# their own (quixstreams pins confluent-kafka < 2.13 and pydantic < 2.14), our package
+# without its deps; FitStream's engine and the harness run in the app venv.
+PEERS_VENV := .venv-peers
+$(PEERS_VENV)/.installed: bench/peers/requirements.lock pyproject.toml
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check pip==25.3
+	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/peers/requirements.lock
+	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+bench-peers: $(STAMP) $(PEERS_VENV)/.installed
+	$(BIN)/python -m bench.peers.run
 
 lint: setup
 	$(BIN)/ruff check .
