@@ -12,6 +12,7 @@ from structlog.contextvars import bind_contextvars, clear_contextvars
 from api.achievements import achievement_router
 from api.analytics import analytics_router
 from api.auth import TokenVerifier, device_scheme
+from api.boards import Boards
 from api.erasure import erasure_router
 from api.errors import ApiError, document_errors, error_response, install_error_handlers
 from api.event_publisher import EventPublisher
@@ -20,6 +21,7 @@ from api.leaderboards import leaderboard_router
 from api.notifications import notification_router
 from api.predictions import prediction_router
 from api.revocations import Revocations
+from api.stats_view import StatsView
 from api.view_cache import ViewCache
 from api.workout_owners import WorkoutOwners
 from api.workout_views import workout_router
@@ -141,6 +143,9 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
                                 if store is not None else None)
     if store is not None:
         app.state.view_cache = ViewCache(settings.api.view_cache_ttl_s)
+        app.state.boards = Boards(store, app.state.view_cache,
+                                  settings.api.ranked_board_max_rows)
+        app.state.stats_view = StatsView(app.state.boards)
         app.include_router(workout_router(settings))
         app.include_router(leaderboard_router())
         app.include_router(achievement_router())

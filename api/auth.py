@@ -9,9 +9,11 @@ before a body is resolved before the body is read, so an anonymous or foreign ca
 gets 401/403, never a parse or validation error about a body they may not send.
 """
 
+import time
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
+import jwt
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -31,6 +33,36 @@ from fitstream.tokens import (
 Identity = TypeVar("Identity")
 
 
+class VerifiedTokens:
+    """Tokens already verified, each with what it identifies, until its ``exp``.
+
+    A signature check (PyJWT, HMAC) cost as much as the rest of a cached read. A token
+    that verified once stays valid until it expires (the key ring of a process does not
+    change, and ``iat``/``nbf`` only move further into the past), so the identity is kept
+    until ``exp`` and the token is verified again after. Only valid tokens enter, so a
+    caller cannot fill it with garbage; at ``max_entries`` the expired ones go, and all
+    of them if none had expired. Revocation is not cached: it is checked on every call.
+    """
+
+    def __init__(self, max_entries: int = 65_536) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str], tuple[Any, float]] = {}
+
+    def get(self, kind: str, token: str, verify: Callable[[str], Identity]) -> Identity:
+        entry = self._entries.get((kind, token))
+        now = time.time()
+        if entry is not None and now < entry[1]:
+            return entry[0]
+        identity = verify(token)
+        # exp was required and checked by ``verify``; PyJWT's own rule is now < exp.
+        expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+        if len(self._entries) >= self.max_entries:
+            live = {k: v for k, v in self._entries.items() if now < v[1]}
+            self._entries = live if len(live) < self.max_entries else {}
+        self._entries[(kind, token)] = (identity, expires)
+        return identity
+
+
 class TokenVerifier:
     """Verifies tokens against the key ring; device tokens also against the revocations
     (None: this process serves no ingest and follows no revocation topic)."""
@@ -38,15 +70,25 @@ class TokenVerifier:
     def __init__(self, keys: TokenKeys, revocations: Revocations | None = None) -> None:
         self.keys = keys
         self.revocations = revocations
+        self._verified = VerifiedTokens()
 
     def user(self, token: str) -> str:
-        return verify_user_token(self.keys, token)
+        return self._verified.get("user", token, self._verify_user)
 
     def analyst(self, token: str) -> str:
+        return self._verified.get("analyst", token, self._verify_analyst)
+
+    def _verify_user(self, token: str) -> str:
+        return verify_user_token(self.keys, token)
+
+    def _verify_analyst(self, token: str) -> str:
         return verify_analyst_token(self.keys, token)
 
+    def _verify_device(self, token: str) -> DeviceIdentity:
+        return verify_device_token(self.keys, token)
+
     def device(self, token: str) -> DeviceIdentity:
-        device = verify_device_token(self.keys, token)
+        device = self._verified.get("device", token, self._verify_device)
         if self.revocations is not None:
             if not self.revocations.loaded.is_set():
                 raise ApiError(503, "unavailable",
@@ -63,7 +105,7 @@ def _unauthorized(message: str) -> ApiError:
 
 def _verify(token: str | None, verify: Callable[[str], Identity], kind: str) -> Identity:
     if token is None:
-        article = "an" if kind[0] in "aeiou" else "a"
+        article = "an" if kind[0] in "aeio" else "a"  # a user, an analyst
         raise _unauthorized(f"{article} {kind} bearer token is required")
     try:
         return verify(token)
@@ -108,6 +150,10 @@ def require_owner(user_id: str, owner_id: str, what: str) -> None:
         raise ApiError(403, "forbidden", f"only its owner may read this {what}")
 
 
+# The dependencies below are ``async`` although they never wait: FastAPI runs a plain
+# function on a worker thread, a hop per request that queued behind the GIL at 1,000
+# requests/s; these only compute, so the event loop runs them in place.
+
 # auto_error=False: a missing or non-bearer header is our 401 with the error body, not
 # FastAPI's 403.
 _user_scheme = HTTPBearer(scheme_name="userToken", auto_error=False,
@@ -119,19 +165,19 @@ _analyst_scheme = HTTPBearer(scheme_name="analystToken", auto_error=False,
 Credentials = HTTPAuthorizationCredentials | None
 
 
-def _current_user(request: Request, credentials: Annotated[Credentials, Depends(_user_scheme)],
+async def _current_user(request: Request, credentials: Annotated[Credentials, Depends(_user_scheme)],
                   ) -> str:
     return _verify(credentials and credentials.credentials, verifier_of(request).user, "user")
 
 
-def _current_device(request: Request,
+async def _current_device(request: Request,
                     credentials: Annotated[Credentials, Depends(device_scheme)],
                     ) -> DeviceIdentity:
     return _verify(credentials and credentials.credentials, verifier_of(request).device,
                    "device")
 
 
-def _current_analyst(request: Request,
+async def _current_analyst(request: Request,
                      credentials: Annotated[Credentials, Depends(_analyst_scheme)]) -> str:
     return _verify(credentials and credentials.credentials, verifier_of(request).analyst,
                    "analyst")
@@ -153,12 +199,12 @@ def checked_id(field: str, value: str) -> str:
 # 400 invalid_id, as every other entry refuses them (ingest, the admin erasure, the CLI).
 # The pattern is in the OpenAPI document; the dependency enforces it (a FastAPI
 # Path(pattern=) would answer 422 instead).
-def path_user_id(user_id: Annotated[str, Path(
+async def path_user_id(user_id: Annotated[str, Path(
         description="A user id", json_schema_extra={"pattern": ID_PATTERN})]) -> str:
     return checked_id("user_id", user_id)
 
 
-def path_workout_id(workout_id: Annotated[str, Path(
+async def path_workout_id(workout_id: Annotated[str, Path(
         description="A workout id", json_schema_extra={"pattern": ID_PATTERN})]) -> str:
     return checked_id("workout_id", workout_id)
 
@@ -167,7 +213,7 @@ UserIdPath = Annotated[str, Depends(path_user_id)]
 WorkoutIdPath = Annotated[str, Depends(path_workout_id)]
 
 
-def owner_of_path(user: CurrentUser, user_id: UserIdPath) -> str:
+async def owner_of_path(user: CurrentUser, user_id: UserIdPath) -> str:
     """The path's user, if the caller is signed in as that user: 401, 400, then 403."""
     if user != user_id:
         raise ApiError(403, "forbidden", f"only {user_id} may use this")

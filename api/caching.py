@@ -5,7 +5,7 @@ a client that sends the ETag back gets 304 without a body while nothing changed.
 """
 
 import hashlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from fastapi import Request, Response
@@ -16,12 +16,29 @@ PUBLIC_VIEW = "public, max-age=5"
 PRIVATE_VIEW = "private, max-age=5"
 
 
-def conditional_json(request: Request, payload: BaseModel | dict[str, Any],
-                     cache_control: str = PUBLIC_VIEW) -> Response:
+class Rendered(NamedTuple):
+    """A JSON body and its ETag, computed once and answered as often as asked."""
+
+    body: bytes
+    etag: str
+
+
+def render(payload: BaseModel | dict[str, Any]) -> Rendered:
     data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
     body = orjson.dumps(data)
-    etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
-    headers = {"ETag": etag, "Cache-Control": cache_control}
-    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+    return Rendered(body, f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"')
+
+
+def conditional_rendered(request: Request, rendered: Rendered,
+                         cache_control: str = PUBLIC_VIEW) -> Response:
+    """The answer of a body rendered earlier: 304 if the client holds its ETag."""
+    headers = {"ETag": rendered.etag, "Cache-Control": cache_control}
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and rendered.etag in [tag.strip() for tag in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(rendered.body, media_type="application/json", headers=headers)
+
+
+def conditional_json(request: Request, payload: BaseModel | dict[str, Any],
+                     cache_control: str = PUBLIC_VIEW) -> Response:
+    return conditional_rendered(request, render(payload), cache_control)

@@ -1,6 +1,7 @@
 """What the routes need, as FastAPI dependencies: each reads what :func:`api.app.create_app`
-put in ``app.state`` (the settings, the store, the view cache, the workout owners, the
-event publisher, the serde, the field cipher), so routers hold no references of their own.
+put in ``app.state`` (the settings, the store, the view cache, its boards, the stats view,
+the workout owners, the event publisher, the serde, the field cipher), so routers hold no
+references of their own.
 
 The providers are ``async``: FastAPI awaits them on the event loop, where a plain
 function would be run on a worker thread, a hop per request (the reads are measured at
@@ -14,7 +15,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.boards import Boards
 from api.event_publisher import EventPublisher
+from api.stats_view import StatsView
 from api.view_cache import ViewCache
 from api.workout_owners import WorkoutOwners
 from fitstream.contracts import AvroSerde
@@ -34,6 +37,16 @@ async def store_of(request: Request) -> ClickHouseStore:
 
 async def view_cache_of(request: Request) -> ViewCache:
     return request.app.state.view_cache
+
+
+async def boards_of(request: Request) -> Boards:
+    """The leaderboards, loaded whole once per TTL (api/boards.py)."""
+    return request.app.state.boards
+
+
+async def stats_view_of(request: Request) -> StatsView:
+    """A user's WorkoutStats from the boards in the view cache (api/stats_view.py)."""
+    return request.app.state.stats_view
 
 
 async def workout_owners_of(request: Request) -> WorkoutOwners | None:
@@ -59,6 +72,8 @@ async def field_cipher_of(request: Request) -> FieldCipher:
 Settings = Annotated[FitStreamSettings, Depends(settings_of)]
 Store = Annotated[ClickHouseStore, Depends(store_of)]
 Cache = Annotated[ViewCache, Depends(view_cache_of)]
+Stats = Annotated[StatsView, Depends(stats_view_of)]
+BoardsOfCache = Annotated[Boards, Depends(boards_of)]
 Owners = Annotated[WorkoutOwners | None, Depends(workout_owners_of)]
 Publisher = Annotated[EventPublisher | None, Depends(publisher_of)]
 Serde = Annotated[AvroSerde, Depends(serde_of)]

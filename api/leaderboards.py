@@ -1,15 +1,18 @@
 """Leaderboards: the top N of a board, or one user's rank with neighbours (public)."""
 
 import time
+from collections.abc import Callable, Hashable
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from api.caching import conditional_json
-from api.dependencies import Cache, Settings, Store
+from api.caching import Rendered, conditional_json, conditional_rendered, render
+from api.dependencies import BoardsOfCache
 from api.errors import ApiError, ErrorBody
+from api.view_cache import MISSING
 from fitstream.domain.events import SPORT_TYPES
 from fitstream.domain.identifiers import ID_PATTERN
 from fitstream.domain.leaderboards import ALL_SPORTS, METRIC_FIELD, LeaderboardMetric
@@ -41,25 +44,53 @@ def not_on_board(user_id: str) -> ApiError:
     return ApiError(404, "not_found", f"{user_id} has no entry on this leaderboard")
 
 
+@lru_cache(maxsize=4096)
+def _period_problem(window: LeaderboardWindow, period: str) -> str | None:
+    """Why ``period`` is not a period of ``window``, or None. Cached: parsing it
+    (strptime) cost 6% of the API under load, on every request, for a handful of keys."""
+    try:
+        window.bounds(period)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def resolve_period(window: LeaderboardWindow, period: str | None) -> str:
     """The period asked for (default: the current one); ApiError 400 if malformed."""
     if period is None:
         return window.period_of(int(time.time() * 1000))
-    try:
-        window.bounds(period)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_period", str(exc)) from exc
+    problem = _period_problem(window, period)
+    if problem is not None:
+        raise ApiError(400, "invalid_period", problem)
     return period
 
 
-def ranked_board(store: ClickHouseStore, board: dict[str, Any], column: str, max_rows: int,
-                 ) -> tuple[list[dict[str, Any]], dict[str, int]] | None:
-    """A whole board in rank order with each user's position, or None if too big to
-    hold (readers of a big board query ClickHouse for their slice instead)."""
-    found = queries.leaderboard_rows(store, board, column, limit=max_rows + 1)
-    if len(found) > max_rows:
-        return None
-    return found, {r["user_id"]: i for i, r in enumerate(found)}
+class Renders:
+    """Bodies rendered from a cached board, reused while the view cache hands out the
+    same board object: a top-100 was encoded and hashed anew for every reader of the
+    same answer. Per board, only the current object's bodies are kept (so no older
+    board stays alive here); at most ``max_boards`` boards and ``max_answers`` bodies
+    per board (the questions include ``around_user``), else that level starts empty."""
+
+    def __init__(self, max_boards: int = 256, max_answers: int = 4096) -> None:
+        self.max_boards = max_boards
+        self.max_answers = max_answers
+        self._boards: dict[Hashable, tuple[object, dict[Hashable, Rendered]]] = {}
+
+    def get(self, board: Hashable, source: object, question: Hashable,
+            make: Callable[[], dict[str, Any]]) -> Rendered:
+        held = self._boards.get(board)
+        if held is None or held[0] is not source:
+            if len(self._boards) >= self.max_boards:
+                self._boards = {}
+            held = self._boards[board] = (source, {})
+        answers = held[1]
+        rendered = answers.get(question)
+        if rendered is None:
+            if len(answers) >= self.max_answers:
+                answers.clear()
+            rendered = answers[question] = render(make())
+        return rendered
 
 
 def sliced_in_store(store: ClickHouseStore, board: dict[str, Any], column: str, limit: int,
@@ -77,8 +108,20 @@ def sliced_in_store(store: ClickHouseStore, board: dict[str, Any], column: str, 
                                     limit=ahead + 2 - first_rank + neighbours), first_rank
 
 
+def answer(metric: LeaderboardMetric, board: dict[str, Any], found: list[dict[str, Any]],
+           first_rank: int) -> dict[str, Any]:
+    """The body, as plain dicts in the Leaderboard shape: validating a model per row cost
+    more than the rest of a cached answer."""
+    return {"metric": metric.value, "window": board["window"], "period": board["period"],
+            "sport": board["sport"],
+            "entries": [{"rank": first_rank + i, "user_id": r["user_id"],
+                         "value": float(r["value"]), "workouts": r["workouts"]}
+                        for i, r in enumerate(found)]}
+
+
 def leaderboard_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["leaderboards"])
+    renders = Renders()
 
     # async: a cached answer is served on the event loop, with no hop to a worker thread
     # (those hops, queued behind the GIL, were most of the latency at 1,000 requests/s);
@@ -101,7 +144,7 @@ def leaderboard_router() -> APIRouter:
             pattern=ID_PATTERN,
             description="Rank this user, with `neighbours` above and below.")] = None,
         neighbours: Annotated[int, Query(ge=0, le=100)] = 2,
-        *, store: Store, cache: Cache, settings: Settings,
+        *, boards: BoardsOfCache,
     ) -> Response:
         """Top entries by metric, ties broken by who reached the value first, then user id."""
         period = resolve_period(window, period)
@@ -110,13 +153,14 @@ def leaderboard_router() -> APIRouter:
                            {"allowed": [ALL_SPORTS, *SPORT_TYPES]})
         board = {"window": window.value, "period": period, "sport": sport}
         column = METRIC_FIELD[metric]
-        max_rows = settings.api.ranked_board_max_rows
-        whole = await cache.get_async(("board", column, window, period, sport),
-                                      lambda: ranked_board(store, board, column, max_rows))
+        whole = boards.held(column, window, period, sport)
+        if whole is MISSING:
+            whole = await boards.get(column, window, period, sport)
         if whole is None:
             found, first_rank = await run_in_threadpool(
-                sliced_in_store, store, board, column, limit, around_user, neighbours)
-        elif around_user is None:
+                sliced_in_store, boards.store, board, column, limit, around_user, neighbours)
+            return conditional_json(request, answer(metric, board, found, first_rank))
+        if around_user is None:
             found, first_rank = whole[0][:limit], 1
         else:
             ordered, position = whole
@@ -124,12 +168,9 @@ def leaderboard_router() -> APIRouter:
                 raise not_on_board(around_user)
             first_rank = max(1, position[around_user] + 1 - neighbours)
             found = ordered[first_rank - 1:position[around_user] + 1 + neighbours]
-        # Plain dicts in the Leaderboard shape: validating a model per row cost more than
-        # the rest of a cached answer.
-        return conditional_json(request, {
-            "metric": metric.value, "window": window.value, "period": period, "sport": sport,
-            "entries": [{"rank": first_rank + i, "user_id": r["user_id"],
-                         "value": float(r["value"]), "workouts": r["workouts"]}
-                        for i, r in enumerate(found)]})
+        # The same board object gives the same body: rendered once per board and question.
+        return conditional_rendered(request, renders.get(
+            (column, window, period, sport), whole, (limit, around_user, neighbours),
+            lambda: answer(metric, board, found, first_rank)))
 
     return router

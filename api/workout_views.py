@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from api.auth import UserIdPath, WorkoutIdPath, checked_id, require_owner, require_user
 from api.caching import PRIVATE_VIEW, conditional_json
-from api.dependencies import Cache, Owners, Store
+from api.dependencies import Owners, Stats, Store
 from api.errors import ApiError, ErrorBody
 from api.leaderboards import PERIOD_PATTERN, SPORT_PATTERN, resolve_period
 from api.workout_owners import WorkoutOwners
@@ -27,7 +27,6 @@ from fitstream.domain.identifiers import check_id
 from fitstream.domain.leaderboards import ALL_SPORTS
 from fitstream.domain.route import route_geojson
 from fitstream.domain.splits import km_splits
-from fitstream.domain.stats import user_stats
 from fitstream.domain.windows import LeaderboardWindow
 from fitstream.settings import FitStreamSettings
 from stores.clickhouse import queries
@@ -289,22 +288,16 @@ def workout_router(settings: FitStreamSettings) -> APIRouter:
         window: Annotated[LeaderboardWindow, Query()] = LeaderboardWindow.MONTH,
         period: Annotated[str | None, Query(pattern=PERIOD_PATTERN,
                                             description="default: the current one")] = None,
-        *, store: Store, cache: Cache,
+        *, view: Stats,
     ) -> Response:
         """Totals for a sport and period, personal records, 12 weeks of activity; owner only."""
         checked_id("user_id", user_id)
         require_owner(require_user(request, secret), user_id, "user's stats")
         period = resolve_period(window, period)
-
-        def stats() -> dict[str, Any]:
-            rows = queries.user_stats_summaries(store, user_id)
-            summaries = [{**row, "start_time": row["start_ms"]} for row in rows]
-            return {"user_id": user_id, **user_stats(summaries, sport, window, period)}
-
-        # Cached per owner and question; only the owner gets past the check above.
-        # async, like the leaderboards: a cached answer needs no worker thread.
-        return conditional_json(request, await cache.get_async(
-            ("stats", user_id, sport, window, period), stats), cache_control=PRIVATE_VIEW)
+        # Only the owner gets past the check above. async, like the leaderboards: an
+        # answer from cached boards needs no worker thread.
+        return conditional_json(request, await view.stats(user_id, sport, window, period),
+                                cache_control=PRIVATE_VIEW)
 
     @router.get("/workouts/{workout_id}/route", responses=owner_errors)
     def get_workout_route(
