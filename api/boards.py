@@ -3,7 +3,7 @@ leaderboard reads (api/leaderboards.py) and the stats reads (api/stats_view.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from api.view_cache import MISSING, ViewCache
@@ -35,21 +35,22 @@ class Boards:
         self.cache = cache
         self.max_rows = max_rows
 
-    def _key_and_load(self, column: str, window: LeaderboardWindow, period: str,
-                      sport: str) -> tuple[tuple[Any, ...], Callable[[], Ranked | None]]:
+    def _load(self, column: str, window: LeaderboardWindow, period: str, sport: str,
+              ) -> Ranked | None:
         board = {"window": window.value, "period": period, "sport": sport}
-        return (("board", column, window, period, sport),
-                lambda: ranked_board(self.store, board, column, self.max_rows))
+        return ranked_board(self.store, board, column, self.max_rows)
 
     def held(self, column: str, window: LeaderboardWindow, period: str, sport: str,
              ) -> Ranked | None:
         """The board from memory (None: too big to hold), or ``MISSING``: then
         :meth:`get` it. No coroutine, for readers of dozens of boards per request."""
-        return self.cache.held(*self._key_and_load(column, window, period, sport))
+        return self.cache.held(("board", column, window, period, sport),
+                               partial(self._load, column, window, period, sport))
 
     async def get(self, column: str, window: LeaderboardWindow, period: str, sport: str,
                   ) -> Ranked | None:
         """The board (None: too big to hold), loaded on a worker thread if not held."""
-        key, load = self._key_and_load(column, window, period, sport)
+        key = ("board", column, window, period, sport)
+        load = partial(self._load, column, window, period, sport)
         held = self.cache.held(key, load)
         return held if held is not MISSING else await self.cache.get_async(key, load)
