@@ -7,7 +7,6 @@ from functools import partial
 from typing import Any
 
 from api.view_cache import MISSING, ViewCache
-from fitstream.domain.windows import LeaderboardWindow
 from stores.clickhouse import queries
 from stores.clickhouse.store import ClickHouseStore
 
@@ -28,26 +27,27 @@ def ranked_board(store: ClickHouseStore, board: dict[str, Any], column: str, max
 
 class Boards:
     """The boards of the view cache (key ``("board", column, window, period, sport)``),
-    each :func:`ranked_board` of the store, loaded once per TTL whoever reads it."""
+    each :func:`ranked_board` of the store, loaded once per TTL whoever reads it.
+
+    ``window`` is the window's value (``"week"``), not the enum member: an enum member
+    hashes in Python code, and a stats answer looks up 39 boards."""
 
     def __init__(self, store: ClickHouseStore, cache: ViewCache, max_rows: int) -> None:
         self.store = store
         self.cache = cache
         self.max_rows = max_rows
 
-    def _load(self, column: str, window: LeaderboardWindow, period: str, sport: str,
-              ) -> Ranked | None:
-        board = {"window": window.value, "period": period, "sport": sport}
+    def _load(self, column: str, window: str, period: str, sport: str) -> Ranked | None:
+        board = {"window": window, "period": period, "sport": sport}
         return ranked_board(self.store, board, column, self.max_rows)
 
-    def held(self, column: str, window: LeaderboardWindow, period: str, sport: str,
-             ) -> Ranked | None:
+    def held(self, column: str, window: str, period: str, sport: str) -> Ranked | None:
         """The board from memory (None: too big to hold), or ``MISSING``: then
         :meth:`get` it. No coroutine, for readers of dozens of boards per request."""
         return self.cache.held(("board", column, window, period, sport),
                                partial(self._load, column, window, period, sport))
 
-    async def get(self, column: str, window: LeaderboardWindow, period: str, sport: str,
+    async def get(self, column: str, window: str, period: str, sport: str,
                   ) -> Ranked | None:
         """The board (None: too big to hold), loaded on a worker thread if not held."""
         key = ("board", column, window, period, sport)

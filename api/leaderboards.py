@@ -153,9 +153,9 @@ def leaderboard_router() -> APIRouter:
                            {"allowed": [ALL_SPORTS, *SPORT_TYPES]})
         board = {"window": window.value, "period": period, "sport": sport}
         column = METRIC_FIELD[metric]
-        whole = boards.held(column, window, period, sport)
+        whole = boards.held(column, window.value, period, sport)
         if whole is MISSING:
-            whole = await boards.get(column, window, period, sport)
+            whole = await boards.get(column, window.value, period, sport)
         if whole is None:
             found, first_rank = await run_in_threadpool(
                 sliced_in_store, boards.store, board, column, limit, around_user, neighbours)
@@ -170,7 +170,7 @@ def leaderboard_router() -> APIRouter:
             found = ordered[first_rank - 1:position[around_user] + 1 + neighbours]
         # The same board object gives the same body: rendered once per board and question.
         return conditional_rendered(request, renders.get(
-            (column, window, period, sport), whole, (limit, around_user, neighbours),
+            (column, window.value, period, sport), whole, (limit, around_user, neighbours),
             lambda: answer(metric, board, found, first_rank)))
 
     return router

@@ -47,14 +47,16 @@ RECORDS_MAX_AGE_S = 60.0
 CANNOT = object()
 """What a lookup returns when the entries cannot answer (see the module docstring)."""
 
-Board = tuple[LeaderboardWindow, str]
+Board = tuple[str, str]
+"""(window value, period)."""
+WEEK = LeaderboardWindow.WEEK.value
 
 
 @lru_cache(maxsize=4096)
-def _boards_of(window: LeaderboardWindow, period: str) -> tuple[Board, ...]:
+def _boards_of(window: str, period: str) -> tuple[Board, ...]:
     """The period's board and its 12 weeks' boards."""
-    return ((window, period),
-            *((LeaderboardWindow.WEEK, week) for week in activity_weeks(window, period)))
+    return ((window, period), *((WEEK, week) for week in activity_weeks(
+        LeaderboardWindow(window), period)))
 
 
 class StatsView:
@@ -64,8 +66,7 @@ class StatsView:
         # user -> (completed runs counted, read at, records)
         self._records: dict[str, tuple[int, float, dict[str, Any]]] = {}
 
-    def _entry(self, user_id: str, window: LeaderboardWindow, period: str,
-               sport: str) -> Any:
+    def _entry(self, user_id: str, window: str, period: str, sport: str) -> Any:
         """The user's entry on the board (None if they have none), ``CANNOT``, or
         ``MISSING`` if a board is not in memory."""
         values: dict[str, float] = {}
@@ -86,8 +87,7 @@ class StatsView:
         count = workouts.pop()
         return None if count == 0 else {"workouts": count, **values}
 
-    async def _held_entry(self, user_id: str, window: LeaderboardWindow, period: str,
-                          sport: str) -> Any:
+    async def _held_entry(self, user_id: str, window: str, period: str, sport: str) -> Any:
         """:meth:`_entry`, loading the boards (on worker threads) that are not held."""
         entry = self._entry(user_id, window, period, sport)
         if entry is MISSING:
@@ -97,7 +97,7 @@ class StatsView:
         return CANNOT if entry is MISSING else entry
 
     async def _records_of(self, user_id: str) -> dict[str, Any]:
-        runs = await self._held_entry(user_id, LeaderboardWindow.ALL, "all", RECORD_SPORT)
+        runs = await self._held_entry(user_id, "all", "all", RECORD_SPORT)
         if runs is None:
             return dict.fromkeys(RECORD_FIELDS)
         if runs is CANNOT:  # no count to follow: read once per TTL, as every view
@@ -122,7 +122,7 @@ class StatsView:
             self._records[user_id] = (count, time.monotonic(), records)
         return records
 
-    async def _entries(self, user_id: str, window: LeaderboardWindow, period: str,
+    async def _entries(self, user_id: str, window: str, period: str,
                        sport: str) -> dict[Board, Totals | None] | None:
         """The user's entries on the period's and its weeks' boards; None if the entries
         cannot answer."""
@@ -139,13 +139,13 @@ class StatsView:
     async def stats(self, user_id: str, sport: str, window: LeaderboardWindow,
                     period: str) -> dict[str, Any]:
         if window is not LeaderboardWindow.ALL and self.boards.cache.ttl_s > 0:
-            entries = await self._entries(user_id, window, period, sport)
+            entries = await self._entries(user_id, window.value, period, sport)
             if entries is not None:
                 records = (await self._records_of(user_id)
                            if sport in (ALL_SPORTS, RECORD_SPORT)
                            else dict.fromkeys(RECORD_FIELDS))
                 return {"user_id": user_id, **stats_from_totals(
-                    lambda w, p: entries[(w, p)], records, sport, window, period)}
+                    lambda w, p: entries[(w.value, p)], records, sport, window, period)}
         return await self.boards.cache.get_async(
             ("stats", user_id, sport, window, period),
             lambda: self.from_summaries(user_id, sport, window, period))
