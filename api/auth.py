@@ -44,13 +44,15 @@ class VerifiedTokens:
     of them if none had expired. Revocation is not cached: it is checked on every call.
     """
 
-    def __init__(self, max_entries: int = 65_536) -> None:
+    def __init__(self, max_entries: int = 65_536,
+                 clock: Callable[[], float] = time.time) -> None:
         self.max_entries = max_entries
+        self.clock = clock
         self._entries: dict[tuple[str, str], tuple[Any, float]] = {}
 
     def get(self, kind: str, token: str, verify: Callable[[str], Identity]) -> Identity:
         entry = self._entries.get((kind, token))
-        now = time.time()
+        now = self.clock()
         if entry is not None and now < entry[1]:
             return entry[0]
         identity = verify(token)
