@@ -20,10 +20,12 @@ metrics are three loads), or the view cache turned off.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from functools import lru_cache
 from typing import Any
 
+import structlog
 from fastapi.concurrency import run_in_threadpool
 
 from api.boards import Boards
@@ -40,6 +42,8 @@ from fitstream.domain.stats import (
 )
 from fitstream.domain.windows import LeaderboardWindow
 from stores.clickhouse import queries
+
+log = structlog.get_logger("api.stats_view")
 
 # The board columns a stats answer needs (each board's rows also carry the workouts).
 TOTAL_COLUMNS = ("distance_meters", "moving_time_s", "calories")
@@ -65,6 +69,8 @@ class StatsView:
         self.max_users = max_users
         # user -> (completed runs counted, read at, records)
         self._records: dict[str, tuple[int, float, dict[str, Any]]] = {}
+        self._refreshing: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _entry(self, user_id: str, window: str, period: str, sport: str) -> Any:
         """The user's entry on the board (None if they have none), ``CANNOT``, or
@@ -106,9 +112,18 @@ class StatsView:
                     queries.user_stats_summaries(self.boards.store, user_id)))
         count = runs["workouts"]
         held = self._records.get(user_id)
-        if (held is not None and held[0] == count
-                and time.monotonic() - held[1] < RECORDS_MAX_AGE_S):
+        if held is not None and held[0] == count:
+            if (time.monotonic() - held[1] >= RECORDS_MAX_AGE_S
+                    and user_id not in self._refreshing):
+                # Old but of the same runs: answered while one read runs on a thread.
+                self._refreshing.add(user_id)
+                task = asyncio.get_running_loop().create_task(self._refresh(user_id, count))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
             return held[2]
+        return await self._read_records(user_id, count)
+
+    async def _read_records(self, user_id: str, count: int) -> dict[str, Any]:
         summaries = await run_in_threadpool(queries.user_stats_summaries, self.boards.store,
                                             user_id)
         records = personal_records(summaries)
@@ -121,6 +136,15 @@ class StatsView:
                 self._records = {}
             self._records[user_id] = (count, time.monotonic(), records)
         return records
+
+    async def _refresh(self, user_id: str, count: int) -> None:
+        try:
+            await self._read_records(user_id, count)
+        except Exception:
+            # The old records age on; the next reader after a count change reads inline.
+            log.exception("records_refresh_failed", user_id=user_id)
+        finally:
+            self._refreshing.discard(user_id)
 
     async def _entries(self, user_id: str, window: str, period: str,
                        sport: str) -> dict[Board, Totals | None] | None:
