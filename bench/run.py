@@ -28,6 +28,7 @@ from bench import (
     processor,
     scoring,
     sealing,
+    soak,
 )
 
 RESULTS = Path(__file__).parent / "results"
@@ -45,7 +46,8 @@ def machine() -> str:
 def main(
     only: Annotated[list[str] | None, typer.Option(
         help="ingest, processor, latency, api, lakehouse, backfill, feast, sealing, models, "
-             "scoring, or engines (repeatable; engines, Faust vs Flink, needs `make "
+             "scoring, soak (state over a simulated year; only when named), or engines "
+             "(repeatable; engines, Faust vs Flink, needs `make "
              "flink-venv` and runs only when named).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per throughput benchmark.")] = 3,
     fleet_users: Annotated[int, typer.Option(
@@ -62,17 +64,25 @@ def main(
     = engines.DAYS,
     engine_kill: Annotated[bool, typer.Option(
         help="Engines: also time the Flink job's recovery after a SIGKILL.")] = True,
+    soak_users: Annotated[int, typer.Option(min=1, help="Soak: simulated users.")] = soak.USERS,
+    soak_months: Annotated[int, typer.Option(min=1, help="Soak: simulated months.")]
+    = soak.MONTHS,
 ) -> None:
     """Run the benchmarks and print the README rows."""
     chosen = only or ["ingest", "processor", "latency", "api", "lakehouse", "backfill", "feast",
                       "sealing", "models", "scoring"]
     results = []
+    if "soak" in chosen:  # its own results file (<stamp>-soak.json) and table
+        typer.echo(soak.table(soak.run(console, soak_users, soak_months)))
+        chosen = [c for c in chosen if c != "soak"]
+        if not chosen:
+            return
     if "ingest" in chosen:
         results.append(ingest.run(repeats, console))
     if "processor" in chosen:
         results.append(processor.run(repeats, console, seal=not plain_coordinates))
     if "latency" in chosen:
-        results.append(latency.run(console))
+        results.append(latency.run(repeats, console))
     if "api" in chosen:
         results.append(api_latency.run(repeats, console))
     if "lakehouse" in chosen:
