@@ -46,6 +46,7 @@ import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from delivery.channel import DeliveryFailed, NotificationChannel, configured_channels
+from delivery.ledger import DeliveryLedger
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings, subjects
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.delivery import (
@@ -55,11 +56,12 @@ from fitstream.domain.delivery import (
     delivery_id,
     plan_deliveries,
 )
+from fitstream.domain.event_bounds import bucket_reach_ms
 from fitstream.domain.notifications import Channel
 from fitstream.kafka.clients import consumer_config, producer_config
 from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
 from fitstream.kafka.long_poll_shim import idle_pause
-from fitstream.kafka.topics import partition_count
+from fitstream.kafka.topics import OPERATIONAL_RETENTION_MS, partition_count
 from fitstream.observability import metrics
 from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
 from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher
@@ -306,7 +308,10 @@ class DeliveryWorker:
         self._producer = Producer(producer_config(settings.kafka))
         self._offsets = OffsetTracker()
         self._committed: dict[tuple[str, int], int] = {}
-        self._finished: set[str] = set()
+        # Deliveries with an outcome, kept while they can be seen again (delivery/ledger.py).
+        # The horizon is the processor's session retirement horizon (session_batch.py).
+        self._finished = DeliveryLedger(
+            settings.processor.allowed_lateness_ms + bucket_reach_ms(), OPERATIONAL_RETENTION_MS)
         # Submitted to a lane, no outcome yet: a repeat of the notification (the
         # processor re-sends) must not become a second send.
         self._in_flight: set[str] = set()
@@ -324,7 +329,7 @@ class DeliveryWorker:
         self._stop.set()
 
     def _receipt(self, notification: dict[str, Any], channel: Channel, status: str,
-                 attempts: int, detail: str | None) -> None:
+                 attempts: int, detail: str | None, source: SourceRef) -> None:
         record = {"delivery_id": delivery_id(notification["notification_id"], channel),
                   "notification_id": notification["notification_id"],
                   "user_id": notification["user_id"], "channel": channel.value,
@@ -334,7 +339,9 @@ class DeliveryWorker:
                                key=record["user_id"].encode(),
                                value=self._serde.encode(DELIVERY_SUBJECT, record))
         with self._ledger_lock:
-            self._finished.add(record["delivery_id"])
+            self._finished.add(record["delivery_id"], record["user_id"], record["at"],
+                               notification["created_at"], source.topic, source.partition,
+                               source.offset)
         metrics.NOTIFICATIONS_DELIVERED.labels(channel=channel.value, status=status).inc()
 
     def _finish(self, pending: PendingDelivery, status: str, detail: str | None) -> None:
@@ -349,7 +356,7 @@ class DeliveryWorker:
                          ("dlq.attempts", str(pending.attempts).encode())])
         with self._ledger_lock:
             self._receipt(delivery.notification, delivery.channel, status, pending.attempts,
-                          detail)
+                          detail, pending.source)
             self._in_flight.discard(delivery.delivery_id)
         self._offsets.done(pending.source)
 
@@ -358,7 +365,7 @@ class DeliveryWorker:
                                        self._settings.kafka.notification_deliveries_topic,
                                        self._serde, self._stop):
             if record is not None:
-                self._finished.add(record["delivery_id"])
+                self._finished.read_back(record["delivery_id"], record["user_id"], record["at"])
         log.info("delivery_ledger_loaded", finished=len(self._finished))
 
     def _dispatch(self, message: Any) -> None:
@@ -379,6 +386,7 @@ class DeliveryWorker:
         deliveries, unreachable = plan_deliveries(notification, preferences)
         todo = []
         with self._ledger_lock:
+            self._finished.seen(notification["user_id"], notification["created_at"])
             for delivery in deliveries:
                 # A repeat of an in-flight delivery shares its partition (key user_id) at a
                 # later offset, so its offset cannot be committed before the first finishes.
@@ -395,7 +403,7 @@ class DeliveryWorker:
                 configured = channel in self._lanes
                 self._receipt(notification, channel, "unreachable", 0,
                               f"no {channel.value} address for the user" if configured
-                              else f"the {channel.value} channel is not configured")
+                              else f"the {channel.value} channel is not configured", source)
         self._offsets.track(source, len(todo))
         for delivery in todo:
             self._lanes[delivery.channel].submit(PendingDelivery(
@@ -410,6 +418,8 @@ class DeliveryWorker:
         self._producer.flush(30)
         consumer.commit(offsets=offsets, asynchronous=False)
         self._committed.update({(tp.topic, tp.partition): tp.offset for tp in offsets})
+        with self._ledger_lock:
+            self._finished.prune(self._committed, int(time.time() * 1000))
 
     def run(self) -> None:
         settings = self._settings
