@@ -21,6 +21,7 @@ metrics are three loads), or the view cache turned off.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from functools import lru_cache
 from typing import Any
@@ -29,7 +30,7 @@ import structlog
 from fastapi.concurrency import run_in_threadpool
 
 from api.boards import Boards
-from api.view_cache import MISSING
+from api.view_cache import MISSING, refresh_slot
 from fitstream.domain.leaderboards import ALL_SPORTS
 from fitstream.domain.stats import (
     RECORD_FIELDS,
@@ -67,8 +68,8 @@ class StatsView:
     def __init__(self, boards: Boards, max_users: int = 100_000) -> None:
         self.boards = boards
         self.max_users = max_users
-        # user -> (completed runs counted, read at, records)
-        self._records: dict[str, tuple[int, float, dict[str, Any]]] = {}
+        # user -> (completed runs counted, read at, records, max age)
+        self._records: dict[str, tuple[int, float, dict[str, Any], float]] = {}
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -113,8 +114,7 @@ class StatsView:
         count = runs["workouts"]
         held = self._records.get(user_id)
         if held is not None and held[0] == count:
-            if (time.monotonic() - held[1] >= RECORDS_MAX_AGE_S
-                    and user_id not in self._refreshing):
+            if (time.monotonic() - held[1] >= held[3] and user_id not in self._refreshing):
                 # Old but of the same runs: answered while one read runs on a thread.
                 self._refreshing.add(user_id)
                 task = asyncio.get_running_loop().create_task(self._refresh(user_id, count))
@@ -134,12 +134,16 @@ class StatsView:
         if stored_runs >= count:
             if len(self._records) >= self.max_users:
                 self._records = {}
-            self._records[user_id] = (count, time.monotonic(), records)
+            # A max age of 1 to 1.5 times RECORDS_MAX_AGE_S: users first read together
+            # are not all read again together.
+            self._records[user_id] = (count, time.monotonic(), records,
+                                      RECORDS_MAX_AGE_S * (1 + random.random() / 2))
         return records
 
     async def _refresh(self, user_id: str, count: int) -> None:
         try:
-            await self._read_records(user_id, count)
+            async with refresh_slot():
+                await self._read_records(user_id, count)
         except Exception:
             # The old records age on; the next reader after a count change reads inline.
             log.exception("records_refresh_failed", user_id=user_id)

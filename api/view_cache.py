@@ -9,7 +9,8 @@ concurrent requests that miss the same key wait for the one that computes it.
 On the event loop (:meth:`ViewCache.get_async`) an answer older than ``ttl_s``
 but younger than twice that is still served while one fresher answer is
 computed on a worker thread (stale-while-revalidate), so a steady reader never
-waits for the store; older answers are recomputed before answering. Only answers
+waits for the store; older answers are recomputed before answering. Refreshes run one at
+a time per event loop (:func:`refresh_slot`). Only answers
 that do not depend on the caller's own writes are cached here (the inbox, which
 the caller changes, is not).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -28,6 +30,20 @@ from anyio.to_thread import run_sync
 log = structlog.get_logger("api.view_cache")
 
 Value = TypeVar("Value")
+
+
+def refresh_slot() -> asyncio.Semaphore:
+    """The event loop's one slot for background refreshes (this cache's and the stats
+    view's records, api/stats_view.py): one store read at a time off the request path."""
+    loop = asyncio.get_running_loop()
+    slot = _SLOTS.get(loop)
+    if slot is None:
+        slot = _SLOTS[loop] = asyncio.Semaphore(1)
+    return slot
+
+
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary())
 MISSING: Any = object()
 """What :meth:`ViewCache.held` returns for a key it cannot answer from memory."""
 
@@ -94,7 +110,12 @@ class ViewCache:
 
     async def _refresh(self, key: Hashable, compute: Callable[[], Any]) -> None:
         try:
-            self._store(key, await run_sync(compute))
+            # One refresh at a time: keys loaded together expire together, and dozens of
+            # store reads at once on worker threads (a store read holds the GIL for a few
+            # ms) stalled the event loop for all of them; in turn, it runs between them.
+            async with refresh_slot():
+                value = await run_sync(compute)
+            self._store(key, value)
         except Exception:
             # The stale answer ages out and the next reader computes (and sees) the error.
             log.exception("view_refresh_failed", key=str(key))
