@@ -105,7 +105,8 @@ class StatsView:
 
     async def _records_of(self, user_id: str) -> dict[str, Any]:
         runs = await self._held_entry(user_id, "all", "all", RECORD_SPORT)
-        if runs is None:
+        if runs is None:  # no completed run (or erased): nothing of theirs is kept
+            self._records.pop(user_id, None)
             return dict.fromkeys(RECORD_FIELDS)
         if runs is CANNOT:  # no count to follow: read once per TTL, as every view
             return await self.boards.cache.get_async(
