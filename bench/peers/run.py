@@ -52,7 +52,7 @@ from bench.engines import TreeCpu
 from bench.peers.engine_faust import TABLES, changelog
 from bench.peers.job import Event, Ref, RunConfig, apply, decoder
 from bench.processor import SPEC
-from bench.stack import bench_broker, broker_pid, cpu_seconds
+from bench.stack import CLOCK_TICKS, bench_broker, broker_pid, cpu_seconds
 from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.settings import REPO_ROOT
 from fitstream.simulator.producer import produce_fleet
@@ -165,6 +165,18 @@ def job_alone(log: list[tuple[bytes, bytes, int, int, int]]) -> dict[str, Any]:
             "totals": len(many), "_totals": many}
 
 
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has been busy (every core), from /proc/stat."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def kill(proc: subprocess.Popen, grace_s: float = 10) -> None:
     """Let an engine that is exiting by itself finish; end the rest (its group)."""
     try:
@@ -195,6 +207,7 @@ def one_run(engine: str, run: str, bootstrap: str, events_topic: str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTREAM_")}
     log_path = state / "engine.log"
     broker_before = cpu_seconds(broker)
+    machine_before, own_before = busy_cpu_s(), own_cpu_s()
     started = time.time()
     with log_path.open("wb") as log:
         proc = subprocess.Popen([str(python), "-m", module, str(config_path)], cwd=REPO_ROOT,
@@ -212,6 +225,8 @@ def one_run(engine: str, run: str, bootstrap: str, events_topic: str,
             time.sleep(0.05)
         cpu.stop()
         broker_cpu = cpu_seconds(broker) - broker_before
+        machine, own = busy_cpu_s() - machine_before, own_cpu_s() - own_before
+        window = time.time() - started
     finally:
         kill(proc)
     report = json.loads(report_path.read_text())
@@ -232,6 +247,9 @@ def one_run(engine: str, run: str, bootstrap: str, events_topic: str,
         "cpu_by_process": cpu.by_kind(),
         "broker_cpu_s": round(broker_cpu, 2),
         "broker_cores": round(broker_cpu / (report["done_at"] - started), 2),
+        # Whatever else used the machine meanwhile (0 on a quiet machine; this harness
+        # counts its own sampling): a run beside another heavy process is not a measure.
+        "other_cores": round((machine - cpu.total() - broker_cpu - own) / window, 2),
         "_totals": final_totals(bootstrap, config.output_topic),
     }
     shown = {k: v for k, v in result.items() if not k.startswith("_")}
@@ -241,7 +259,8 @@ def one_run(engine: str, run: str, bootstrap: str, events_topic: str,
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ("records_per_s", "records_per_s_wall", "cpu_us_per_record",
-            "cpu_us_per_record_with_startup", "processing_s", "wall_s", "broker_cores")
+            "cpu_us_per_record_with_startup", "processing_s", "wall_s", "broker_cores",
+            "other_cores")
     return {**{f"median_{k}": statistics.median(r[k] for r in runs) for k in keys},
             "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs]}
 
@@ -273,12 +292,18 @@ def main() -> None:
         console.print(f"the job alone: {alone}")
         broker = broker_pid(base)
         work = base.state_dir / "runs"
-        mismatches = []
+        mismatches: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
         for n in range(args.repeats):
             order = engines[n % len(engines):] + engines[:n % len(engines)]
             for engine in order:
-                result = one_run(engine, f"r{n}", bootstrap, events_topic, ends, work,
-                                 broker, console, args.timeout)
+                try:
+                    result = one_run(engine, f"r{n}", bootstrap, events_topic, ends, work,
+                                     broker, console, args.timeout)
+                except (RuntimeError, TimeoutError) as exc:  # the others still run
+                    failed.append({"engine": engine, "run": n, "error": str(exc)[-2000:]})
+                    console.print(f"[red]{engine} r{n} failed: {exc}")
+                    continue
                 totals = result.pop("_totals")
                 if totals != reference:
                     differ = sorted(k for k in reference.keys() | totals.keys()
@@ -307,11 +332,14 @@ def main() -> None:
         "date": stamp, "machine": f"{os.cpu_count()} cores, {os.uname().sysname} "
                                   f"{os.uname().release}, Python {sys.version.split()[0]}",
         "command": "make bench-peers",
+        "git": subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO_ROOT,
+                              capture_output=True, text=True, check=False).stdout.strip(),
+        "fitstream_direct_delivery": (REPO_ROOT / "streams/faust/direct_delivery.py").exists(),
         "fleet": {"users": spec.users, "days": spec.days, "seed": spec.seed},
         "records": tally.records, "samples": tally.samples, "output_keys": len(reference),
         "knobs": KNOBS, "librdkafka_consumer_overrides": CONSUMER_OVERRIDES,
         "job_alone": alone, "engines": results,
-        "outputs_equal": not mismatches, "mismatches": mismatches,
+        "outputs_equal": not mismatches, "mismatches": mismatches, "failed_runs": failed,
     }
     out = REPO_ROOT / "bench" / "results" / f"{stamp}-peers.json"
     out.write_text(json.dumps(report, indent=1))
@@ -319,9 +347,10 @@ def main() -> None:
     for engine, result in results.items():
         console.print(f"{engine:>10}: {result['median_records_per_s']:>7,} records/s, "
                       f"{result['median_cpu_us_per_record']:>6} µs CPU/record, "
-                      f"x{result.get('ratio_to_bare_records_per_s', '-')} of bare")
-    if mismatches:
-        console.print("[red]The engines' outputs differ: see mismatches.")
+                      f"x{result.get('ratio_to_bare_records_per_s', '-')} of bare, "
+                      f"others used {result['median_other_cores']} cores meanwhile")
+    if mismatches or failed:
+        console.print("[red]The engines' outputs differ, or runs failed: see the results.")
         raise SystemExit(1)
     console.print(f"outputs equal across every run ({len(reference)} keys)")
 
