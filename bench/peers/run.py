@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from rich.console import Console
@@ -54,6 +55,8 @@ from bench.peers.job import Event, Ref, RunConfig, apply, decoder
 from bench.processor import SPEC
 from bench.stack import CLOCK_TICKS, bench_broker, broker_pid, cpu_seconds
 from fitstream.contracts import AvroSerde, registry_from_settings
+from fitstream.domain.event_time import UserClock
+from fitstream.domain.workout_session import WorkoutSession
 from fitstream.settings import REPO_ROOT
 from fitstream.simulator.producer import produce_fleet
 
@@ -129,15 +132,26 @@ def final_totals(bootstrap: str, topic: str) -> dict[str, int]:
 def job_alone(log: list[tuple[bytes, bytes, int, int, int]]) -> dict[str, Any]:
     """The job without any engine, in this process, over the log held in memory: decode
     alone, then decode + :func:`apply` in batches of one (Quix's shape) and of 5,000
-    (the batch engines'), state in dicts. What is left of an engine's CPU per record
-    is the engine's."""
+    (the batch engines'), state in dicts of live objects; and in batches of one with
+    the state kept as orjson bytes of ``to_state()`` (what a per-message engine with a
+    serialized state store, Quix, must do for each record, RocksDB aside). What is left
+    of an engine's CPU per record is the engine's."""
     decode = decoder()
 
-    def timed(batch: int | None) -> tuple[float, dict[str, int]]:
+    def timed(batch: int | None, serialized: bool = False) -> tuple[float, dict[str, int]]:
         cpu = time.process_time()
         sessions: dict = {}
         clocks: dict = {}
         totals: dict[str, int] = {}
+        session, clock = sessions.get, clocks.get
+        if serialized:
+            def session(key: str) -> WorkoutSession | None:
+                stored = sessions.get(key)
+                return WorkoutSession.from_state(orjson.loads(stored)) if stored else None
+
+            def clock(user_id: str) -> UserClock | None:
+                stored = clocks.get(user_id)
+                return UserClock.from_state(orjson.loads(stored)) if stored else None
         pending: list[tuple[Event, Ref]] = []
         for _, value, partition, offset, timestamp in log:
             event = decode(value)
@@ -145,23 +159,31 @@ def job_alone(log: list[tuple[bytes, bytes, int, int, int]]) -> dict[str, Any]:
                 continue
             pending.append((event, [partition, offset, timestamp]))
             if len(pending) >= batch:
-                step = apply(pending, sessions.get, clocks.get, totals.get)
-                sessions.update(step.sessions)
-                clocks.update(step.clocks)
+                step = apply(pending, session, clock, totals.get)
+                if serialized:
+                    for key, changed in step.sessions.items():
+                        sessions[key] = orjson.dumps(changed.to_state())
+                    for key, changed_clock in step.clocks.items():
+                        clocks[key] = orjson.dumps(changed_clock.to_state())
+                else:
+                    sessions.update(step.sessions)
+                    clocks.update(step.clocks)
                 totals.update(step.totals)
                 pending = []
         if pending:
-            step = apply(pending, sessions.get, clocks.get, totals.get)
+            step = apply(pending, session, clock, totals.get)
             totals.update(step.totals)
         return (time.process_time() - cpu) / len(log) * 1e6, totals
 
     decode_us, _ = timed(None)
     one_us, one = timed(1)
     many_us, many = timed(KNOBS["batch_max_records"])
-    assert one == many, "the job's totals depend on the batch size"
+    serialized_us, serialized = timed(1, serialized=True)
+    assert one == many == serialized, "the job's totals depend on the batch size or store"
     return {"decode_us_per_record": round(decode_us, 1),
             "decode_and_job_batch_1_us_per_record": round(one_us, 1),
             "decode_and_job_batch_5000_us_per_record": round(many_us, 1),
+            "decode_and_job_batch_1_orjson_state_us_per_record": round(serialized_us, 1),
             "totals": len(many), "_totals": many}
 
 
