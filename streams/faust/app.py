@@ -22,6 +22,7 @@ from fitstream.kafka.topics import (
     changelog_topic,
 )
 from fitstream.settings import FitStreamSettings
+from streams.faust.direct_delivery import DirectDeliveryConsumer
 from streams.faust.quiet_monitor import QuietMonitor
 
 
@@ -62,6 +63,8 @@ class WorkoutSessionsApp:
             datadir=str(settings.state_dir / "faust"),
             monitor=QuietMonitor(),
         )
+        # Deliveries without four tasks per message (streams/faust/direct_delivery.py).
+        self.app.transport.Consumer = DirectDeliveryConsumer
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.events = self.app.topic(kafka.events_topic, partitions=kafka.events_partitions,
                                      **raw)
