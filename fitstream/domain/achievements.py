@@ -15,6 +15,19 @@ the best single run, best efforts, the UTC days with a workout, and workouts per
 ISO week. Streaks are runs of consecutive UTC days; the weekly goal is a number of
 workouts in one ISO week. Both are computed from the set of days, so the order
 workouts arrive in does not change them.
+
+Bounded state: the ids of counted workouts are kept while the workout's session is
+(session_batch.py, retirement), as the leaderboards keep theirs (leaderboards.py says
+why that is safe): a re-delivered completion finds its id and re-sends what it caused;
+a counted id with another ``finished_at`` than the completion's is a new workout that
+reused the id. The days and weeks with a workout are kept from the horizon no
+completion that is not late can reach behind (the settled clock minus the allowed
+lateness and the bounds' reach, as for the leaderboards), the days with the longest
+streak rule's length more, since a run through the horizon can grow; ``best_streak``
+and ``best_week`` hold the longest streak and the busiest week among what was dropped
+and before. Streaks and week counts only grow, so progress is exactly what the whole
+history gives (a run longer than the longest streak rule counts as that rule's length
+or more, and every streak rule is then at 1).
 """
 
 from __future__ import annotations
@@ -24,6 +37,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from fitstream.domain.event_bounds import bucket_reach_ms
+from fitstream.domain.leaderboards import finished_at, forget_retired
 from fitstream.domain.views import WorkoutSummary
 from fitstream.domain.windows import LeaderboardWindow
 
@@ -97,8 +112,8 @@ class AchievementChanges:
 
 
 class UserAchievements:
-    __slots__ = ("best_efforts", "best_run_m", "counted", "days", "distance_mm", "progress",
-                 "unlocked", "user_id", "weeks", "workouts")
+    __slots__ = ("best_efforts", "best_run_m", "best_streak", "best_week", "counted", "days",
+                 "distance_mm", "progress", "unlocked", "user_id", "weeks", "workouts")
 
     def __init__(self, user_id: str) -> None:
         self.user_id = user_id
@@ -112,6 +127,10 @@ class UserAchievements:
         self.best_efforts: dict[str, list[Any]] = {}
         self.days: list[int] = []
         self.weeks: dict[str, int] = {}
+        # The longest streak and the most workouts in a week so far (see the module
+        # docstring: days and weeks behind the horizon are dropped).
+        self.best_streak = 0
+        self.best_week = 0
         self.progress: dict[str, float] = {}
         # rule id -> [achieved at, workout id]
         self.unlocked: dict[str, list[Any]] = {}
@@ -123,7 +142,9 @@ class UserAchievements:
     def from_state(cls, state: dict[str, Any]) -> UserAchievements:
         achievements = cls.__new__(cls)
         for name in cls.__slots__:
-            setattr(achievements, name, state[name])
+            # State stored before the bests existed holds every day and week.
+            setattr(achievements, name,
+                    state.get(name, 0) if name in ("best_streak", "best_week") else state[name])
         return achievements
 
     def add_workout(self, summary: WorkoutSummary) -> AchievementChanges:
@@ -131,7 +152,7 @@ class UserAchievements:
         workout_id = summary["workout_id"]
         if summary["status"] != "completed":
             return AchievementChanges([], [], [])
-        if workout_id in self.counted:
+        if self.counted.get(workout_id) == finished_at(summary):
             return AchievementChanges(
                 [self._unlock_event(r, *v) for r, v in self.unlocked.items()
                  if v[1] == workout_id],
@@ -140,7 +161,7 @@ class UserAchievements:
                  if v[1] == workout_id and v[3] is not None],
                 self.progress_rows())
         at = summary["end_time"]
-        self.counted[workout_id] = max(at, summary["last_event_at"])
+        self.counted[workout_id] = finished_at(summary)
         running = summary["sport_type"] == "running"
         self.workouts += 1
         self.distance_mm += round(summary["distance_meters"] * 1000)
@@ -171,6 +192,23 @@ class UserAchievements:
         records = [r for r in records if r["previous_ms"] is not None]
         return AchievementChanges(unlocked, records, self.progress_rows())
 
+    def prune(self, settled_clock: int, allowed_lateness_ms: int) -> None:
+        """Forget the ids of retired workouts, and the days and weeks no completion that
+        is not late can change (see the module docstring)."""
+        horizon = settled_clock - allowed_lateness_ms - bucket_reach_ms()
+        self.counted = forget_retired(self.counted, horizon)
+        first_day = horizon // DAY_MS - _LONGEST_STREAK_RULE
+        if self.days and self.days[0] < first_day:
+            self.best_streak = max(self.best_streak, longest_streak(self.days))
+            self.days = [day for day in self.days if day >= first_day]
+        # ISO week keys sort in time order: the weeks before the horizon's have ended.
+        horizon_week = LeaderboardWindow.WEEK.period_of(horizon)
+        closed = [week for week in self.weeks if week < horizon_week]
+        if closed:
+            self.best_week = max(self.best_week, *(self.weeks[w] for w in closed))
+            for week in closed:
+                del self.weeks[week]
+
     def _progress(self, rule: AchievementRule) -> float:
         if rule.rule_id in self.unlocked:
             return 1.0
@@ -187,9 +225,9 @@ class UserAchievements:
             # the longest run's share of the distance, short of 1.
             return min(0.9999, round(self.best_run_m / rule.threshold, 4))
         elif rule.kind is RuleKind.STREAK:
-            value = longest_streak(self.days)
+            value = max(self.best_streak, longest_streak(self.days))
         else:
-            value = max(self.weeks.values(), default=0)
+            value = max(self.best_week, max(self.weeks.values(), default=0))
         return min(1.0, round(value / rule.threshold, 4))
 
     def progress_rows(self) -> list[dict[str, Any]]:
@@ -213,13 +251,19 @@ class UserAchievements:
                 "workout_id": workout_id, "achieved_at": at}
 
 
+_LONGEST_STREAK_RULE = int(max(r.threshold for r in CATALOGUE if r.kind is RuleKind.STREAK))
+
+
 AchievementsLoader = Callable[[str], UserAchievements | None]
 
 
 def apply_completed_workouts(
     summaries: Iterable[WorkoutSummary], load: AchievementsLoader,
+    settled_clock: Callable[[str], int] | None = None, allowed_lateness_ms: int = 0,
 ) -> tuple[dict[str, UserAchievements], AchievementChanges]:
-    """Feed every touched completed workout to its user's achievements (see add_workout)."""
+    """Feed every touched completed workout to its user's achievements (see add_workout);
+    with ``settled_clock`` (a user's settled clock: fitstream/domain/event_time.py), then
+    forget the ids of their retired workouts."""
     users: dict[str, UserAchievements] = {}
     total = AchievementChanges([], [], [])
     progress: dict[tuple[str, str], dict[str, Any]] = {}
@@ -235,4 +279,7 @@ def apply_completed_workouts(
         for row in changes.progress:
             progress[(row["user_id"], row["rule_id"])] = row
     total.progress = list(progress.values())
+    if settled_clock is not None:
+        for user_id, achievements in users.items():
+            achievements.prune(settled_clock(user_id), allowed_lateness_ms)
     return users, total

@@ -17,9 +17,16 @@ an accepted completion's ``start_time`` is at most ``event_bounds.bucket_reach_m
 the allowed lateness (fitstream/domain/event_time.py). So
 :meth:`UserLeaderboardTotals.prune` drops only day, week and month totals that ended
 before that horizon: no completion that is not late can change them any more (their
-entries are already in the store). Year and all-time totals stay, and so do the ids of
-counted workouts (about 50 bytes each), because a replay after a crash can deliver any
-of them again.
+entries are already in the store). Year and all-time totals stay.
+
+The ids of counted workouts (about 50 bytes each) are kept as long as the workout's
+session (session_batch.py, retirement): until the user's settled clock is more than the
+allowed lateness plus that reach past the workout's ``finished_at`` (the latest of its
+end and its last event). Until then a re-delivered completion finds its id and only
+re-sends; after, no re-delivery of it can reach the totals (lateness refuses it, the
+session is gone), and the only completion that can carry that id again is a new
+workout that reused it, which has a later ``finished_at``: a counted id with another
+``finished_at`` than the completion's is therefore a different workout, and counts.
 
 A completion for a pruned period must never overwrite the stored entry with a
 smaller total (rebuilt from zero, with the same version). Should one still arrive
@@ -113,13 +120,13 @@ class UserLeaderboardTotals:
         workout_id = summary["workout_id"]
         if summary["status"] != "completed":
             return []
-        if workout_id in self.counted:
+        if self.counted.get(workout_id) == finished_at(summary):
             return [self.entry(window, period, sport)
                     for window, period in periods_of(summary["start_time"])
                     for sport in (summary["sport_type"], ALL_SPORTS)
                     if entry_key(window, period, sport) in self.totals]
         reached_at = summary["end_time"]
-        self.counted[workout_id] = max(reached_at, summary["last_event_at"])
+        self.counted[workout_id] = finished_at(summary)
         distance_mm = round(summary["distance_meters"] * 1000)
         calories = round((summary["calories_burned"] or 0.0) * 1000)
         changed = []
@@ -169,8 +176,19 @@ class UserLeaderboardTotals:
             window, period, _ = key.split("|")
             if window in _PRUNED_WINDOWS and self._closed(window, period):
                 del self.totals[key]
-        # ``counted`` is kept whole: after a crash, a replay can re-deliver a workout
-        # that a pruned set would count twice.
+        # The ids of retired workouts (see the module docstring).
+        self.counted = forget_retired(self.counted, horizon)
+
+
+def finished_at(summary: WorkoutSummary) -> int:
+    """A completed workout's ``WorkoutSession.finished_at``: what a counted id holds."""
+    return max(summary["end_time"] or 0, summary["last_event_at"])
+
+
+def forget_retired(counted: dict[str, int], horizon: int) -> dict[str, int]:
+    """The counted ids of workouts not yet retired: ``horizon`` is the settled clock
+    minus the retirement horizon (session_batch.retirement_horizon_ms)."""
+    return {w: at for w, at in counted.items() if at >= horizon}
 
 
 _PRUNED_WINDOWS = frozenset({LeaderboardWindow.DAY, LeaderboardWindow.WEEK,

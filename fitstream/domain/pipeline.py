@@ -27,6 +27,11 @@ What happens to a batch, in order:
    (:func:`run_board_batch`, keyed by board), which decides who enters a board's top
    places.
 
+State is bounded (issue 13): sessions retire once their user's settled clock is past
+their end by the allowed lateness and the bounds' reach, and the ids the leaderboards
+and achievements counted go with them (session_batch.py); the boards stage retires
+boards of weeks long past, per scope (board_retention.py).
+
 Every touched entity re-sends its current outputs, changed or not: sends and state
 writes are separate, so after a crash between them a replay of the batch heals what
 was lost, and every consumer is idempotent. Two dead letters are not re-made that way:
@@ -42,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, cast
 
 from fitstream.domain.achievements import UserAchievements, apply_completed_workouts
+from fitstream.domain.board_retention import BoardIndex, index_key
 from fitstream.domain.event_time import EventTimePolicy, UserClock
 from fitstream.domain.events import WorkoutEvent
 from fitstream.domain.features import UserFeatureHistory, apply_completed_to_features
@@ -55,7 +61,7 @@ from fitstream.domain.notifications import (
     for_unlock,
     weekly_board_keys,
 )
-from fitstream.domain.session_batch import UserClocks, apply_batch
+from fitstream.domain.session_batch import UserClocks, apply_batch, retirement_key
 from fitstream.domain.views import (
     AchievementProgress,
     AchievementUnlocked,
@@ -71,7 +77,9 @@ from fitstream.domain.views import (
 from fitstream.domain.workout_session import Rejection, WorkoutSession
 
 # The state stores of the events stage, and the key of each.
-SESSIONS: Final = "sessions"  # "<user_id>/<workout_id>" (session_batch.session_key)
+# "<user_id>/<workout_id>" (session_batch.session_key), and "<user_id>/": the user's
+# retirement index (session_batch.retirement_key)
+SESSIONS: Final = "sessions"
 CLOCKS: Final = "clocks"  # user_id
 TOTALS: Final = "totals"  # user_id: leaderboard totals
 ACHIEVEMENTS: Final = "achievements"  # user_id
@@ -137,13 +145,16 @@ def run_batch(events: Iterable[tuple[WorkoutEvent, EventRef]], state: KeyedState
 
     clocks = UserClocks(loader(CLOCKS, UserClock.from_state))
     sessions = apply_batch(events, loader(SESSIONS, WorkoutSession.from_state), clocks,
-                           policy, position=_position, record_time=_record_time)
+                           policy, position=_position, record_time=_record_time,
+                           load_index=lambda user_id: state.get(SESSIONS,
+                                                                retirement_key(user_id)))
     completed = sessions.completed_summaries()
     totals, entries = count_completed_workouts(
         completed, loader(TOTALS, UserLeaderboardTotals.from_state),
         lambda user_id: clocks[user_id].settled, policy.allowed_lateness_ms)
     achievements, changes = apply_completed_workouts(
-        completed, loader(ACHIEVEMENTS, UserAchievements.from_state))
+        completed, loader(ACHIEVEMENTS, UserAchievements.from_state),
+        lambda user_id: clocks[user_id].settled, policy.allowed_lateness_ms)
     histories, feature_rows = apply_completed_to_features(
         completed, loader(FEATURES, UserFeatureHistory.from_state))
 
@@ -170,6 +181,11 @@ def run_batch(events: Iterable[tuple[WorkoutEvent, EventRef]], state: KeyedState
                            (FEATURES, histories)):
         for key, entity in touched.items():
             result.snapshot[(store, key)] = entity.to_state()
+    # Retired sessions, and the index that finds them (session_batch.py: retirement).
+    for key in sessions.retired:
+        result.snapshot[(SESSIONS, key)] = None
+    for user_id, index in sessions.indexes.items():
+        result.snapshot[(SESSIONS, retirement_key(user_id))] = index
     return result
 
 
@@ -183,16 +199,20 @@ class BoardResult:
 
 
 def run_board_batch(completions: Iterable[BoardCompletion], state: KeyedState,
-                    ) -> BoardResult:
+                    scope: str | None = None) -> BoardResult:
     """The second keyed stage (by board): completions in the order they were read.
 
     Which user enters a board's top places can depend on the order in which different
     users' completions reach the board when more than the top places compete
     (:class:`~fitstream.domain.notifications.WeeklyBoard`); within one board's
-    partition the order is the log's."""
+    partition the order is the log's. With a ``scope`` (the partition the batch was
+    read from), boards of weeks long past are retired (board_retention.py)."""
+    index = BoardIndex.from_state(state.get(BOARDS, index_key(scope))) \
+        if scope is not None else None
     by_board: dict[str, list[BoardCompletion]] = {}
     for completion in completions:
-        by_board.setdefault(completion["board"], []).append(completion)
+        if index is None or index.admits(completion["board"]):
+            by_board.setdefault(completion["board"], []).append(completion)
     result = BoardResult()
     for key, batch in by_board.items():
         stored = state.get(BOARDS, key)
@@ -200,4 +220,11 @@ def run_board_batch(completions: Iterable[BoardCompletion], state: KeyedState,
         entrants = board.add(cast(list[dict[str, Any]], batch))
         result.snapshot[(BOARDS, key)] = board.to_state()
         result.notifications += cast(list[Notification], [for_entrant(e) for e in entrants])
+    if index is not None and scope is not None:
+        for key, batch in by_board.items():
+            for completion in batch:
+                index.observe(key, completion["end_time"])
+        for key in index.retire():
+            result.snapshot[(BOARDS, key)] = None
+        result.snapshot[(BOARDS, index_key(scope))] = index.to_state()
     return result

@@ -25,6 +25,40 @@ view is keyed by user as well. Who owns an id is decided from the claims
 Kafka record timestamp of the Started record (the broker's clock), and readers take the
 owner as the claim with the least ``(claimed_at, user_id)``, a pure function of the log
 whatever the partitioning; ingest refuses a claimed id with a 409.
+
+**Retirement (bounded state).** A completed or cancelled session, or one started and
+never ended, is *retired* once its user's settled clock (``UserClock.settled``: the
+lowest value a replay can rewind the clock to) is more than
+:func:`retirement_horizon_ms` (the allowed lateness plus
+``event_bounds.bucket_reach_ms()``, 11 days by default) past its
+``WorkoutSession.retire_after``: a terminal session's end or last event; for one never
+ended, its start plus that reach (no WorkoutCompleted within bounds occurs later) or
+its last event. A retired session is dropped from state, and its workout id is
+forgotten: an event for it is judged as if the id had never been used. That loses
+nothing:
+
+- every re-delivery of an event it applied, and every WorkoutCompleted it could still
+  take, is older than ``retire_after``, so the lateness rule refuses it as ``late``
+  before it can reach any session (the clock is never below its settled value, so
+  this holds on a replay after a crash too);
+- what is left is an event that was never part of the workout (a device reusing a
+  workout id 11 days after it ended): it starts a new workout, where the kept session
+  would have dead-lettered it (``illegal_transition``, ``conflicting_seq``), held it
+  forever in its reorder buffer, or (never ended) added it to, or cancelled with it, a
+  workout that started weeks before.
+
+Sessions still waiting for their WorkoutStarted are not retired: the unknown-workout
+timeout gives them up (event_time.py), and one given up stays, refusing its later
+events, as before.
+
+Retirement is decided event by event, so it does not depend on batching: an event that
+meets a retired session (still in state because no batch has dropped it yet) finds it
+forgotten; the old session's summary is kept with the batch's others (``finished``),
+and the leaderboards and achievements know the new workout from the old one by its
+``finished_at`` (leaderboards.py). Which sessions to drop is found without a scan: each
+user's started sessions are listed, with their ``retire_after``, under the session key
+``<user_id>/`` (:func:`retirement_key`; no workout id is empty), and a batch drops those
+due for every user it touched. A user's erasure drops that key with their sessions.
 """
 
 from __future__ import annotations
@@ -36,6 +70,7 @@ from typing import Any
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.domain.event_bounds import (
     EARLIEST_EVENT_MS,
+    bucket_reach_ms,
     event_bound_problems,
     future_problem,
 )
@@ -56,6 +91,9 @@ SessionLoader = Callable[[str], WorkoutSession | None]
 Position = Callable[[Any], int | None]
 """The log position (offset on the user's partition) of the event an ``apply_batch`` ref
 stands for, or None if it has none."""
+
+IndexLoader = Callable[[str], dict[str, Any] | None]
+"""Returns the stored retirement index of a user (see :func:`retirement_key`), or None."""
 
 RecordTime = Callable[[Any], int | None]
 """The Kafka record timestamp (epoch ms) of the event an ``apply_batch`` ref stands for,
@@ -80,12 +118,21 @@ class BatchResult:
     # WorkoutClaim records: one per accepted WorkoutStarted, and again whenever that
     # Started record is read again (re-sent, like every output).
     claims: list[dict[str, Any]] = field(default_factory=list)
+    # Summaries of sessions touched in the batch and then forgotten (retired) when a
+    # later event of the batch met them, by a key of their own ("<session key>#<n>").
+    finished: dict[str, WorkoutSummary] = field(default_factory=dict)
+    # Session keys to delete from state (retired), and each touched user's retirement
+    # index to store (None: delete it).
+    retired: list[str] = field(default_factory=list)
+    indexes: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     def completed_summaries(self) -> list[WorkoutSummary]:
         """Completed workouts touched by the batch: the ones that completed in it first,
         in completion order (which decides what unlocks what), then the rest."""
-        completed = {session_key(s["user_id"], s["workout_id"]): s
-                     for s in self.summaries if s["status"] == "completed"}
+        completed = {key: s for key, s in self.finished.items() if s["status"] == "completed"}
+        completed.update({session_key(s["user_id"], s["workout_id"]): s
+                          for s in self.summaries[len(self.finished):]
+                          if s["status"] == "completed"})
         first = [completed.pop(w) for w in self.completed_now]
         return first + list(completed.values())
 
@@ -131,6 +178,24 @@ def session_key(user_id: str, workout_id: str) -> str:
     return f"{user_id}/{workout_id}"
 
 
+def retirement_key(user_id: str) -> str:
+    """The session-store key of a user's retirement index: ``{"workouts": {workout id:
+    retire_after}}`` of their started sessions still kept. No workout id is empty, so
+    it is no session's key, and an erasure (which drops ``<user_id>/*``) drops it."""
+    return session_key(user_id, "")
+
+
+def retirement_horizon_ms(policy: EventTimePolicy) -> int:
+    """How far a user's settled clock must be past a session's ``retire_after`` for the
+    session to be retired (module docstring)."""
+    return policy.allowed_lateness_ms + bucket_reach_ms()
+
+
+def retired(session: WorkoutSession, settled_clock: int, horizon_ms: int) -> bool:
+    retire_after = session.retire_after
+    return retire_after is not None and retire_after + horizon_ms < settled_clock
+
+
 class UserClocks:
     """The clocks a batch touches, each loaded once (``load``: the stored clock of a
     user, or None); :attr:`touched` is what to store back."""
@@ -154,6 +219,7 @@ def apply_batch(
     policy: EventTimePolicy,
     position: Position | None = None,
     record_time: RecordTime | None = None,
+    load_index: IndexLoader | None = None,
 ) -> BatchResult:
     """Apply ``(event, ref)`` pairs in log order; the users' clocks are updated in place.
 
@@ -161,13 +227,33 @@ def apply_batch(
     the log position (offset) behind a ref: with it an event read again after a crash is
     judged against its user's clock as it stood the first time. ``record_time`` gives
     the Kafka record timestamp behind a ref; without one no ``from_future`` check and no
-    claim for that event.
+    claim for that event. ``load_index`` returns a user's stored retirement index: with
+    it, terminal sessions are retired (module docstring); without, they are kept.
     """
     result = BatchResult()
     sessions = result.sessions
+    horizon = retirement_horizon_ms(policy)
 
     def session_of(key: str) -> WorkoutSession | None:
         return sessions.get(key) or load(key)
+
+    def live_session(key: str, clock: UserClock) -> WorkoutSession | None:
+        """The session an event meets: none if the stored one is retired."""
+        session = session_of(key)
+        if load_index is None or session is None or not retired(session, clock.settled,
+                                                                horizon):
+            return session
+        touched = sessions.pop(key, None)
+        if touched is not None:
+            # Its summary stays among the batch's (the batch touched it before), and a
+            # completion in this batch keeps its place in completion order.
+            finished_key = f"{key}#{len(result.finished)}"
+            summary = touched.summary()
+            assert summary is not None  # started
+            result.finished[finished_key] = summary
+            result.completed_now = [finished_key if k == key else k
+                                    for k in result.completed_now]
+        return None
 
     for event, ref in events:
         refusal = _refusal(event, ref, policy, record_time)
@@ -186,7 +272,8 @@ def apply_batch(
             continue
         workout_id = event["workout_id"]
         key = session_key(user_id, workout_id)
-        session = session_of(key) or WorkoutSession(workout_id, user_id, event["device_id"])
+        session = live_session(key, clock) or WorkoutSession(workout_id, user_id,
+                                                             event["device_id"])
         sessions[key] = session
         before = (session.version, len(session.pending))
         was_completed = session.status is WorkoutStatus.COMPLETED
@@ -226,8 +313,41 @@ def apply_batch(
     # changelogs are separate writes: after a crash the state may be ahead of what
     # was sent. Replayed events touch the same sessions again, and this heals it;
     # the cost is one idempotent row per duplicate.
+    result.summaries += result.finished.values()
     for session in sessions.values():
         summary = session.summary()
         if summary is not None:
             result.summaries.append(summary)
+    if load_index is not None:
+        _retire(result, clocks, load_index, horizon)
     return result
+
+
+def _retire(result: BatchResult, clocks: UserClocks, load_index: IndexLoader,
+            horizon: int) -> None:
+    """Index the batch's started sessions, and drop those of its users now retired."""
+    started: dict[str, dict[str, int]] = {}
+    for session in result.sessions.values():
+        retire_after = session.retire_after
+        if retire_after is not None:
+            started.setdefault(session.user_id, {})[session.workout_id] = retire_after
+    for user_id, clock in clocks.touched.items():
+        stored = load_index(user_id)
+        kept: dict[str, int] = dict(stored["workouts"]) if stored else {}
+        before = dict(kept)
+        kept.update(started.get(user_id, {}))
+        settled = clock.settled
+        for workout_id, retire_after in sorted(kept.items()):
+            if retire_after + horizon >= settled:
+                continue
+            del kept[workout_id]
+            key = session_key(user_id, workout_id)
+            session = result.sessions.get(key)
+            if session is None or session.retire_after == retire_after:
+                # Not touched, or touched and still the retired session: drop it. (A
+                # session touched under that key with another retire_after is a new
+                # workout that reused the id: it stays.)
+                result.sessions.pop(key, None)
+                result.retired.append(key)
+        if kept != before:
+            result.indexes[user_id] = {"workouts": kept} if kept else None

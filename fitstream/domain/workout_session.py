@@ -26,7 +26,7 @@ from typing import Any
 
 from fitstream.domain.best_efforts import BestEfforts
 from fitstream.domain.dead_letter import DeadLetterReason
-from fitstream.domain.event_bounds import completion_problems
+from fitstream.domain.event_bounds import bucket_reach_ms, completion_problems
 from fitstream.domain.events import EventType, WorkoutEvent
 from fitstream.domain.notifications import GoalPassed, goals_passed
 from fitstream.domain.views import WorkoutSummary
@@ -150,6 +150,29 @@ class WorkoutSession:
     def version(self) -> int:
         """The last seq applied; -1 before any."""
         return len(self.ids) - 1
+
+    @property
+    def finished_at(self) -> int | None:
+        """For a completed or cancelled session, the latest of its end and its applied
+        events' times (it never changes after that: a terminal session applies nothing
+        more); None for any other."""
+        if self.status not in (WorkoutStatus.COMPLETED, WorkoutStatus.CANCELLED):
+            return None
+        return max(self.end_ms or 0, self.last_event_at)
+
+    @property
+    def retire_after(self) -> int | None:
+        """The event time its retirement is judged by (session_batch.py): for a terminal
+        session :attr:`finished_at`; for one started and never ended (a phone that died
+        mid-workout), the latest a WorkoutCompleted within bounds can occur
+        (``bucket_reach_ms`` after its start) or its latest applied event, if later;
+        None before WorkoutStarted (such a session is given up as an unknown workout)."""
+        finished_at = self.finished_at
+        if finished_at is not None:
+            return finished_at
+        if self.status is WorkoutStatus.PENDING:
+            return None
+        return max(self.start_ms + bucket_reach_ms(), self.last_event_at)
 
     @property
     def awaiting_start(self) -> bool:

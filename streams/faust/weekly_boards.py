@@ -53,7 +53,9 @@ def add_weekly_boards_agent(wiring: WorkoutSessionsApp, serde: AvroSerde,
                                   SourceRef(topic_name, message.partition, message.offset))
                 continue
             completions.append(completion)
-        result = pipeline.run_board_batch(completions, state)
+        # Scoped by partition: each partition retires its own boards (board_retention.py).
+        result = pipeline.run_board_batch(completions, state,
+                                          scope=str(batch[0].message.partition))
         state.write(result.snapshot)
         for output in BOARD_OUTPUTS:
             for record in getattr(result, output.result_field):
