@@ -26,6 +26,7 @@ from fitstream.contracts import AvroSerde, registry_from_settings
 from fitstream.domain.events import event_subject
 from fitstream.kafka.clients import producer_config
 from fitstream.simulator.fleet import ChaosKnobs, FleetSpec, simulate_fleet
+from fitstream.tokens import issue_user_token
 
 EVENTS_PER_S = 5000
 DURATION_S = 40
@@ -41,7 +42,7 @@ class Encoded:
     key: bytes
     value: bytes
     samples: int
-    probe: tuple[str, int] | None  # (workout_id, seq) of a WorkoutUpdated
+    probe: tuple[str, int, str] | None  # (workout_id, seq, user_id) of a WorkoutUpdated
 
 
 def encoded_fleet(serde: AvroSerde, records: int) -> list[Encoded]:
@@ -50,7 +51,7 @@ def encoded_fleet(serde: AvroSerde, records: int) -> list[Encoded]:
         event = record.event
         out.append(Encoded(record.key.encode(), serde.encode(event_subject(event), event),
                            len(event.get("samples") or ()),
-                           (event["workout_id"], event["seq"])
+                           (event["workout_id"], event["seq"], event["user_id"])
                            if event["type"] == "WorkoutUpdated" else None))
         if len(out) >= records:
             break
@@ -58,26 +59,34 @@ def encoded_fleet(serde: AvroSerde, records: int) -> list[Encoded]:
 
 
 class ProbeWatcher(threading.Thread):
-    def __init__(self, url: str) -> None:
+    """Asks for each probe's workout, as its owner (the full summary carries the version),
+    until it shows the probe's seq."""
+
+    def __init__(self, url: str, token_secret: str) -> None:
         super().__init__(daemon=True)
         self.url = url
-        self.pending: list[tuple[str, int, float]] = []
+        self.token_secret = token_secret
+        self.pending: list[tuple[str, int, str, float]] = []
         self.latencies: list[float] = []
         self.lock = threading.Lock()
         self.done = threading.Event()
 
-    def add(self, workout_id: str, seq: int, acked_at: float) -> None:
+    def add(self, workout_id: str, seq: int, user_id: str, acked_at: float) -> None:
         with self.lock:
-            self.pending.append((workout_id, seq, acked_at))
+            self.pending.append((workout_id, seq, user_id, acked_at))
 
     def run(self) -> None:
+        tokens: dict[str, str] = {}
         with httpx.Client(base_url=self.url, timeout=5) as client:
             while not self.done.is_set() or self.pending:
                 with self.lock:
                     probes = list(self.pending)
                 for probe in probes:
-                    workout_id, seq, acked_at = probe
-                    response = client.get(f"/api/v1/workouts/{workout_id}")
+                    workout_id, seq, user_id, acked_at = probe
+                    token = tokens.setdefault(
+                        user_id, issue_user_token(self.token_secret, user_id, 3600))
+                    response = client.get(f"/api/v1/workouts/{workout_id}/private",
+                                          headers={"Authorization": f"Bearer {token}"})
                     if response.status_code == 200 and response.json()["version"] >= seq:
                         self.latencies.append(time.monotonic() - acked_at)
                         with self.lock:
@@ -114,7 +123,8 @@ def _one_run(base, fleet: list[Encoded], console: Console) -> dict:
         api = stack.start(settings, "api", "serve")
         wait_for_api(settings, stack)
         time.sleep(8)  # the worker joins its group and recovers its tables
-        watcher = ProbeWatcher(api_url(settings))
+        watcher = ProbeWatcher(api_url(settings),
+                               settings.api.token_secret.get_secret_value())
         watcher.start()
         producer = Producer(producer_config(settings.kafka, **{"linger.ms": 1}))
         cpu = CpuWindow({"broker": broker_pid(base), "processor": processor.proc.pid,
@@ -147,6 +157,8 @@ def _one_run(base, fleet: list[Encoded], console: Console) -> dict:
         watcher.done.set()
         watcher.join(10)
     latencies = sorted(watcher.latencies)
+    if not latencies:
+        raise RuntimeError("no probe was answered: is the API serving the workouts?")
     result = {
         "events_per_s": round(sent / elapsed), "samples_per_s": round(samples_sent / elapsed),
         "probes": len(latencies), "unanswered": len(watcher.pending),
