@@ -5,8 +5,8 @@ FitStream's processor cannot be configured with only one view without changing
 streams/faust, so this is the same machinery around the race's job instead: the app
 settings of ``streams.faust.app.WorkoutSessionsApp`` (memory store with changelog
 topics, at-least-once, ``broker_max_poll_records`` = the batch size, the producer's
-linger and batch size, the aiokafka long-poll shim, its quiet monitor, and its direct
-delivery consumer where the tree has it: keep this in step with app.py), one actor per partition
+linger and batch size, the aiokafka long-poll shim, its quiet monitor and its direct-
+delivery consumer: keep this in step with app.py), one actor per partition
 (``isolated_partitions``), batches through ``streams.faust.batches.each_batch`` (up to
 ``batch_max_records`` or what ``batch_within_s`` brings), state behind
 ``streams.faust.table_state.TableState`` (orjson bytes, each touched key written once
@@ -28,13 +28,9 @@ from fitstream.kafka.long_poll_shim import install_aiokafka_long_poll
 from fitstream.settings import KafkaSettings, ProcessorSettings
 from streams.faust.app import broker_url
 from streams.faust.batches import each_batch
+from streams.faust.direct_delivery import DirectDeliveryConsumer
 from streams.faust.quiet_monitor import QuietMonitor
 from streams.faust.table_state import TableState
-
-try:  # issue 13 work in progress on the processor: follow it once it is there
-    from streams.faust.direct_delivery import DirectDeliveryConsumer
-except ImportError:
-    DirectDeliveryConsumer = None
 
 TABLES = ("sessions", "clocks", "totals")
 
@@ -68,8 +64,7 @@ def build(config: RunConfig) -> faust.App:
         datadir=f"{config.state_dir}/faust",
         monitor=QuietMonitor(),
     )
-    if DirectDeliveryConsumer is not None:  # as streams/faust/app.py does
-        app.transport.Consumer = DirectDeliveryConsumer
+    app.transport.Consumer = DirectDeliveryConsumer  # as streams/faust/app.py does
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     events = app.topic(config.events_topic, partitions=partitions, **raw)
     output = app.topic(config.output_topic, **raw)

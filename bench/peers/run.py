@@ -356,7 +356,6 @@ def main() -> None:
         "command": "make bench-peers",
         "git": subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO_ROOT,
                               capture_output=True, text=True, check=False).stdout.strip(),
-        "fitstream_direct_delivery": (REPO_ROOT / "streams/faust/direct_delivery.py").exists(),
         "fleet": {"users": spec.users, "days": spec.days, "seed": spec.seed},
         "records": tally.records, "samples": tally.samples, "output_keys": len(reference),
         "knobs": KNOBS, "librdkafka_consumer_overrides": CONSUMER_OVERRIDES,
