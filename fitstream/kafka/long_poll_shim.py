@@ -54,7 +54,7 @@ def librdkafka_long_poll(delay_ms: int) -> dict[str, Any]:
 
     librdkafka prefetches until ``queued.min.messages`` (100,000) records are queued,
     fetch after fetch, and relies on the broker to hold each fetch: on a broker that
-    answers at once, 14 sink consumers in one process woke up 30,000 times a
+    answers at once, 14 sink consumers in one process made 30,000 fetch round trips a
     second and took 0.4 of a core (docs/speed-profile.md). With one queued record as the
     threshold, a consumer asks again only when its queue is drained or after
     ``fetch.queue.backoff.ms``: the next poll then takes everything the broker holds,
