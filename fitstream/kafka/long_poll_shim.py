@@ -9,9 +9,7 @@ needs for real work. A real Kafka broker holds an empty fetch for
 * aiokafka (Faust): after a fetch response that added no records, the fetch task
   waits before that broker is asked again.
 * librdkafka (confluent-kafka): consumers pause their partitions for the same
-  delay after an empty poll (see :func:`idle_pause`), and while records trickle in
-  they fetch again only once the application has taken what was fetched, or after a
-  back-off (:func:`librdkafka_long_poll`).
+  delay after an empty poll (see :func:`idle_pause`).
 """
 
 from __future__ import annotations
@@ -46,22 +44,6 @@ def install_aiokafka_long_poll(delay_ms: int) -> None:
 
     Fetcher._proc_fetch_request = _proc_fetch_request
     _installed_ms = delay_ms
-
-
-def librdkafka_long_poll(delay_ms: int) -> dict[str, Any]:
-    """librdkafka settings that stop a consumer's broker thread from spinning while
-    records trickle in; ``{}`` for ``delay_ms <= 0``.
-
-    librdkafka prefetches until ``queued.min.messages`` (100,000) records are queued,
-    fetch after fetch, and relies on the broker to hold each fetch: on a broker that
-    answers at once, 14 sink consumers in one process made 30,000 fetch round trips a
-    second and took 0.4 of a core (docs/speed-profile.md). With one queued record as the
-    threshold, a consumer asks again only when its queue is drained or after
-    ``fetch.queue.backoff.ms``: the next poll then takes everything the broker holds,
-    because this broker returns all of a partition in one fetch."""
-    if delay_ms <= 0:
-        return {}
-    return {"queued.min.messages": 1, "fetch.queue.backoff.ms": min(delay_ms, 50)}
 
 
 def idle_pause(consumer: Any, delay_ms: int, stop: threading.Event) -> None:

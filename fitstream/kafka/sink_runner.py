@@ -66,7 +66,7 @@ import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from fitstream.kafka.clients import consumer_config
-from fitstream.kafka.long_poll_shim import idle_pause, librdkafka_long_poll
+from fitstream.kafka.long_poll_shim import idle_pause
 from fitstream.observability import metrics
 from fitstream.settings import KafkaSettings
 
@@ -145,7 +145,6 @@ class SinkRunner:
         self._consumer = Consumer(consumer_config(
             kafka, config.group_id,
             **{"fetch.wait.max.ms": 200, "queued.max.messages.kbytes": 65536},
-            **librdkafka_long_poll(kafka.emulate_long_poll_ms),
             **config.consumer))
         self._batch: list[Message] = []
         self._first_at = 0.0
