@@ -83,8 +83,9 @@ class ProbeWatcher(threading.Thread):
                     probes = list(self.pending)
                 for probe in probes:
                     workout_id, seq, user_id, acked_at = probe
-                    token = tokens.setdefault(
-                        user_id, issue_user_token(self.token_secret, user_id, 3600))
+                    if user_id not in tokens:  # signing per poll would load the watcher
+                        tokens[user_id] = issue_user_token(self.token_secret, user_id, 3600)
+                    token = tokens[user_id]
                     response = client.get(f"/api/v1/workouts/{workout_id}/private",
                                           headers={"Authorization": f"Bearer {token}"})
                     if response.status_code == 200 and response.json()["version"] >= seq:
