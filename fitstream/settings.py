@@ -449,6 +449,65 @@ class ApiSettings(BaseModel):
     analyst_sql_max_execution_time_s: int = Field(30, ge=1)
     analyst_sql_max_result_rows: int = Field(100_000, ge=1)
     analyst_sql_max_memory_bytes: int = Field(1024 ** 3, ge=1)
+    # The dashboard's pipeline health (api/pipeline_health.py) reads Kafka at most this
+    # often per process, whoever asks; it lists this many of the last dead letters.
+    pipeline_health_ttl_s: float = Field(3.0, ge=0)
+    pipeline_health_recent_dead_letters: int = Field(20, ge=0, le=1000)
+
+
+class RateLimitSettings(BaseModel):
+    """Requests per verified identity (api/rate_limits.py), in the ``limits`` notation:
+    ";"-separated ``N/second``, ``N/minute``... (a burst and a sustained rate); an empty
+    string turns that limit off. Over a limit: 429 with Retry-After.
+
+    Sized for real clients with room to spare: a watch syncs a batch every few seconds
+    (ingest takes up to ingest_max_events per request) and catches up at most a few
+    batches a second; an app polls a few views a second. A client in a loop (hundreds a
+    second) is what they stop."""
+
+    # memory:// keeps the counts in each API process (the embedded default: one process);
+    # API replicas must share them: redis://host:6379/0 (the password goes below).
+    storage_uri: str = "memory://"
+    storage_password: SecretStr = SecretStr("")
+    # fixed-window: one counter per identity and window, O(1) memory; moving-window is
+    # exact but keeps a timestamp per request (N per identity).
+    strategy: Literal["fixed-window", "moving-window"] = "fixed-window"
+    # Per device (the device id of a verified device token).
+    device: str = "20/second;600/minute"
+    # Per user (the user id of a verified user or analyst token).
+    user: str = "20/second;600/minute"
+    # Per client address, counting only requests answered 401 (no token, a bad or
+    # revoked one): verifying a token is the work an attacker can make us repeat. Over
+    # it, that address's requests with a token get 429 before any verification.
+    failed_auth: str = "10/second;300/minute"
+
+    @field_validator("device", "user", "failed_auth")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip():
+            parse_many(value)  # ValueError names what it could not read
+        return value
+
+    @field_validator("storage_uri")
+    @classmethod
+    def _no_password_in_uri(cls, uri: str) -> str:
+        if urlsplit(uri).password is not None:
+            raise ValueError("the password goes in rate_limits.storage_password (a secret)")
+        return uri
+
+
+class MetricsSettings(BaseModel):
+    """Where the roles without a web server of their own serve Prometheus's /metrics
+    (fitstream/observability/metrics_server.py). The API serves it on its own port, the
+    Faust processor on processor.web_port, the scorer on models.score_web_port."""
+
+    # 127.0.0.1: this host only; compose sets 0.0.0.0 so that Prometheus can scrape.
+    host: str = "127.0.0.1"
+    sink_port: int = Field(6067, ge=0, le=65535)
+    lakehouse_port: int = Field(6069, ge=0, le=65535)
+    delivery_port: int = Field(6070, ge=0, le=65535)
 
 
 class PrivacySettings(BaseModel):
@@ -460,6 +519,35 @@ class PrivacySettings(BaseModel):
     postgres: PostgresKeyStoreConfig = PostgresKeyStoreConfig()
     # How long a process trusts a cached key (or its absence) before asking the store.
     key_cache_ttl_s: float = Field(60.0, ge=0)
+
+
+class UploadSettings(BaseModel):
+    """Activity-file uploads (POST /api/v1/uploads, api/uploads.py). Both size caps
+    answer 413: the decompressed one stops a gzip bomb while it inflates."""
+
+    max_bytes: int = Field(8 * 1024 * 1024, ge=1)  # the request body, as sent
+    max_decompressed_bytes: int = Field(64 * 1024 * 1024, ge=1)  # after gunzip
+    max_points: int = Field(50_000, ge=1)  # about 14 h at one point a second
+    # Samples per WorkoutUpdated, as a device syncs them (the simulator syncs 5 to 20).
+    samples_per_event: int = Field(10, ge=1, le=10_000)
+    # A gap between two points longer than this is a pause (WorkoutPaused/Resumed).
+    pause_gap_s: float = Field(60.0, gt=0)
+    # The route in WorkoutCompleted keeps at most this many points (evenly spaced).
+    max_route_points: int = Field(10_000, ge=2)
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces (fitstream/observability/tracing.py): W3C ``traceparent`` from
+    the ingest request through every Kafka record to the sinks. ``none`` (the embedded
+    default) creates no spans, yet a record's validated traceparent is still carried to
+    what is derived from it; ``console`` prints spans; ``otlp`` exports them over
+    OTLP/HTTP to ``endpoint`` (production: the collector)."""
+
+    exporter: Literal["none", "console", "otlp"] = "none"
+    endpoint: str = "http://otel-collector:4318/v1/traces"
+    service_name: str = "fitstream"
+    # Root traces kept (a request's own sampled flag decides for its children).
+    sample_ratio: float = Field(1.0, ge=0, le=1)
 
 
 class FitStreamSettings(BaseSettings):
@@ -483,12 +571,16 @@ class FitStreamSettings(BaseSettings):
     processor: ProcessorSettings = ProcessorSettings()
     sink: SinkSettings = SinkSettings()
     api: ApiSettings = ApiSettings()
+    uploads: UploadSettings = UploadSettings()
     notifications: NotificationSettings = NotificationSettings()
     lakehouse: LakehouseSettings = LakehouseSettings()
     spark: SparkSettings = SparkSettings()
     feast: FeastSettings = FeastSettings()
     privacy: PrivacySettings = PrivacySettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    metrics: MetricsSettings = MetricsSettings()
     models: ModelSettings = ModelSettings()
+    tracing: TracingSettings = TracingSettings()
     # Where processes of one host share Prometheus samples; empty disables it.
     metrics_dir: Path | None = None
 
