@@ -2,6 +2,7 @@
 ingest only, reads only, or both (the embedded default)."""
 
 import random
+import re
 from typing import Any
 
 from fastapi import Depends, FastAPI, Response
@@ -26,12 +27,16 @@ from api.view_cache import ViewCache
 from api.workout_owners import WorkoutOwners
 from api.workout_views import workout_router
 from fitstream.contracts import AvroSerde
+from fitstream.observability import tracing
 from fitstream.privacy.fields import FieldCipher
 from fitstream.privacy.keys import key_store
 from fitstream.settings import FitStreamSettings
 from fitstream.tokens import TokenKeys
 from stores.clickhouse import queries
 from stores.clickhouse.store import ClickHouseStore
+
+# What a client's own X-Trace-Id may be to reach the logs: it is the client's text.
+_CLIENT_TRACE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 
 class DefaultSecretRefused(RuntimeError):
@@ -88,7 +93,13 @@ class BodySizeLimit:
 
 
 class TraceIdMiddleware:
-    """Binds a trace id (from ``X-Trace-Id`` or new) to the logs and echoes it back.
+    """Makes each request's trace current and binds its id to the logs and the response.
+
+    The trace id is the W3C one (fitstream/observability/tracing.py): the request's
+    SERVER span's with tracing on, else that of a valid ``traceparent`` the request
+    carries (records produced for it carry that traceparent on). Without either, an
+    ``X-Trace-Id`` of at most 64 safe characters is kept for the logs (what clients
+    sent before traceparent), or a new id is made. The id goes back as ``X-Trace-Id``.
 
     New ids need to be unique, not secret: the process PRNG is a syscall cheaper than
     uuid4 on every request."""
@@ -100,17 +111,26 @@ class TraceIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        trace_id = next((v.decode() for k, v in scope["headers"] if k == b"x-trace-id"),
-                        None) or f"{random.getrandbits(128):032x}"
-        clear_contextvars()
-        bind_contextvars(trace_id=trace_id)
+        with tracing.request_span(scope["headers"], scope["method"], scope["path"]) as span:
+            trace_id = tracing.trace_id_of() or next(
+                (v.decode() for k, v in scope["headers"]
+                 if k == b"x-trace-id" and _CLIENT_TRACE_ID.fullmatch(v)),
+                None) or f"{random.getrandbits(128):032x}"
+            clear_contextvars()
+            bind_contextvars(trace_id=trace_id)
 
-        async def send_with_trace(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((b"x-trace-id", trace_id.encode()))
-            await send(message)
+            async def send_with_trace(message: dict) -> None:
+                if message["type"] == "http.response.start":
+                    message.setdefault("headers", []).append((b"x-trace-id", trace_id.encode()))
+                    if span is not None:
+                        span.set_attribute("http.response.status_code", message["status"])
+                await send(message)
 
-        await self.app(scope, receive, send_with_trace)
+            await self.app(scope, receive, send_with_trace)
+            route = scope.get("route")
+            if span is not None and route is not None:
+                # The route's template, not the path: span names must not hold ids.
+                span.update_name(f"{scope['method']} {route.path}")
 
 
 def create_app(settings: FitStreamSettings, serde: AvroSerde,

@@ -14,6 +14,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from fitstream.kafka.clients import producer_config
+from fitstream.observability import tracing
 from fitstream.settings import FitStreamSettings
 
 
@@ -42,7 +43,8 @@ class EventPublisher:
 
     async def publish(self, records: list[tuple[bytes, bytes]], topic: str | None = None,
                       ) -> None:
-        """Produce (key, value) records to ``topic`` (the events topic by default)."""
+        """Produce (key, value) records to ``topic`` (the events topic by default), each
+        with the current trace's ``traceparent`` header if there is one."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         outstanding = len(records)
@@ -63,11 +65,17 @@ class EventPublisher:
             if not done.done():
                 done.set_result(None)
 
-        try:
-            for key, value in records:
-                self._producer.produce(topic or self._topic, key=key, value=value, on_delivery=on_delivery)
-        except BufferError as exc:
-            raise BrokerUnavailable("the producer queue is full; retry later") from exc
+        topic = topic or self._topic
+        with tracing.producer_span(topic, len(records)):
+            # The request's trace (api/app.py TraceIdMiddleware) rides on every record:
+            # one validated traceparent for the batch, nothing when there is no trace.
+            traced = {"headers": headers} if (headers := tracing.headers_of()) else {}
+            try:
+                for key, value in records:
+                    self._producer.produce(topic, key=key, value=value,
+                                           on_delivery=on_delivery, **traced)
+            except BufferError as exc:
+                raise BrokerUnavailable("the producer queue is full; retry later") from exc
         try:
             await asyncio.wait_for(asyncio.shield(done), self._timeout_s)
         except TimeoutError as exc:

@@ -11,6 +11,9 @@ console = Console(stderr=True)
 
 
 def configure_logs(service: str) -> None:
+    """A role's logs, and its traces (settings.tracing: off by default)."""
     from fitstream.observability.logs import configure_logging
+    from fitstream.observability.tracing import configure as configure_tracing
 
     configure_logging(service, get_settings().log_level)
+    configure_tracing(get_settings().tracing, service)

@@ -47,9 +47,11 @@ Lifecycle contract
 7. **Backpressure.** One batch at a time: nothing is consumed while ``write`` runs,
    a batch is at most ``batch_max_rows``, and librdkafka's prefetch is bounded by
    ``queued.max.messages.kbytes``; ``SinkBackpressure`` pauses the partitions.
-8. **Lag** of every assigned partition goes to ``fitstream_consumer_lag`` every few
+8. **Lag** of every assigned partition goes to ``fitstream_consumer_lag_records`` every few
    seconds; a broker that does not answer costs the metric, not the sink.
-9. :meth:`SinkRunner.stop` (any thread) ends the loop: the batch being collected is
+9. **Traces** (fitstream/observability/tracing.py, only with tracing on): each write
+   runs in a span linked to the trace of every record of the batch that carries one.
+10. :meth:`SinkRunner.stop` (any thread) ends the loop: the batch being collected is
    written (once, no retry), what was written is committed, the consumer is closed,
    and the sink's optional ``close()`` is called.
 """
@@ -67,7 +69,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from fitstream.kafka.clients import consumer_config
 from fitstream.kafka.long_poll_shim import idle_pause
-from fitstream.observability import metrics
+from fitstream.observability import metrics, tracing
 from fitstream.settings import KafkaSettings
 
 log = structlog.get_logger("fitstream.kafka.sink_runner")
@@ -106,6 +108,9 @@ class Sink(Protocol):
       partition resumes (None: the beginning), for sinks whose own store records what
       they wrote; also where a failed batch is re-read from.
     - ``close() -> None``: after the consumer closed.
+
+    Optional attribute ``links_records`` (True): the sink links the batch's span to each
+    record's trace itself (naming the row it wrote); otherwise the runner does.
     """
 
     name: str  # the metrics label and the thread name
@@ -142,6 +147,7 @@ class SinkRunner:
         self._kafka = kafka
         self._stop = threading.Event()
         self._resume_at = getattr(sink, "resume_at", None)
+        self._links_records = getattr(sink, "links_records", False)
         self._consumer = Consumer(consumer_config(
             kafka, config.group_id,
             **{"fetch.wait.max.ms": 200, "queued.max.messages.kbytes": 65536},
@@ -251,7 +257,8 @@ class SinkRunner:
         self._batch = []
         started = time.perf_counter()
         try:
-            rows = self.sink.write(batch)
+            with tracing.sink_batch_span(self.name, batch, not self._links_records):
+                rows = self.sink.write(batch)
         except BaseException:
             self._batch = batch  # still to do, until rewound or given up
             raise

@@ -18,7 +18,7 @@ from confluent_kafka import KafkaError
 
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.kafka.sink_runner import RunnerConfig, RunnerThreads, SinkRunner, SinkStopped
-from fitstream.observability import metrics
+from fitstream.observability import metrics, tracing
 from fitstream.privacy.coordinates import CoordinatesUnreadable, open_coordinates
 from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
 from fitstream.privacy.fields import PREFERENCE_FIELDS, FieldCipher, patiently
@@ -36,9 +36,23 @@ from stores.clickhouse.tables import (
 log = structlog.get_logger("sinks.clickhouse")
 
 
+# The fields that name a view row, in the order of the tables' ORDER BY keys
+# (stores/clickhouse/tables.py); a record holds those of its own table.
+ROW_IDENTITY = ("user_id", "workout_id", "rule_id", "notification_id", "channel", "board",
+                "model_name")
+
+
+def row_key(record: dict[str, Any]) -> str:
+    """The view row a record writes, as ``user_id=u/workout_id=w`` (for traces)."""
+    return "/".join(f"{field}={record[field]}" for field in ROW_IDENTITY
+                    if record.get(field) is not None)
+
+
 class ClickHouseTopicSink:
     """One view's writer: decode, skip what must not be written, open sealed fields, and
     insert. The runner (:func:`view_runner`) owns the consumer and the offsets."""
+
+    links_records = True  # each traced record's link names its row (write)
 
     def __init__(self, settings: FitStreamSettings, store: ClickHouseStore, serde: AvroSerde,
                  view: ViewTable, erasures: ErasureLedger | None = None) -> None:
@@ -70,8 +84,18 @@ class ClickHouseTopicSink:
         Raises SinkStopped if stopped while waiting for the key store."""
         if self._erasures is not None:  # every erasure produced before these records
             self._erasures.catch_up({m.partition() for m in batch if not m.error()})
-        records = [record for message in batch
-                   if (record := self._record(message)) is not None]
+        # Only with tracing on: link each traced record, naming the view row it wrote, so
+        # a device event can be followed to the row it changed.
+        linking = tracing.recording()
+        records = []
+        for message in batch:
+            record = self._record(message)
+            if record is None:
+                continue
+            records.append(record)
+            if linking and message.headers():
+                tracing.link_record(message, {"fitstream.view.table": self._view.table,
+                                              "fitstream.view.row": row_key(record)})
         rows = self._store.insert(self._view.table, self._view.columns(records))
         self.rows_written += rows
         return rows

@@ -7,7 +7,8 @@ board's state (the ``weekly-boards`` table) lives beside it. What a batch causes
 decided by :func:`fitstream.domain.pipeline.run_board_batch`; this adapter decodes,
 loads and stores the boards, and sends. As in the session agent, sends go out at once
 and a repeated completion re-sends what it caused, so a crash between the state write
-and the send heals on replay.
+and the send heals on replay. A notification carries the trace of the completion that
+caused it (fitstream/observability/tracing.py ``BatchTraces``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fitstream.domain import pipeline
 from fitstream.domain.dead_letter import DeadLetterReason
 from fitstream.kafka.dead_letter import SourceRef
 from fitstream.kafka.topics import BOARD_OUTPUTS
+from fitstream.observability import tracing
 from streams.faust.app import WorkoutSessionsApp
 from streams.faust.batches import each_batch
 from streams.faust.table_state import TableState
@@ -41,6 +43,7 @@ def add_weekly_boards_agent(wiring: WorkoutSessionsApp, serde: AvroSerde,
 
     async def process_batch(batch: list[Any]) -> None:
         completions = []
+        traces = tracing.BatchTraces()
         for event in batch:
             message = event.message
             try:
@@ -53,6 +56,8 @@ def add_weekly_boards_agent(wiring: WorkoutSessionsApp, serde: AvroSerde,
                                   SourceRef(topic_name, message.partition, message.offset))
                 continue
             completions.append(completion)
+            traces.consumed(message.headers, topic_name, message.partition, message.offset,
+                            completion["user_id"], completion["workout_id"])
         # Scoped by partition: each partition retires its own boards (board_retention.py).
         result = pipeline.run_board_batch(completions, state,
                                           scope=str(batch[0].message.partition))
@@ -61,4 +66,6 @@ def add_weekly_boards_agent(wiring: WorkoutSessionsApp, serde: AvroSerde,
             for record in getattr(result, output.result_field):
                 await wiring.outputs[output.topic(kafka)].send(
                     key=record[output.key_field].encode(),
-                    value=serde.encode(output.subject, record), force=True)
+                    value=serde.encode(output.subject, record),
+                    headers=traces.headers_for(record), force=True)
+        traces.end()

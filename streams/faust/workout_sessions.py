@@ -12,7 +12,9 @@ partitions and every table write lands in its own partition's changelog. Per bat
    worker's tables behind the :class:`~fitstream.domain.pipeline.KeyedState` port;
 4. write each key of the result's snapshot once, then send every output in the
    catalogue's order (fitstream/kafka/topics.py ``OUTPUTS``), routes sealed, and the
-   rejections to the dead-letter topic.
+   rejections to the dead-letter topic. Each output carries the trace of the input
+   record that changed its entity (fitstream/observability/tracing.py ``BatchTraces``):
+   with tracing on, a span per input record; off, its traceparent header copied.
 
 Sends go out at once (``force=True``): attached sends would wait for the next offset
 commit, seconds away. Faust flushes the producer before every offset commit, so
@@ -40,7 +42,7 @@ from fitstream.domain.events import WORKOUT_SUBJECTS, EventType
 from fitstream.kafka.dead_letter import SourceRef, dead_letter_headers
 from fitstream.kafka.long_poll_shim import install_aiokafka_long_poll
 from fitstream.kafka.topics import OUTPUTS
-from fitstream.observability import metrics
+from fitstream.observability import metrics, tracing
 from fitstream.privacy.coordinates import (
     CoordinatesUnreadable,
     open_coordinates,
@@ -111,9 +113,10 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
             wiring.user_erasures[key] = applied
             log.info("user_erased", user_id=user_id, erased_at=erased_at, partition=partition)
 
-    async def send(subject: str, topic: str, key: str, record: dict[str, Any]) -> None:
+    async def send(subject: str, topic: str, key: str, record: dict[str, Any],
+                   headers: list[tuple[str, bytes]] | None = None) -> None:
         await wiring.outputs[topic].send(key=key.encode(), value=serde.encode(subject, record),
-                                         force=True)
+                                         headers=headers, force=True)
 
     async def dead_letter(raw: bytes | None, key: bytes | None, reason: DeadLetterReason,
                           detail: str, source: SourceRef, reencoded: bool = False) -> None:
@@ -138,8 +141,10 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
                 None, erasures.catch_up, [partition])
             drop_erased_users(partition)
 
-    async def decoded_events(batch: list[Any]) -> list[tuple[dict[str, Any], list[Any]]]:
-        """The batch's workout events with their refs; the rest is dead-lettered."""
+    async def decoded_events(batch: list[Any], traces: tracing.BatchTraces,
+                             ) -> list[tuple[dict[str, Any], list[Any]]]:
+        """The batch's workout events with their refs; the rest is dead-lettered. Each
+        one's trace context goes to ``traces``."""
         events = []
         for event in batch:
             message = event.message
@@ -168,6 +173,8 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
                 continue
             # Claims carry the record's Kafka timestamp (the broker's: LogAppendTime).
             events.append((record, [message.partition, message.offset, written_at]))
+            traces.consumed(message.headers, topic_name, message.partition, message.offset,
+                            record["user_id"], record.get("workout_id"))
         return events
 
     async def process_batch(batch: list[Any]) -> None:
@@ -177,7 +184,8 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         await asyncio.get_running_loop().run_in_executor(None, erasures.catch_up, [partition])
         drop_erased_users(partition)
         raw_by_offset = {event.message.offset: event for event in batch}
-        events = await decoded_events(batch)
+        traces = tracing.BatchTraces()
+        events = await decoded_events(batch, traces)
         result = pipeline.run_batch(events, state, policy)
 
         state.write(result.snapshot)
@@ -188,7 +196,8 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
                 records = [await with_keys(seal_coordinates, output.subject, r) for r in records]
             for record in records:
                 await send(output.subject, output.topic(kafka), record[output.key_field],
-                           record)
+                           record, traces.headers_for(record))
+        traces.end()
         for rejection in result.rejections:
             part, offset = rejection.ref[0], rejection.ref[1]
             original = raw_by_offset.get(offset) if part == partition else None

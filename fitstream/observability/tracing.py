@@ -1,0 +1,363 @@
+"""OpenTelemetry traces with W3C ``traceparent``: from the ingest request into each Kafka
+record's headers, through the processor to the records it derives, and to the sinks.
+
+Lifecycle: a role calls :func:`configure` once at start (``cli/common.py``), from
+``settings.tracing``: ``none`` (the embedded default) leaves no tracer, ``console``
+prints each span as one JSON line on stdout, ``otlp`` exports over OTLP/HTTP. Tests
+install their own provider with :func:`use_provider`. Everything else here reads that
+module state at call time.
+
+Cost with tracing off: no span is ever created (``enabled()`` is False), but a record's
+validated ``traceparent`` (and ``tracestate``) is still copied to what is derived from
+it, so turning tracing on in one role only (say, the sinks) still sees whole traces.
+Records without trace headers cost one empty-tuple check each.
+
+Headers are attacker-influenced (a device sets them on its HTTP request): only a
+``traceparent`` that parses (and is not all zeros, and not version ``ff``) is carried,
+with its ``tracestate`` only if both are within their caps and the latter is a list of
+well-formed members; anything else is ignored, so a new trace starts. No other header of
+a request or a record is ever copied.
+
+Kafka headers are lists of ``(str, bytes)`` in both clients used here (confluent-kafka's
+``Message.headers()`` and ``produce(headers=...)``; aiokafka's ``ConsumerRecord.headers``
+and Faust's ``send(headers=...)``); HTTP headers in an ASGI scope are ``(bytes, bytes)``.
+:func:`trace_headers` reads any of them; :data:`KAFKA_HEADERS` is the propagator's
+getter and setter for the Kafka shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter, Setter
+from opentelemetry.trace import Link, Span, SpanKind, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from fitstream.settings import TracingSettings
+
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+# Version 00 is 55 characters; a later version may append fields, within reason.
+MAX_TRACEPARENT_BYTES = 128
+# The W3C limit is 32 members; 512 bytes is what vendors are asked to keep at least.
+MAX_TRACESTATE_BYTES = 512
+MAX_TRACESTATE_MEMBERS = 32
+
+_TRACEPARENT_RE = re.compile(
+    rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-[\x21-\x7e]*)?")
+_TRACESTATE_MEMBER_RE = re.compile(
+    rb"[ \t]*(?:[a-z0-9][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z0-9][a-z0-9_\-*/]{0,13})"
+    rb"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e][ \t]*")
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_tracer: Tracer | None = None
+_provider: Any = None
+
+Headers = Sequence[tuple[str, bytes]]
+"""Kafka record headers as both clients give and take them."""
+
+
+# -- validation --------------------------------------------------------------------
+
+
+def valid_traceparent(value: bytes | str) -> bytes | None:
+    """``value`` if it is a W3C traceparent we may carry, else None."""
+    if isinstance(value, str):
+        value = value.encode("latin-1", "replace")
+    if len(value) > MAX_TRACEPARENT_BYTES:
+        return None
+    match = _TRACEPARENT_RE.fullmatch(value)
+    if match is None:
+        return None
+    version, trace_id, span_id, _, rest = match.groups()
+    if version == b"ff" or (version == b"00" and rest) or trace_id == _ZERO_TRACE \
+            or span_id == _ZERO_SPAN:
+        return None
+    return value
+
+
+def valid_tracestate(value: bytes | str) -> bytes | None:
+    """``value`` if it is a well-formed tracestate within the caps, else None."""
+    if isinstance(value, str):
+        value = value.encode("latin-1", "replace")
+    if not value or len(value) > MAX_TRACESTATE_BYTES:
+        return None
+    members = [m for m in value.split(b",") if m.strip(b" \t")]
+    if not members or len(members) > MAX_TRACESTATE_MEMBERS or not all(
+            _TRACESTATE_MEMBER_RE.fullmatch(m) for m in members):
+        return None
+    return value
+
+
+def trace_headers(headers: Iterable[tuple[Any, Any]] | None) -> list[tuple[str, bytes]]:
+    """The validated ``traceparent`` (and ``tracestate``) of Kafka or ASGI ``headers``,
+    ready to be put on a record; ``[]`` if there is none or it is malformed (two
+    traceparents are malformed too). Nothing else of ``headers`` is ever returned."""
+    if not headers:
+        return []
+    parent = state = None
+    parents = 0
+    for key, value in headers:
+        name = key.lower() if isinstance(key, str) else key.decode("latin-1").lower()
+        if name == TRACEPARENT:
+            parents += 1
+            parent = value
+        elif name == TRACESTATE and state is None:
+            state = value
+    if parents != 1 or parent is None:
+        return []
+    carried = valid_traceparent(parent)
+    if carried is None:
+        return []
+    found = [(TRACEPARENT, carried)]
+    if state is not None and (kept := valid_tracestate(state)) is not None:
+        found.append((TRACESTATE, kept))
+    return found
+
+
+# -- the propagator over Kafka headers ----------------------------------------------
+
+
+class KafkaHeaders(Getter[Headers], Setter[list[tuple[str, bytes]]]):
+    """The W3C propagator's getter and setter for Kafka's list of ``(str, bytes)``."""
+
+    def get(self, carrier: Headers, key: str) -> list[str] | None:
+        values = [v.decode("latin-1") if isinstance(v, bytes) else str(v)
+                  for k, v in carrier if k.lower() == key]
+        return values or None
+
+    def keys(self, carrier: Headers) -> list[str]:
+        return [k for k, _ in carrier]
+
+    def set(self, carrier: list[tuple[str, bytes]], key: str, value: str) -> None:
+        carrier.append((key, value.encode("latin-1")))
+
+
+KAFKA_HEADERS = KafkaHeaders()
+
+
+def context_of(carried: Headers) -> Context | None:
+    """The remote context of already validated headers (:func:`trace_headers`)."""
+    if not carried:
+        return None
+    context = _PROPAGATOR.extract(carried, getter=KAFKA_HEADERS)
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+def headers_of(context: Context | None = None) -> list[tuple[str, bytes]]:
+    """The trace headers of ``context`` (the current one by default) for a record;
+    ``[]`` if there is no valid span in it."""
+    span = trace.get_current_span(context)
+    if not span.get_span_context().is_valid:
+        return []
+    carrier: list[tuple[str, bytes]] = []
+    _PROPAGATOR.inject(carrier, context, setter=KAFKA_HEADERS)
+    return carrier
+
+
+def trace_id_of(context: Context | None = None) -> str | None:
+    """The 32-hex trace id of ``context`` (the current one by default), or None."""
+    span_context = trace.get_current_span(context).get_span_context()
+    return f"{span_context.trace_id:032x}" if span_context.is_valid else None
+
+
+# -- the tracer ---------------------------------------------------------------------
+
+
+def configure(settings: TracingSettings, role: str) -> None:
+    """Set this process's tracer from ``settings`` (once, at a role's start)."""
+    if settings.exporter == "none":
+        use_provider(None)
+        return
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"{settings.service_name}-{role}",
+                                  "service.namespace": settings.service_name}),
+        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)))
+    if settings.exporter == "console":
+        # One line per span, so a log reader (or a test) can take them apart.
+        exporter: Any = ConsoleSpanExporter(formatter=lambda s: s.to_json(indent=None) + "\n")
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        exporter = OTLPSpanExporter(endpoint=settings.endpoint)
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    use_provider(provider)
+
+
+def use_provider(provider: Any) -> None:
+    """Trace with ``provider`` (an SDK ``TracerProvider``) from now on; None: off."""
+    global _tracer, _provider  # noqa: PLW0603 (read on every record: a plain global is cheapest)
+    _provider = provider
+    _tracer = provider.get_tracer("fitstream") if provider is not None else None
+
+
+def enabled() -> bool:
+    """Whether spans are made at all (False: only headers are carried)."""
+    return _tracer is not None
+
+
+def tracer() -> Tracer:
+    """The tracer; only when :func:`enabled`."""
+    assert _tracer is not None, "tracing is off"
+    return _tracer
+
+
+def flush() -> None:
+    """Export what is buffered (tests, and a role before it exits)."""
+    if _provider is not None:
+        _provider.force_flush()
+
+
+# -- a request ----------------------------------------------------------------------
+
+
+@contextmanager
+def request_span(headers: Iterable[tuple[bytes, bytes]], method: str, path: str,
+                 ) -> Iterator[Span | None]:
+    """The context of one HTTP request, current inside: a SERVER span (tracing on) whose
+    parent is the request's valid ``traceparent``, or (tracing off) the request's own
+    traceparent as a non-recording span, so that records produced for it still carry it.
+    Yields the span (None with tracing off)."""
+    from opentelemetry import context as otel_context
+
+    parent = context_of(trace_headers(headers))
+    if _tracer is None:
+        if parent is None:
+            yield None
+            return
+        token = otel_context.attach(parent)
+        try:
+            yield None
+        finally:
+            otel_context.detach(token)
+        return
+    with _tracer.start_as_current_span(
+            method, context=parent, kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path[:256]}) as span:
+        yield span
+
+
+def producer_span(topic: str, records: int) -> AbstractContextManager[Any]:
+    """A PRODUCER span around sending a batch of records (nothing with tracing off)."""
+    if _tracer is None:
+        return nullcontext()
+    return _tracer.start_as_current_span(
+        f"send {topic}", kind=SpanKind.PRODUCER,
+        attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                    "messaging.batch.message_count": records})
+
+
+# -- a processor batch --------------------------------------------------------------
+
+
+class BatchTraces:
+    """The trace context of a processor batch's input records, and the headers of each
+    record derived from them.
+
+    Lifecycle: one per batch. :meth:`consumed` for each accepted input record (in log
+    order); :meth:`headers_for` for each derived record; :meth:`end` once the batch's
+    records are sent. A derived record takes the context of the last traced input
+    record of its workout (``user_id`` and ``workout_id``), else of its user: the
+    pipeline core folds a batch per entity, so that is the event that changed it.
+
+    With tracing on, each input record gets a CONSUMER span (child of its record's
+    context, or a new trace) and derived records point at that span. With tracing off,
+    derived records carry the input record's validated headers unchanged.
+    """
+
+    __slots__ = ("_by_entity", "_spans")
+
+    def __init__(self) -> None:
+        self._by_entity: dict[Any, list[tuple[str, bytes]]] = {}
+        self._spans: list[Span] = []
+
+    def consumed(self, headers: Headers | None, topic: str, partition: int, offset: int,
+                 user_id: str, workout_id: str | None) -> None:
+        if _tracer is None:
+            if not headers:
+                return
+            carried = trace_headers(headers)
+            if not carried:
+                return
+        else:
+            span = _tracer.start_span(
+                f"process {topic}", context=context_of(trace_headers(headers)),
+                kind=SpanKind.CONSUMER,
+                attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                            "messaging.destination.partition.id": str(partition),
+                            "messaging.kafka.offset": offset,
+                            "fitstream.user_id": user_id,
+                            "fitstream.workout_id": workout_id or ""})
+            self._spans.append(span)
+            carried = headers_of(trace.set_span_in_context(span))
+        self._by_entity[(user_id, workout_id)] = carried
+        self._by_entity[user_id] = carried
+
+    def headers_for(self, record: dict[str, Any]) -> list[tuple[str, bytes]] | None:
+        """The trace headers a derived record is sent with (None: none)."""
+        by_entity = self._by_entity
+        if not by_entity:
+            return None
+        user_id = record.get("user_id")
+        return by_entity.get((user_id, record.get("workout_id"))) or by_entity.get(user_id)
+
+    def end(self) -> None:
+        for span in self._spans:
+            span.end()
+        self._spans.clear()
+
+
+# -- a sink batch -------------------------------------------------------------------
+
+
+def _message_attributes(message: Any) -> dict[str, Any]:
+    return {"messaging.destination.name": message.topic(),
+            "messaging.destination.partition.id": str(message.partition()),
+            "messaging.kafka.offset": message.offset()}
+
+
+def sink_batch_span(sink: str, batch: Sequence[Any], link_records: bool,
+                    ) -> AbstractContextManager[Any]:
+    """A CONSUMER span around one sink batch write, current inside (nothing with tracing
+    off). A batch mixes many traces, so the span is a root linked to each record's
+    context (OpenTelemetry's idiom for batch consumers); ``link_records`` False: the sink
+    links its records itself (:func:`link_record`, naming the view row)."""
+    if _tracer is None:
+        return nullcontext()
+    links = []
+    if link_records:
+        for message in batch:
+            context = context_of(trace_headers(message.headers()))
+            if context is not None:
+                links.append(Link(trace.get_current_span(context).get_span_context(),
+                                  _message_attributes(message)))
+    return _tracer.start_as_current_span(
+        f"write {sink}", kind=SpanKind.CONSUMER, links=links,
+        attributes={"messaging.system": "kafka", "fitstream.sink": sink,
+                    "messaging.batch.message_count": len(batch)})
+
+
+def recording() -> bool:
+    """Whether the current span records (a sink's cue to call :func:`link_record`)."""
+    return _tracer is not None and trace.get_current_span().is_recording()
+
+
+def link_record(message: Any, attributes: dict[str, Any]) -> None:
+    """Link the current span to a consumed record's context (if it has one), with the
+    record's position and ``attributes`` (e.g. the view row it wrote)."""
+    context = context_of(trace_headers(message.headers()))
+    if context is not None:
+        trace.get_current_span().add_link(
+            trace.get_current_span(context).get_span_context(),
+            {**_message_attributes(message), **attributes})

@@ -1,0 +1,121 @@
+"""W3C trace context on Kafka headers (fitstream/observability/tracing.py): what is carried,
+what is refused, and what a processor batch gives its derived records, on and off."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from fitstream.observability import tracing
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT = f"00-{TRACE}-00f067aa0ba902b7-01"
+
+
+@pytest.fixture
+def spans():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use_provider(provider)
+    yield exporter
+    tracing.use_provider(None)
+
+
+def test_a_valid_traceparent_and_tracestate_are_all_that_is_carried():
+    headers = [("x-device-secret", b"s3cret"), ("traceparent", PARENT.encode()),
+               ("tracestate", b"vendor=abc,other@sys=1"), ("content-type", b"x")]
+    assert tracing.trace_headers(headers) == [
+        ("traceparent", PARENT.encode()), ("tracestate", b"vendor=abc,other@sys=1")]
+    # HTTP (ASGI) headers: bytes names.
+    assert tracing.trace_headers([(b"traceparent", PARENT.encode())]) == [
+        ("traceparent", PARENT.encode())]
+
+
+@pytest.mark.parametrize("value", [
+    "", "garbage", PARENT.upper(), PARENT + "-extra",  # version 00 takes no more fields
+    f"ff-{TRACE}-00f067aa0ba902b7-01",  # version ff is forbidden
+    f"00-{'0' * 32}-00f067aa0ba902b7-01", f"00-{TRACE}-{'0' * 16}-01",  # zero ids
+    f"00-{TRACE}-00f067aa0ba902b7", f"00-{TRACE[:-1]}-00f067aa0ba902b7-01",
+    f"01-{TRACE}-00f067aa0ba902b7-01-" + "x" * 200,  # over the cap
+])
+def test_a_malformed_traceparent_is_ignored(value):
+    assert tracing.trace_headers([("traceparent", value.encode())]) == []
+
+
+def test_a_later_version_with_more_fields_is_carried():
+    value = f"01-{TRACE}-00f067aa0ba902b7-01-what-comes-next".encode()
+    assert tracing.trace_headers([("traceparent", value)]) == [("traceparent", value)]
+
+
+def test_two_traceparents_are_malformed():
+    other = f"00-{'1' * 32}-00f067aa0ba902b7-01".encode()
+    assert tracing.trace_headers([("traceparent", PARENT.encode()),
+                                  ("traceparent", other)]) == []
+
+
+@pytest.mark.parametrize("state", [b"a" * 600, b"=novalue", b"UPPER=1", b"k=v\n", b",".join(
+    [b"k%d=v" % i for i in range(33)])])
+def test_a_bad_or_oversized_tracestate_is_dropped_and_the_traceparent_kept(state):
+    assert tracing.trace_headers([("traceparent", PARENT.encode()), ("tracestate", state)]) \
+        == [("traceparent", PARENT.encode())]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["traceparent", "tracestate", "x"]),
+                          st.binary(max_size=300)), max_size=4))
+def test_hostile_headers_never_raise_and_only_valid_ones_pass(headers):
+    carried = tracing.trace_headers(headers)
+    assert [name for name, _ in carried] in ([], ["traceparent"],
+                                             ["traceparent", "tracestate"])
+    for name, value in carried:
+        assert len(value) <= (tracing.MAX_TRACEPARENT_BYTES if name == "traceparent"
+                              else tracing.MAX_TRACESTATE_BYTES)
+        assert (name, value) in headers
+        if name == "traceparent":
+            assert tracing.context_of(carried) is not None
+
+
+def test_off_a_batch_copies_each_input_record_trace_to_what_it_derives():
+    traces = tracing.BatchTraces()
+    traces.consumed((), "events", 0, 1, "u-1", "w-1")  # no trace: costs nothing
+    traces.consumed((("traceparent", PARENT.encode()), ("junk", b"x")), "events", 0, 2, "u-2",
+                    "w-2")
+    traces.consumed((("traceparent", b"00-bad"),), "events", 0, 3, "u-3", "w-3")
+    carried = [("traceparent", PARENT.encode())]
+    assert traces.headers_for({"user_id": "u-2", "workout_id": "w-2"}) == carried
+    # A derived record of the user without a workout (a leaderboard row): the user's.
+    assert traces.headers_for({"user_id": "u-2"}) == carried
+    assert traces.headers_for({"user_id": "u-1", "workout_id": "w-1"}) is None
+    assert traces.headers_for({"user_id": "u-3"}) is None
+    traces.end()
+    assert not tracing.enabled()
+
+
+def test_on_each_input_record_gets_a_span_in_its_trace_and_derived_records_point_at_it(spans):
+    traces = tracing.BatchTraces()
+    traces.consumed((("traceparent", PARENT.encode()),), "events", 3, 9, "u-2", "w-2")
+    traces.consumed((("traceparent", b"nonsense"),), "events", 3, 10, "u-4", "w-4")
+    derived = traces.headers_for({"user_id": "u-2", "workout_id": "w-2"})
+    traces.end()
+    first, second = spans.get_finished_spans()
+    assert first.kind == SpanKind.CONSUMER and first.name == "process events"
+    assert f"{first.context.trace_id:032x}" == TRACE
+    assert f"{first.parent.span_id:016x}" == "00f067aa0ba902b7"
+    assert first.attributes["messaging.kafka.offset"] == 9
+    assert derived == [("traceparent",
+                        f"00-{TRACE}-{first.context.span_id:016x}-01".encode())]
+    # The malformed one started a trace of its own.
+    assert second.parent is None and f"{second.context.trace_id:032x}" != TRACE
+
+
+def test_headers_of_round_trips_through_the_kafka_getter_and_setter(spans):
+    with tracing.tracer().start_as_current_span("send") as span:
+        headers = tracing.headers_of()
+    context = tracing.context_of(tracing.trace_headers(headers))
+    assert tracing.trace_id_of(context) == f"{span.get_span_context().trace_id:032x}"
+    assert tracing.headers_of(None) == []  # no current span here
