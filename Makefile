@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: flink-venv setup demo test test-fast bench bench-peers lint clickhouse-server s3-server clean feature-repo
+.PHONY: flink-venv sdk-venv sdk setup demo test test-fast bench bench-peers lint clickhouse-server chromium s3-server clean feature-repo
 
 setup: $(STAMP) feature-repo flink-venv
 
@@ -29,6 +29,14 @@ clickhouse-server:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	     clickhouse-server clickhouse-client docker-compose >/dev/null) \
 	  || echo "clickhouse-server could not be installed: its tests will skip" )
+
+# Debian's chromium and its chromedriver for the dashboard's browser test
+# (tests/integration/test_dashboard.py), which fails, not skips, without them.
+chromium:
+	@(command -v chromium >/dev/null 2>&1 && test -x /usr/bin/chromedriver) || ( \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     chromium chromium-driver >/dev/null) \
+	  || echo "chromium could not be installed: the dashboard's browser test will fail" )
 
 # A local S3 for the lakehouse jobs' tests (moto's server; MinIO's binary is not
 # installable here), in its own venv: its botocore needs python-dateutil < 3.
@@ -53,10 +61,26 @@ $(FLINK_VENV)/.installed: requirements-flink.lock pyproject.toml
 	$(FLINK_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+# The client SDK (clients/python), generated from the API's OpenAPI document by
+# openapi-python-client in a venv of its own: it pins typer < 0.28, the app has 0.29.
+# `make sdk` rewrites clients/openapi.json and clients/python (commit both); the tests
+# import the committed client from clients/python, not an installed copy.
+SDK_VENV := .venv-sdk
+sdk-venv: $(SDK_VENV)/.installed
+
+$(SDK_VENV)/.installed: requirements-sdk.lock
+	@test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install --quiet --disable-pip-version-check pip==25.3
+	$(SDK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sdk.lock
+	@touch $@
+
+sdk: $(STAMP) sdk-venv
+	$(BIN)/python clients/generate.py clients
+
 demo: setup
 	$(BIN)/fitstream demo  # DEMO_ONCE=1 exits after the summary
 
-test: setup clickhouse-server s3-server
+test: setup clickhouse-server chromium s3-server sdk-venv
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports  # the layer contracts in pyproject.toml
 	$(BIN)/pytest -q --durations=25  # the slowest tests, to keep the suite within its budget

@@ -14,15 +14,21 @@ from api.achievements import achievement_router
 from api.analytics import analytics_router
 from api.auth import TokenVerifier, device_scheme
 from api.boards import Boards
+from api.dashboard import dashboard_router
 from api.erasure import erasure_router
-from api.errors import ApiError, document_errors, error_response, install_error_handlers
+from api.errors import ApiError, error_response, install_error_handlers
 from api.event_publisher import EventPublisher
+from api.http_metrics import HttpMetrics
 from api.ingest import ingest_router
 from api.leaderboards import leaderboard_router
 from api.notifications import notification_router
+from api.openapi_document import shaped
+from api.pipeline_health import install_pipeline_health
 from api.predictions import prediction_router
+from api.rate_limits import FailedAuthLimit, RateLimits
 from api.revocations import Revocations
 from api.stats_view import StatsView
+from api.uploads import uploads_router
 from api.view_cache import ViewCache
 from api.workout_owners import WorkoutOwners
 from api.workout_views import workout_router
@@ -143,10 +149,19 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
         description="Device ingest and workout read models. Errors share one body: "
                     '{"error", "message", "code", "details"}.')
     install_error_handlers(app)
-    app.state.token_verifier = TokenVerifier(TokenKeys.from_settings(settings.api), revocations)
+    # Verified identities are charged their rate limits (api/rate_limits.py).
+    rate_limits = RateLimits.from_settings(settings.rate_limits)
+    app.state.token_verifier = TokenVerifier(TokenKeys.from_settings(settings.api), revocations,
+                                             rate_limits)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes,
-                       caps={"/api/v1/ingest/": settings.api.ingest_max_bytes})
+                       caps={"/api/v1/ingest/": settings.api.ingest_max_bytes,
+                             # The file plus the multipart envelope (api/uploads.py
+                             # caps the file itself).
+                             "/api/v1/uploads": settings.uploads.max_bytes + 64 * 1024})
+    app.add_middleware(FailedAuthLimit, rate_limits=rate_limits)
     app.add_middleware(TraceIdMiddleware)
+    # Outermost (added last): times and counts every answer, the refusals above included.
+    app.add_middleware(HttpMetrics)
     # What the routes' dependencies hand them (api/dependencies.py).
     app.state.settings = settings
     app.state.serde = serde
@@ -158,6 +173,8 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
         # The scheme, for the OpenAPI document; the route verifies the token itself.
         app.include_router(ingest_router(settings),
                            dependencies=[Depends(device_scheme)])
+        # Activity files become the same events (api/uploads.py); GET reads the views.
+        app.include_router(uploads_router(settings))
     # Whose workout an id is: the reads' owner checks and ingest's 409 (api/ingest.py).
     app.state.workout_owners = (WorkoutOwners(store, settings.api.view_cache_ttl_s)
                                 if store is not None else None)
@@ -173,6 +190,10 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
         app.include_router(prediction_router())
         app.include_router(analytics_router())
         app.include_router(erasure_router())
+
+    # The dashboard page at / (api/dashboard/) and the pipeline health it shows analysts.
+    app.include_router(dashboard_router())
+    install_pipeline_health(app)
 
     @app.get("/healthcheck", tags=["operations"])
     def healthcheck() -> dict[str, str]:
@@ -194,7 +215,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(generate_openapi())
+            app.openapi_schema = shaped(generate_openapi(), app.routes)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,204 @@
+"""Pipeline health for operators: events/s, consumer lag per role, dead letters.
+
+``GET /api/v1/pipeline/health`` is for **analyst tokens** (``fitstream analysts token``).
+Who may read it, and why that kind:
+* not the public: lag and dead-letter counts tell an attacker whether their poison
+  records arrived and how far behind (so how exploitable) the views are;
+* not user tokens: a user is trusted with their own data only, and this is everyone's
+  pipeline;
+* not only admin tokens: those may erase users (``DELETE /admin/users/{id}``), and
+  handing that power to whoever watches a dashboard widens it for no reason;
+* analysts already read aggregates of every user's data (read-only SQL on the store),
+  a strictly larger view than counts and offsets. No payload and no ``dlq.detail``
+  (which quotes the payload) is ever served here: only reasons and positions.
+
+Reading Kafka costs: one answer is computed at most every ``api.pipeline_health_ttl_s``
+seconds per process, whoever asks, under a lock (concurrent callers wait for the one
+computing and share its answer). The dead letters are counted incrementally
+(fitstream/kafka/log_watch.py): each refresh reads only what was appended since the
+last. The clients are made on the first request and closed when the app shuts down.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel
+
+from api.auth import CurrentAnalyst
+from api.errors import ApiError, ErrorBody
+from fitstream.kafka.log_watch import DeadLetterTally, EventRate, LogWatch, lag
+from fitstream.settings import FitStreamSettings
+from stores.clickhouse.tables import sink_groups
+
+# The lakehouse role's writers (sinks/delta/writers.py), each its own group
+# ``<lakehouse.group_id>-<name>``: the API may not import the sinks (service independence).
+LAKEHOUSE_WRITERS = (("bronze-events", "events_topic"), ("bronze-dlq", "dlq_topic"),
+                     ("silver-gold", "summaries_topic"), ("user-features", "features_topic"))
+
+
+def consumer_roles(settings: FitStreamSettings) -> dict[str, list[tuple[str, str]]]:
+    """Each role's (topic, consumer group) pairs: its lag is the sum over them."""
+    kafka = settings.kafka
+    return {
+        "processor": [(kafka.events_topic, settings.processor.consumer_group)],
+        "clickhouse-sink": sink_groups(settings),
+        "lakehouse": [(getattr(kafka, topic), f"{settings.lakehouse.group_id}-{name}")
+                      for name, topic in LAKEHOUSE_WRITERS],
+        "feast-online": [(kafka.features_topic, settings.feast.group_id)],
+        "scorer": [(kafka.features_topic, settings.models.score_group_id)],
+        "delivery": [(kafka.notifications_topic, settings.notifications.group_id)],
+    }
+
+
+def dead_letter_topics(settings: FitStreamSettings) -> list[str]:
+    kafka = settings.kafka
+    return [kafka.dlq_topic, kafka.notification_dlq_topic, kafka.scoring_dlq_topic]
+
+
+class RoleLag(BaseModel):
+    role: str
+    groups: int
+    lag: int | None  # None: no group of the role has committed anything (not running)
+
+
+class DeadLetterCount(BaseModel):
+    topic: str
+    reason: str
+    count: int
+
+
+class RecentDeadLetter(BaseModel):
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+    at: datetime
+    source_topic: str | None
+    source_partition: int | None
+    source_offset: int | None
+
+
+class PipelineHealth(BaseModel):
+    measured_at: datetime
+    events_topic: str
+    events_total: int
+    events_per_s: float | None  # None until two readings exist
+    lag: list[RoleLag]
+    dead_letters: list[DeadLetterCount]
+    dead_letters_complete: bool  # False while a backlog is still being counted
+    recent_dead_letters: list[RecentDeadLetter]
+
+
+class PipelineReadings:
+    """The clients and what they remember between answers (module docstring)."""
+
+    def __init__(self, settings: FitStreamSettings) -> None:
+        self.settings = settings
+        self.ttl_s = settings.api.pipeline_health_ttl_s
+        self.roles = consumer_roles(settings)
+        self.watch = LogWatch(settings.kafka)
+        self.rate = EventRate()
+        self.tally = DeadLetterTally(settings.kafka, dead_letter_topics(settings),
+                                     keep=settings.api.pipeline_health_recent_dead_letters)
+        self._lock = threading.Lock()
+        self._answer: dict[str, Any] | None = None
+        self._answered_at = 0.0
+
+    def answer(self) -> dict[str, Any]:
+        with self._lock:
+            now = time.monotonic()
+            if self._answer is None or now - self._answered_at >= self.ttl_s:
+                self._answer = self._measure(now)
+                self._answered_at = now
+            return self._answer
+
+    def _measure(self, now: float) -> dict[str, Any]:
+        events_topic = self.settings.kafka.events_topic
+        topics = {topic for pairs in self.roles.values() for topic, _ in pairs}
+        ends = {topic: self.watch.ends(topic) for topic in topics | {events_topic}}
+        committed = self.watch.committed(
+            {pair for pairs in self.roles.values() for pair in pairs}, ends)
+        lags = []
+        for role, pairs in self.roles.items():
+            found = [(ends[topic], committed[(topic, group)]) for topic, group in pairs]
+            running = any(c is not None for _, c in found)
+            lags.append({"role": role, "groups": len(pairs),
+                         "lag": sum(lag(e, c) for e, c in found) if running else None})
+        total = sum(ends[events_topic].values())
+        self.tally.read()
+        recent = sorted(self.tally.recent, key=lambda d: (d.timestamp_ms, d.offset),
+                        reverse=True)
+        return {
+            "measured_at": datetime.now(UTC), "events_topic": events_topic,
+            "events_total": total, "events_per_s": self.rate.add(now, total),
+            "lag": lags,
+            "dead_letters": [{"topic": t, "reason": r, "count": n}
+                             for (t, r), n in sorted(self.tally.by_reason.items())],
+            "dead_letters_complete": self.tally.complete,
+            "recent_dead_letters": [{
+                "reason": d.reason, "topic": d.topic, "partition": d.partition,
+                "offset": d.offset, "at": datetime.fromtimestamp(d.timestamp_ms / 1000, UTC),
+                "source_topic": d.source_topic, "source_partition": d.source_partition,
+                "source_offset": d.source_offset} for d in recent],
+        }
+
+    def close(self) -> None:
+        self.watch.close()
+        self.tally.close()
+
+
+def readings_of(app: FastAPI) -> PipelineReadings:
+    """The app's readings, made on first use (an app nobody asks opens no clients)."""
+    with app.state.pipeline_readings_lock:
+        if app.state.pipeline_readings is None:
+            app.state.pipeline_readings = PipelineReadings(app.state.settings)
+        return app.state.pipeline_readings
+
+
+def install_pipeline_health(app: FastAPI) -> None:
+    """Adds the route, and closes the clients when the app shuts down."""
+    app.state.pipeline_readings = None
+    app.state.pipeline_readings_lock = threading.Lock()
+    app.include_router(pipeline_health_router())
+
+    # Around the app's lifespan (Starlette 1 has no shutdown event handlers): whatever
+    # lifespan the app has runs inside, and the clients close after it ends.
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(running: Any) -> AsyncIterator[Any]:
+        try:
+            async with inner(running) as state:
+                yield state
+        finally:
+            if app.state.pipeline_readings is not None:
+                app.state.pipeline_readings.close()
+                app.state.pipeline_readings = None
+
+    app.router.lifespan_context = lifespan
+
+
+def pipeline_health_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["operations"])
+
+    # A plain def: the Kafka reads block, so FastAPI runs it on a worker thread.
+    @router.get("/pipeline/health", response_model=PipelineHealth,
+                responses={s: {"model": ErrorBody} for s in (401, 503)})
+    def get_pipeline_health(request: Request, analyst: CurrentAnalyst) -> dict[str, Any]:
+        """Events/s, consumer lag per role, dead letters by reason and the last ones
+        (positions and reasons, never payloads); analysts only, refreshed every few
+        seconds."""
+        try:
+            return readings_of(request.app).answer()
+        except Exception as exc:  # the broker is down or slow: say so, do not 500
+            raise ApiError(503, "unavailable", f"kafka: {exc}",
+                           headers={"Retry-After": "5"}) from exc
+
+    return router

@@ -1,0 +1,232 @@
+"""Reading the log for an operator's picture, cheaply: end offsets, consumer lag, the
+events rate, and the dead letters counted by reason.
+
+Everything here is made to be asked every few seconds by a page that many people may
+have open, so nothing rescans a topic:
+
+* :class:`LogWatch` asks the broker for high watermarks (one ListOffsets per partition)
+  and for consumer groups' committed offsets (one OffsetFetch per group, all groups
+  asked at once through the admin API: a consumer carrying a group's id could disturb
+  its members). Lag is high watermark minus committed: on a topic written with
+  transactions (the Flink processor's outputs) a caught-up group can show one record of
+  lag per partition, the commit marker (fitstream/kafka/positions.py says why); for a
+  picture that is close enough, and exact counting would read every partition's tail.
+* :class:`EventRate` turns successive end-offset totals into records per second over a
+  sliding window of at most ``max_samples`` readings (bounded memory).
+* :class:`DeadLetterTally` follows the dead-letter topics with one consumer without a
+  group (assigned, never committing), from offset 0 once, then only what was appended
+  since the last read: counts by reason and the last ``keep`` dead letters' positions
+  and reasons. It never keeps a payload (the value can hold a user's data) nor the
+  ``dlq.detail`` header (it quotes the payload). Each read is bounded in records and
+  time, so a huge backlog is counted over several reads; ``complete`` says when the
+  counts reached the ends seen.
+
+Lifecycle: make one of each per process, call them from any thread (each holds a lock
+around its clients), and :meth:`close` them when the process stops.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
+
+from fitstream.kafka.clients import base_config, consumer_config
+from fitstream.kafka.dead_letter import read_headers
+from fitstream.settings import KafkaSettings
+
+
+class LogWatch:
+    """High watermarks of topics and committed offsets of consumer groups."""
+
+    def __init__(self, kafka: KafkaSettings, timeout_s: float = 5.0) -> None:
+        self._timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._consumer = Consumer(consumer_config(kafka, "fitstream-log-watch"))
+        self._admin = AdminClient(base_config(kafka))
+
+    def partitions(self, topic: str) -> list[int]:
+        """The topic's partitions; [] if it does not exist (yet)."""
+        with self._lock:
+            found = self._consumer.list_topics(topic, timeout=self._timeout_s).topics.get(topic)
+        if found is None or found.error is not None:
+            return []
+        return sorted(found.partitions)
+
+    def ends(self, topic: str) -> dict[int, int]:
+        """Per partition, the high watermark (the offset the next record will get)."""
+        ends = {}
+        for p in self.partitions(topic):
+            with self._lock:
+                _, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, p), timeout=self._timeout_s, cached=False)
+            ends[p] = high
+        return ends
+
+    def committed(self, wanted: Iterable[tuple[str, str]],
+                  ends: dict[str, dict[int, int]]) -> dict[tuple[str, str], dict[int, int] | None]:
+        """(topic, group) -> the group's committed offset per partition of ``ends[topic]``,
+        or None where the group has committed nothing on the topic (not running yet)."""
+        futures = {}
+        for topic, group in wanted:
+            request = ConsumerGroupTopicPartitions(
+                group, [TopicPartition(topic, p) for p in ends.get(topic, {})])
+            futures[(topic, group)] = self._admin.list_consumer_group_offsets([request])[group]
+        answers: dict[tuple[str, str], dict[int, int] | None] = {}
+        for key, future in futures.items():
+            offsets = {tp.partition: tp.offset
+                       for tp in future.result(self._timeout_s).topic_partitions}
+            answers[key] = ({p: max(o, 0) for p, o in offsets.items()}
+                            if any(o >= 0 for o in offsets.values()) else None)
+        return answers
+
+    def close(self) -> None:
+        with self._lock:
+            self._consumer.close()
+
+
+def lag(ends: dict[int, int], committed: dict[int, int] | None) -> int:
+    """Records not yet committed by a group: the whole topic if it committed nothing."""
+    done = committed or {}
+    return sum(max(0, end - done.get(p, 0)) for p, end in ends.items())
+
+
+class EventRate:
+    """Records per second from successive readings of a topic's total end offset, over
+    the oldest reading still inside ``window_s`` (at most ``max_samples`` are kept)."""
+
+    def __init__(self, window_s: float = 30.0, max_samples: int = 64) -> None:
+        self.window_s = window_s
+        self._samples: deque[tuple[float, int]] = deque(maxlen=max_samples)
+
+    def add(self, at_s: float, total: int) -> float | None:
+        """Record a reading (monotonic seconds, total end offset); the rate since the
+        oldest reading in the window, or None with only one reading (nothing to divide)."""
+        while self._samples and at_s - self._samples[0][0] > self.window_s:
+            self._samples.popleft()
+        self._samples.append((at_s, total))
+        first_at, first_total = self._samples[0]
+        if at_s <= first_at:
+            return None
+        # An end offset never goes back; a smaller total is a recreated topic.
+        return max(0, total - first_total) / (at_s - first_at)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Where a dead letter is and why: never its payload nor its detail text."""
+
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    source_topic: str | None
+    source_partition: int | None
+    source_offset: int | None
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text is not None and text.lstrip("-").isdigit() else None
+
+
+class DeadLetterTally:
+    """Dead letters of ``topics`` counted by reason, read incrementally (module docstring).
+
+    ``read()`` consumes what was appended since the last call, at most ``max_records``
+    and ``budget_s`` per call, and returns nothing; the counts, recent letters and
+    ``complete`` are then current."""
+
+    def __init__(self, kafka: KafkaSettings, topics: list[str], keep: int = 20,
+                 max_reasons: int = 64, max_records: int = 20_000, budget_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.topics = topics
+        self.max_records = max_records
+        self.max_reasons = max_reasons
+        self.budget_s = budget_s
+        self.clock = clock
+        self.by_reason: Counter[tuple[str, str]] = Counter()  # (topic, reason) -> count
+        self.recent: deque[DeadLetter] = deque(maxlen=keep)
+        self.complete = False
+        self._lock = threading.Lock()
+        # No group: it commits nothing and joins nothing; each process counts for itself.
+        self._consumer = Consumer(consumer_config(
+            kafka, "fitstream-dead-letter-tally", **{
+                "enable.partition.eof": True, "fetch.wait.max.ms": 50,
+                # Payloads are read only to be skipped: keep the fetches small.
+                "fetch.max.bytes": 4 * 1024 * 1024,
+                "max.partition.fetch.bytes": 512 * 1024}))
+        self._next: dict[tuple[str, int], int] = {}  # where reading resumes
+        self._assigned: set[tuple[str, int]] = set()
+
+    def _assign_new(self) -> None:
+        metadata = self._consumer.list_topics(timeout=5).topics
+        found = {(t, p) for t in self.topics if t in metadata and metadata[t].error is None
+                 for p in metadata[t].partitions}
+        new = found - self._assigned
+        if new:
+            self._consumer.incremental_assign(
+                [TopicPartition(t, p, OFFSET_BEGINNING) for t, p in sorted(new)])
+            self._assigned |= new
+            for key in new:
+                self._next.setdefault(key, 0)
+
+    def read(self) -> None:
+        with self._lock:
+            self._assign_new()
+            pending = set()
+            for topic, p in self._assigned:
+                _, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, p), timeout=5, cached=False)
+                if self._next[(topic, p)] < high:
+                    pending.add((topic, p))
+            deadline = self.clock() + self.budget_s
+            read = 0
+            while pending and read < self.max_records and self.clock() < deadline:
+                for message in self._consumer.consume(min(1000, self.max_records - read),
+                                                      timeout=0.2):
+                    key = (message.topic(), message.partition())
+                    error = message.error()
+                    if error is not None:
+                        if error.code() != KafkaError._PARTITION_EOF:
+                            raise KafkaException(error)
+                        self._next[key] = max(self._next.get(key, 0), message.offset())
+                        pending.discard(key)
+                        continue
+                    read += 1
+                    self._count(message)
+                    self._next[key] = message.offset() + 1
+            self.complete = not pending
+
+    def _count(self, message: object) -> None:
+        headers = read_headers(message.headers())  # type: ignore[attr-defined]
+        # Anyone who can produce to the topic writes the headers: the kinds of reason
+        # counted are bounded, and a long one is cut (the page shows it as text only).
+        reason = headers.get("dlq.reason", "unknown")[:64]
+        key = (message.topic(), reason)  # type: ignore[attr-defined]
+        if key not in self.by_reason and len(self.by_reason) >= self.max_reasons:
+            reason = "other"
+        self.by_reason[(message.topic(), reason)] += 1  # type: ignore[attr-defined]
+        self.recent.append(DeadLetter(
+            reason=reason, topic=message.topic(),  # type: ignore[attr-defined]
+            partition=message.partition(), offset=message.offset(),  # type: ignore[attr-defined]
+            timestamp_ms=message.timestamp()[1],  # type: ignore[attr-defined]
+            source_topic=headers.get("dlq.source.topic"),
+            source_partition=_int_or_none(headers.get("dlq.source.partition")),
+            source_offset=_int_or_none(headers.get("dlq.source.offset"))))
+
+    def close(self) -> None:
+        with self._lock:
+            self._consumer.close()
