@@ -18,6 +18,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError
+from api.rate_limits import RateLimits
 from api.revocations import Revocations
 from fitstream.domain.identifiers import ID_PATTERN, InvalidIdentifier, check_id
 from fitstream.tokens import (
@@ -67,18 +68,31 @@ class VerifiedTokens:
 
 class TokenVerifier:
     """Verifies tokens against the key ring; device tokens also against the revocations
-    (None: this process serves no ingest and follows no revocation topic)."""
+    (None: this process serves no ingest and follows no revocation topic).
 
-    def __init__(self, keys: TokenKeys, revocations: Revocations | None = None) -> None:
+    With ``rate_limits``, each verified identity is charged one request (api/
+    rate_limits.py): call one of ``user``/``analyst``/``device`` once per request."""
+
+    def __init__(self, keys: TokenKeys, revocations: Revocations | None = None,
+                 rate_limits: RateLimits | None = None) -> None:
         self.keys = keys
         self.revocations = revocations
+        self.rate_limits = rate_limits
         self._verified = VerifiedTokens()
 
+    def _charge(self, kind: str, *key: str) -> None:
+        if self.rate_limits is not None:
+            self.rate_limits.charge(kind, *key)
+
     def user(self, token: str) -> str:
-        return self._verified.get("user", token, self._verify_user)
+        user = self._verified.get("user", token, self._verify_user)
+        self._charge("user", "user", user)
+        return user
 
     def analyst(self, token: str) -> str:
-        return self._verified.get("analyst", token, self._verify_analyst)
+        analyst = self._verified.get("analyst", token, self._verify_analyst)
+        self._charge("user", "analyst", analyst)  # named apart from user ids
+        return analyst
 
     def _verify_user(self, token: str) -> str:
         return verify_user_token(self.keys, token)
@@ -98,6 +112,8 @@ class TokenVerifier:
                                headers={"Retry-After": "1"})
             if self.revocations.is_revoked(device):
                 raise InvalidToken("the token has been revoked")
+        # Device ids are unique per user, not globally.
+        self._charge("device", device.user_id, device.device_id)
         return device
 
 

@@ -18,6 +18,7 @@ from fitstream.settings import (
     BrokerSettings,
     FitStreamSettings,
     KafkaSettings,
+    MetricsSettings,
     ProcessorSettings,
     SinkSettings,
 )
@@ -72,6 +73,14 @@ def run_settings(base: FitStreamSettings, run: str) -> FitStreamSettings:
         "processor": ProcessorSettings(app_id=f"bench-{run}", web_port=_free_port()),
         "sink": SinkSettings(group_id=f"bench-{run}-sink"),
         "api": ApiSettings(port=_free_port()),
+        "metrics": MetricsSettings(sink_port=_free_port(), lakehouse_port=_free_port(),
+                                   delivery_port=_free_port()),
+        # The benches load one device or user far beyond a real client (the latency
+        # probe polls a workout every few ms, ingest replays days of a device at once):
+        # the limits stay on (their cost is measured), out of reach.
+        "rate_limits": base.rate_limits.model_copy(update={
+            "device": "1000000/second", "user": "1000000/second",
+            "failed_auth": "1000000/second"}),
     })
 
 

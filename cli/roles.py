@@ -89,10 +89,14 @@ def serve(
 
 @app.command("sink")
 def sink_command() -> None:
-    """Run the ClickHouse sinks alone (for deployments with a ClickHouse server)."""
+    """Run the ClickHouse sinks alone (for deployments with a ClickHouse server).
+
+    Its Prometheus metrics are on http://<metrics.host>:<metrics.sink_port>/metrics."""
+    from fitstream.observability.metrics_server import serve_role_metrics
     from sinks.clickhouse.topic_sink import run_sinks
 
     configure_logs("sink")
+    serve_role_metrics(get_settings(), "sink")
     run_sinks(get_settings())
 
 
@@ -103,10 +107,14 @@ def lakehouse() -> None:
     Delta log); and the Feast online writer (user features, through the push source).
 
     Tables live under FITSTREAM_LAKEHOUSE__ROOT (a directory, or s3://...); the online
-    store is FITSTREAM_FEAST__ONLINE_STORE (sqlite or redis)."""
+    store is FITSTREAM_FEAST__ONLINE_STORE (sqlite or redis).
+
+    Its Prometheus metrics are on http://<metrics.host>:<metrics.lakehouse_port>/metrics."""
+    from fitstream.observability.metrics_server import serve_role_metrics
     from sinks.delta.topic_sink import run_lakehouse
 
     configure_logs("lakehouse")
+    serve_role_metrics(get_settings(), "lakehouse")
     run_lakehouse(get_settings())
 
 
@@ -118,7 +126,7 @@ def score() -> None:
     to predictions.dlq.v1 with the reason. A moved @champion is picked up without a
     restart (every FITSTREAM_MODELS__SCORE_RELOAD_INTERVAL_S).
 
-    Its Prometheus metrics are on http://127.0.0.1:<models.score_web_port>/metrics."""
+    Its Prometheus metrics are on http://<metrics.host>:<models.score_web_port>/metrics."""
     from streams.scoring.scorer import run_scorer
 
     configure_logs("scorer")
@@ -131,10 +139,14 @@ def deliver() -> None:
 
     Channels come from FITSTREAM_NOTIFICATIONS__* settings (push_webhook_url,
     smtp_host, sms_gateway_url); a channel left empty records its deliveries as
-    unreachable. Failed sends retry with backoff, then go to notifications.dlq.v1."""
+    unreachable. Failed sends retry with backoff, then go to notifications.dlq.v1.
+
+    Its Prometheus metrics are on http://<metrics.host>:<metrics.delivery_port>/metrics."""
     from delivery.worker import run_delivery_worker
+    from fitstream.observability.metrics_server import serve_role_metrics
 
     configure_logs("delivery")
+    serve_role_metrics(get_settings(), "delivery")
     run_delivery_worker(get_settings())
 
 

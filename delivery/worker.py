@@ -342,7 +342,7 @@ class DeliveryWorker:
             self._finished.add(record["delivery_id"], record["user_id"], record["at"],
                                notification["created_at"], source.topic, source.partition,
                                source.offset)
-        metrics.NOTIFICATIONS_DELIVERED.labels(channel=channel.value, status=status).inc()
+        metrics.NOTIFICATION_DELIVERIES.labels(channel=channel.value, status=status).inc()
 
     def _finish(self, pending: PendingDelivery, status: str, detail: str | None) -> None:
         delivery = pending.delivery

@@ -16,6 +16,7 @@ from fitstream.settings import (
     BrokerSettings,
     FitStreamSettings,
     KafkaSettings,
+    MetricsSettings,
     ProcessorSettings,
 )
 from tests.harness import REQUIRE_CLICKHOUSE_SERVER, ClickHouseServer, free_port
@@ -68,6 +69,10 @@ def isolated(settings: FitStreamSettings, tmp: Path, name: str) -> FitStreamSett
                                        unknown_workout_timeout_ms=10 * 60_000),
         "api": ApiSettings(port=free_port()),
         "sink": settings.sink.model_copy(update={"group_id": f"{name}-sink"}),
+        # Each role serves /metrics on its own port: free ones, not the defaults.
+        "metrics": MetricsSettings(sink_port=free_port(), lakehouse_port=free_port(),
+                                   delivery_port=free_port()),
+        "models": settings.models.model_copy(update={"score_web_port": free_port()}),
     })
     create_topics(isolated_settings)
     return isolated_settings

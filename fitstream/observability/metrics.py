@@ -1,4 +1,10 @@
-"""Prometheus metrics, defined once. Each process exposes the ones it moves on /metrics."""
+"""Prometheus metrics, defined once. Each process exposes the ones it moves on /metrics.
+
+Names follow Prometheus's conventions: a ``fitstream_`` prefix, base units as the last
+word (``_seconds``, ``_records``, ``_rows``), ``_total`` on counters. The Grafana
+dashboard (deploy/grafana/dashboards/) queries these names; tests/unit/test_compose.py
+fails if it queries one that is not defined here.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,8 @@ EVENTS_DUPLICATE = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "fitstream_events_dead_lettered_total", "Records sent to the dead-letter topic", ["reason"])
 CONSUMER_LAG = Gauge(
-    "fitstream_consumer_lag", "Records between a group's position and the end of a partition",
+    "fitstream_consumer_lag_records",
+    "Records between a group's position and the end of a partition",
     ["group", "topic", "partition"])
 SINK_BATCH_ROWS = Histogram(
     "fitstream_sink_batch_rows", "Rows per sink batch", ["sink"],
@@ -28,10 +35,26 @@ SINK_BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 SINK_REJECTED = Counter(
     "fitstream_sink_rejected_total", "Records a sink could not decode", ["sink"])
-NOTIFICATIONS_DELIVERED = Counter(
-    "fitstream_notifications_delivered_total",
+NOTIFICATION_DELIVERIES = Counter(
+    "fitstream_notification_deliveries_total",
     "Delivery outcomes per external channel (sent, dead_lettered, unreachable)",
     ["channel", "status"])
 NOTIFICATION_SEND_FAILURES = Counter(
     "fitstream_notification_send_failures_total", "Failed send attempts per channel",
     ["channel"])
+
+# The API's requests (api/http_metrics.py). ``route`` is the route's template
+# (/api/v1/workouts/{workout_id}), never the path a client sent: ids in paths would make
+# a series per id. Paths no route matched share one label.
+HTTP_REQUESTS = Counter(
+    "fitstream_http_requests_total", "HTTP requests answered, by route template",
+    ["method", "route", "status"])
+HTTP_REQUEST_SECONDS = Histogram(
+    "fitstream_http_request_duration_seconds",
+    "From a request's arrival to the end of its response body, by route template",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+RATE_LIMITED = Counter(
+    "fitstream_rate_limited_total",
+    "Requests refused with 429, by the limit that refused them (device, user, failed_auth)",
+    ["limit"])

@@ -477,12 +477,11 @@ def scorer_runner(settings: FitStreamSettings, scorer: Scorer) -> SinkRunner:
 
 def run_scorer(settings: FitStreamSettings) -> None:
     """``fitstream score``: the scorer until interrupted, with its Prometheus metrics on
-    ``models.score_web_port`` (``/metrics``)."""
-    from prometheus_client import start_http_server
-
+    ``models.score_web_port`` (``/metrics``, bound to ``metrics.host``)."""
     from fitstream.kafka.sink_runner import RunnerThreads
+    from fitstream.observability.metrics_server import serve_role_metrics
 
-    start_http_server(settings.models.score_web_port)
+    serve_role_metrics(settings, "score")
     threads = RunnerThreads([scorer_runner(settings, Scorer(settings))])
     threads.start()
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import json
 import os
 import posixpath
 import re
@@ -117,9 +118,13 @@ STATEFUL_DATA = {
         SERVICES["lakehouse"]["environment"]["FITSTREAM_FEAST__REGISTRY_PATH"]),
     # Flink's checkpoints (metadata from the JobManager, state from the TaskManagers).
     "flink-jobmanager": "/var/lib/fitstream/flink-checkpoints",
+    # Metrics history, and Grafana's users and sessions.
+    "prometheus": "/prometheus",
+    "grafana": "/var/lib/grafana",
 }
 # Images that hold data: a service running one must be listed above.
-STATEFUL_IMAGES = ("apache/kafka:", "clickhouse/", "minio/minio:", "postgres:", "redis:")
+STATEFUL_IMAGES = ("apache/kafka:", "clickhouse/", "minio/minio:", "postgres:", "redis:",
+                   "prom/prometheus:", "grafana/grafana:")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|AUTHORIZATION|ACCESS_KEY|ROOT_USER|AUTH\b")
 PUBLISHABLE = {"api", "grafana"}
 
@@ -472,3 +477,134 @@ def test_every_flink_property_is_a_flink_2_0_2_option():
                 assert option.encode() in (options if option == "factory.class" else factory), key
             else:
                 assert key.encode() in options, f"{name}: {key} is not a Flink 2.0.2 option"
+
+
+# --- Prometheus and Grafana (issue 14): every role scraped, the dashboard's metrics exist --
+
+PROMETHEUS_CONFIG = REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
+GRAFANA = REPO_ROOT / "deploy" / "grafana"
+DASHBOARD = GRAFANA / "dashboards" / "fitstream.json"
+
+
+def service_settings(name: str, monkeypatch: pytest.MonkeyPatch) -> FitStreamSettings:
+    """The settings a FitStream service builds from its environment."""
+    with monkeypatch.context() as env:
+        for key in [k for k in os.environ if k.startswith("FITSTREAM_")]:
+            env.delenv(key)
+        for key, value in SERVICES[name]["environment"].items():
+            if key.startswith("FITSTREAM_"):
+                env.setenv(key, re.sub(r"\$\{[^}]*\}", ENVIRONMENT_VALUE, str(value)))
+        return FitStreamSettings()
+
+
+def metrics_endpoint(name: str, settings: FitStreamSettings) -> tuple[str, int]:
+    """(bound address, port) of a role service's /metrics, from its command and settings."""
+    from fitstream.observability.metrics_server import role_metrics_port
+
+    role = SERVICES[name]["command"][0]
+    if role == "serve":
+        return settings.api.host, settings.api.port
+    if role == "process":
+        return settings.processor.web_bind, settings.processor.web_port
+    return settings.metrics.host, role_metrics_port(
+        settings, {"deliver": "delivery"}.get(role, role))
+
+
+def scrape_targets() -> dict[str, set[int]]:
+    """Service name -> the ports Prometheus scrapes it on."""
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    targets: dict[str, set[int]] = {}
+    for job in config["scrape_configs"]:
+        assert "static_configs" not in job, "replicas are found through Docker's DNS"
+        for sd in job["dns_sd_configs"]:
+            assert sd["type"] == "A", job["job_name"]
+            for service in sd["names"]:
+                assert service in SERVICES, f"{job['job_name']}: no service {service}"
+                targets.setdefault(service, set()).add(sd["port"])
+    return targets
+
+
+ROLE_COMMANDS = {"serve", "process", "sink", "lakehouse", "deliver", "score"}
+
+
+def test_prometheus_scrapes_every_role_at_its_port(monkeypatch):
+    targets = scrape_targets()
+    roles = {name for name, s in FITSTREAM_SERVICES.items()
+             if s["command"][0] in ROLE_COMMANDS and "--engine" not in s["command"]}
+    assert roles == {"api", "processor", "sink", "lakehouse", "delivery", "score"}
+    for name in roles:
+        host, port = metrics_endpoint(name, service_settings(name, monkeypatch))
+        assert host == "0.0.0.0", f"{name} serves /metrics on {host} only"
+        assert targets.get(name) == {port}, f"{name}: /metrics on {port}, scraped on " \
+                                            f"{targets.get(name)}"
+    # The Flink engine reports from its cluster, on the processor's port.
+    for name in ("flink-jobmanager", "flink-taskmanager"):
+        reporter = dynamic_properties(SERVICES[name]["command"])["metrics.reporter.prom.port"]
+        assert targets.get(name) == {int(reporter)}, name
+
+
+def test_prometheus_and_grafana_are_pinned_provisioned_and_keep_their_data():
+    prometheus, grafana = SERVICES["prometheus"], SERVICES["grafana"]
+    for service in (prometheus, grafana):
+        image = service["image"]
+        assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+", image), f"{image} is not pinned"
+    assert mounts(prometheus) == {"/prometheus": "prometheus-data"}
+    assert mounts(grafana) == {"/var/lib/grafana": "grafana-data"}
+    assert f"./{PROMETHEUS_CONFIG.relative_to(REPO_ROOT)}:/etc/prometheus/prometheus.yml:ro" \
+        in prometheus["volumes"]
+    binds = {str(v).split(":")[0]: str(v).split(":")[1] for v in grafana["volumes"]
+             if str(v).startswith("./")}
+    assert binds == {"./deploy/grafana/provisioning": "/etc/grafana/provisioning",
+                     "./deploy/grafana/dashboards": "/etc/grafana/dashboards"}
+    providers = yaml.safe_load(
+        (GRAFANA / "provisioning" / "dashboards" / "fitstream.yml").read_text())["providers"]
+    assert [p["options"]["path"] for p in providers] == ["/etc/grafana/dashboards"]
+    sources = yaml.safe_load(
+        (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())["datasources"]
+    assert [(s["uid"], s["url"]) for s in sources] == [("prometheus", "http://prometheus:9090")]
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert {p["datasource"]["uid"] for p in dashboard["panels"] if "targets" in p} == {
+        "prometheus"}
+    assert grafana["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
+    # Grafana is reachable from this host only, behind its admin password.
+    assert [str(p).split(":")[0] for p in grafana["ports"]] == ["127.0.0.1"]
+    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+def defined_series() -> set[str]:
+    """Every series name fitstream/observability/metrics.py defines (a counter's
+    ``_total``, a histogram's ``_bucket``, ``_sum`` and ``_count``)."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from fitstream.observability import metrics
+
+    suffixes = {"counter": ["_total"], "gauge": [""], "histogram": ["_bucket", "_sum", "_count"]}
+    return {f"{metric._name}{suffix}" for metric in vars(metrics).values()
+            if isinstance(metric, MetricWrapperBase) for suffix in suffixes[metric._type]}
+
+
+def test_every_metric_the_dashboard_queries_is_defined():
+    dashboard = json.loads(DASHBOARD.read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel.get("targets", [])
+               for name in re.findall(r"\bfitstream_[a-z0-9_]+", target["expr"])}
+    assert queried - defined_series() == set()
+    # It covers what the issue asks: throughput, lag, dead letters, API latency, delivery.
+    for wanted in ("fitstream_events_ingested_total", "fitstream_events_processed_total",
+                   "fitstream_consumer_lag_records", "fitstream_events_dead_lettered_total",
+                   "fitstream_http_request_duration_seconds_bucket",
+                   "fitstream_notification_deliveries_total"):
+        assert wanted in queried, wanted
+
+
+def test_metric_names_follow_prometheus_conventions():
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from fitstream.observability import metrics
+
+    units = ("_seconds", "_records", "_rows", "_bytes")
+    for metric in vars(metrics).values():
+        if not isinstance(metric, MetricWrapperBase):
+            continue
+        assert metric._name.startswith("fitstream_"), metric._name
+        if metric._type != "counter":  # a counter counts things: its unit is _total
+            assert metric._name.endswith(units), f"{metric._name} does not say its unit"
