@@ -44,8 +44,8 @@ def track_points(start_ms: int, count: int, *, step_s: int = 5, pause_after: int
             distance_cm += 1500 + 37 * (i % 5)
         points.append(TrackPoint(
             time_ms=time_ms,
-            lat=(base_lat + 120 * i) * SEMICIRCLE,
-            lon=(base_lon + 95 * i + (i * i) % 17) * SEMICIRCLE,
+            lat=(base_lat + 1400 * i) * SEMICIRCLE,
+            lon=(base_lon + 600 * i + (i * i) % 17) * SEMICIRCLE,
             elevation_m=(2700 + (i * 7) % 23) / 5 - 500,
             heart_rate=(130 + i % 20) if heart_rates and i % 7 else None,
             distance_m=distance_cm / 100 if distances else None,

@@ -118,7 +118,7 @@ def test_tracks_no_device_could_record_are_refused():
     late = [dataclasses.replace(p, time_ms=p.time_ms + NOW - T0) for p in POINTS]
     assert invalid(late).startswith("invalid_track: point 25: recorded 305000 ms ahead")
     north = [dataclasses.replace(p, lat=95.0) if i == 3 else p for i, p in enumerate(POINTS)]
-    assert invalid(north) == "invalid_track: point 3: coordinates (95, 13.3273) are out of range"
+    assert invalid(north) == "invalid_track: point 3: coordinates (95, 13.3274) are out of range"
     old = [dataclasses.replace(p, time_ms=p.time_ms - 30 * 365 * 86_400_000) for p in POINTS]
     assert invalid(old) == "invalid_track: point 0: recorded before 2000"
     long = [POINTS[0], dataclasses.replace(POINTS[1], time_ms=T0 - 8 * 86_400_000)]
