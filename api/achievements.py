@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.auth import UserIdPath
 from api.caching import conditional_json
@@ -24,6 +24,12 @@ class Achievement(BaseModel):
 
 
 class UserAchievementList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "user-1", "unlocked": 1, "achievements": [
+            {"id": "user-1:run-5k", "rule_id": "run-5k", "type": "single_distance",
+             "title": "5 km run", "user_id": "user-1", "progress": 1.0,
+             "achieved_at": "2026-11-30T07:41:30Z"}]}]})
+
     user_id: str
     unlocked: int
     achievements: list[Achievement]

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentAnalyst
@@ -30,10 +30,17 @@ from stores.clickhouse.queries import analyst_limits, run_checked
 
 
 class SqlRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"sql": "SELECT sport_type, count() AS workouts FROM workout_summary "
+                "GROUP BY sport_type ORDER BY workouts DESC"}]})
+
     sql: str = Field(min_length=1, max_length=100_000, description="One statement")
 
 
 class SqlResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"columns": ["sport_type", "workouts"], "rows": [["running", 42], ["cycling", 7]]}]})
+
     columns: list[str]
     # Every row: a result over api.analyst_sql_max_result_rows is a 400, never cut short.
     rows: list[list[Any]]

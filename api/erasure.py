@@ -12,8 +12,9 @@ refused with 401. The user id must match the one id pattern (400 otherwise).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import authenticate, verifier_of
@@ -23,8 +24,15 @@ from fitstream.domain.identifiers import InvalidIdentifier, check_id
 from fitstream.tokens import verify_admin_token
 from stores.erasure import erase_from_clickhouse
 
+# The handler verifies the admin token itself; the scheme names it in the OpenAPI document.
+admin_scheme = HTTPBearer(scheme_name="adminToken", auto_error=False,
+                          description="Issued by `fitstream jobs gdpr-erase` from the API's key")
+
 
 class ClickHouseErasure(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "user-1", "rows_deleted": {"workout_summary": 12, "workout_samples": 4210}}]})
+
     user_id: str
     rows_deleted: dict[str, int] = Field(
         description="Per view table: the user's rows before the delete (all now gone)")
@@ -34,7 +42,8 @@ def erasure_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
     @router.post("/users/{user_id}/clickhouse-erasure", response_model=ClickHouseErasure,
-                 responses={s: {"model": ErrorBody} for s in (400, 401)})
+                 responses={s: {"model": ErrorBody} for s in (400, 401)},
+                 dependencies=[Depends(admin_scheme)])
     async def erase_user_from_clickhouse(user_id: str, request: Request,
                                          store: Store) -> ClickHouseErasure:
         """Delete the user from every ClickHouse view table (the notification inbox,

@@ -6,17 +6,27 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 
 class ErrorBody(BaseModel):
+    """Every failure's body: ``error`` a stable slug, ``code`` the HTTP status."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"error": "forbidden", "message": "only its owner may read this workout",
+         "code": 403, "details": None},
+        {"error": "invalid_events", "message": "1 of 2 events break their contract",
+         "code": 400, "details": [{"index": 1, "reason": "heart_rate: 400 is above 250",
+                                   "event_id": "e-2"}]}]})
+
     error: str
     message: str
     code: int
@@ -67,14 +77,33 @@ def validation_error_response(exc: RequestValidationError) -> JSONResponse:
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = {"description": description,
+                "content": {"application/json": {"schema": _ERROR_REF}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _header(description: str, kind: str = "string") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": kind}}
+
+
+_UNAUTHORIZED = _error("A valid bearer token is required", {
+    "WWW-Authenticate": _header("`Bearer`")})
+# api/rate_limits.py: a verified device or user over its limit gets 429 on any route that
+# takes its token, and an address over its failed-authentication limit gets 429 for
+# every request that carries a token, on any route (public ones too).
+_RATE_LIMITED = _error("Too many requests from this token or address: retry after "
+                       "Retry-After", {
+    "Retry-After": _header("Seconds until the limit admits a request again", "integer")})
 
 
 def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
     """Make the OpenAPI document say what every route really answers when it fails: the
-    error body, not FastAPI's HTTPValidationError; 400 and 413 wherever a body is read;
-    401 wherever a bearer token is required."""
+    error body, not FastAPI's HTTPValidationError, for every error status a route
+    documents; 400 and 413 wherever a body is read; 401 (with WWW-Authenticate) wherever
+    a bearer token is required; 429 (with Retry-After) everywhere (api/rate_limits.py)."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
     for path_item in openapi.get("paths", {}).values():
@@ -82,6 +111,11 @@ def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
+            for status, response in responses.items():
+                # A route's responses={s: {"model": ErrorBody}} has FastAPI's generic
+                # description; the schema is ours already.
+                if status[0] in "45" and "content" not in response:
+                    response["content"] = {"application/json": {"schema": _ERROR_REF}}
             if "422" in responses:
                 responses["422"] = _error("Invalid parameters or body")
             if "requestBody" in operation:
@@ -89,7 +123,8 @@ def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault("413", _error("The body is too large"))
                 responses.setdefault("422", _error("Invalid body"))
             if operation.get("security"):
-                responses.setdefault("401", _error("A valid bearer token is required"))
+                responses["401"] = copy.deepcopy(_UNAUTHORIZED)
+            responses.setdefault("429", copy.deepcopy(_RATE_LIMITED))
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return openapi

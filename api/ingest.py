@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_device
@@ -45,7 +45,11 @@ from fitstream.settings import FitStreamSettings
 
 
 class IngestAccepted(BaseModel):
-    accepted: int
+    """The batch is in the log: every event acknowledged by Kafka."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"accepted": 3}]})
+
+    accepted: int = Field(description="Events written to the log")
 
 
 def _fail(status: int, error: str, message: str, details: Any = None) -> ApiError:
@@ -101,7 +105,9 @@ def ingest_router(settings: FitStreamSettings) -> APIRouter:
         "/events", status_code=202, response_model=IngestAccepted,
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
             "schema": ingest_body_schema(contracts, api.ingest_max_events)}}}},
-        responses={s: {"model": ErrorBody} for s in (400, 401, 403, 413, 503)},
+        # 409: a workout id another user owns (refuse_taken_workouts); 503: the broker or
+        # the key store did not answer, or the revocations are not loaded yet.
+        responses={s: {"model": ErrorBody} for s in (400, 401, 403, 409, 413, 503)},
     )
     async def ingest_events(request: Request, serde: Serde, publisher: Publisher,
                             owners: Owners, cipher: Cipher) -> IngestAccepted:

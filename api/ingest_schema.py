@@ -153,6 +153,30 @@ def event_json_schema(registry: LatestSchemas, event_type: EventType) -> dict[st
     return result
 
 
+_EXAMPLE_START_MS = 1_796_022_720_000  # 2026-11-30T07:12:00Z
+_EXAMPLE_IDS = {"user_id": "user-1", "workout_id": "w-20261130-0712", "device_id": "watch-1"}
+# A run as a watch sends it: started, one update with its batched samples, completed.
+# tests/unit/test_openapi_document.py checks it against the strict contract check and
+# the bounds, as ingest would.
+INGEST_EXAMPLE: dict[str, Any] = {"events": [
+    {"event_id": "e-1", "type": "WorkoutStarted", "occurred_at": _EXAMPLE_START_MS,
+     **_EXAMPLE_IDS, "seq": 0, "sport_type": "running", "start_time": _EXAMPLE_START_MS,
+     "location": {"latitude": 52.52, "longitude": 13.405}, "device_model": "Forerunner 265"},
+    {"event_id": "e-2", "type": "WorkoutUpdated", "occurred_at": _EXAMPLE_START_MS + 10_000,
+     **_EXAMPLE_IDS, "seq": 1, "current_distance_meters": 28.4, "avg_heart_rate": 118,
+     "heart_rate": 121, "current_speed": 2.84, "position": {"lat": 52.5202, "lon": 13.4053},
+     "elevation_meters": 34.0,
+     "samples": [{"offset_ms": 5000, "distance_meters": 14.2, "heart_rate": 117, "speed": 2.84,
+                  "lat": 52.5201, "lon": 13.4051, "elevation_meters": 34.0},
+                 {"offset_ms": 10000, "distance_meters": 28.4, "heart_rate": 121, "speed": 2.84,
+                  "lat": 52.5202, "lon": 13.4053, "elevation_meters": 34.0}]},
+    {"event_id": "e-3", "type": "WorkoutCompleted", "occurred_at": _EXAMPLE_START_MS + 1_770_000,
+     **_EXAMPLE_IDS, "seq": 2, "end_time": _EXAMPLE_START_MS + 1_770_000, "duration_sec": 1770,
+     "distance_meters": 5012.5, "calories_burned": 372.0,
+     "route_coordinates": [{"lat": 52.52, "lon": 13.405}, {"lat": 52.5231, "lon": 13.4112}]},
+]}
+
+
 def ingest_body_schema(registry: LatestSchemas, max_events: int) -> dict[str, Any]:
     """``{"events": [...]}``: 1 to ``max_events`` events, each one of the six types."""
     events = [event_json_schema(registry, t) for t in EventType]
@@ -166,4 +190,5 @@ def ingest_body_schema(registry: LatestSchemas, max_events: int) -> dict[str, An
         "properties": {"events": {"type": "array", "minItems": 1, "maxItems": max_events,
                                   "items": {"oneOf": events}}},
         "required": ["events"], "additionalProperties": False,
+        "examples": [INGEST_EXAMPLE],
     }

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.caching import Rendered, conditional_json, conditional_rendered, render
 from api.dependencies import BoardsOfCache
@@ -33,6 +33,11 @@ class LeaderboardRow(BaseModel):
 
 
 class Leaderboard(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"metric": "distance", "window": "week", "period": "2026-W48", "sport": "all",
+         "entries": [{"rank": 1, "user_id": "user-2", "value": 42195.0, "workouts": 4},
+                     {"rank": 2, "user_id": "user-1", "value": 15012.5, "workouts": 3}]}]})
+
     metric: LeaderboardMetric
     window: LeaderboardWindow
     period: str

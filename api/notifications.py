@@ -58,7 +58,18 @@ class Delivery(BaseModel):
     detail: str | None
 
 
+_NOTIFICATION_EXAMPLE = {
+    "id": "n:user-1:top10:week|2026-W48|all", "user_id": "user-1", "kind": "leaderboard_top",
+    "title": "Top 10 this week", "body": "You are 7th on this week's distance board.",
+    "workout_id": "w-20261130-0712", "channel": "in_app", "sent_at": "2026-11-30T07:41:30Z",
+    "read": False, "read_at": None,
+    "deliveries": [{"channel": "push", "status": "sent", "attempts": 1,
+                    "at": "2026-11-30T07:41:31Z", "detail": None}]}
+
+
 class Notification(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_NOTIFICATION_EXAMPLE]})
+
     id: str
     user_id: str
     kind: str
@@ -73,6 +84,10 @@ class Notification(BaseModel):
 
 
 class Inbox(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "user-1", "unread": 1, "items": [_NOTIFICATION_EXAMPLE],
+         "next_cursor": None}]})
+
     user_id: str
     unread: int
     items: list[Notification]
@@ -89,7 +104,8 @@ def _address_for(channel: str, field: str) -> dict[str, Any]:
 
 class Preferences(BaseModel):
     model_config = ConfigDict(json_schema_extra={"allOf": [
-        _address_for("email", "email"), _address_for("sms", "phone")]})
+        _address_for("email", "email"), _address_for("sms", "phone")], "examples": [
+        {"channels": ["push", "email"], "email": "runner@example.com", "phone": None}]})
 
     channels: list[ExternalChannel] = Field(
         max_length=3, description="External channels; the in-app inbox always gets everything")
@@ -110,6 +126,10 @@ class Preferences(BaseModel):
 
 
 class UserPreferences(Preferences):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "user-1", "channels": ["push", "email"], "email": "runner@example.com",
+         "phone": None, "updated_at": "2026-11-30T08:00:00Z"}]})
+
     user_id: str
     updated_at: datetime | None = Field(description="None: the defaults, never changed")
 

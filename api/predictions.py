@@ -11,13 +11,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PathOwner
 from api.caching import PRIVATE_VIEW, conditional_json
 from api.dependencies import Store
 from api.errors import ApiError, ErrorBody
 from stores.clickhouse import queries
+
+_MODEL_EXAMPLE = {"model_version": "3", "features_as_of": "2026-11-30T07:41:30Z",
+                  "scored_at": "2026-11-30T07:41:33Z"}
 
 
 class ModelRef(BaseModel):
@@ -44,6 +47,13 @@ class UserForecast(BaseModel):
     """The latest forecast and race-time prediction; either is null until its model has
     scored the user (404 while neither has)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "user_id": "user-1",
+        "forecast": {**_MODEL_EXAMPLE, "model_name": "weekly-distance", "horizon_days": 7,
+                     "predicted_distance_m": 32100.0},
+        "race_times": {**_MODEL_EXAMPLE, "model_name": "race-time", "predicted_5k_s": 1690.0,
+                       "predicted_10k_s": 3530.0, "predicted_half_marathon_s": 7850.0}}]})
+
     user_id: str
     forecast: DistanceForecast | None
     race_times: RaceTimes | None
@@ -58,6 +68,11 @@ class RecommendedWorkout(BaseModel):
 
 
 class UserRecommendations(ModelRef):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_MODEL_EXAMPLE, "model_name": "next-workout", "user_id": "user-1",
+        "recommendations": [{"rank": 1, "sport": "running", "duration_band": "30_to_60_min",
+                             "intensity": "easy", "score": 0.81}]}]})
+
     user_id: str
     recommendations: list[RecommendedWorkout]
 

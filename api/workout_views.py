@@ -11,15 +11,17 @@ any producer, can neither read nor change what the owner sees.
 import base64
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import UserIdPath, WorkoutIdPath, checked_id, require_owner, require_user
+from api.auth import _user_scheme as user_scheme  # the scheme alone, for the document
 from api.caching import PRIVATE_VIEW, conditional_json
 from api.dependencies import Owners, Stats, Store
+from api.deprecation import Deprecation, add_deprecated_route
 from api.errors import ApiError, ErrorBody
 from api.leaderboards import PERIOD_PATTERN, SPORT_PATTERN, resolve_period
 from api.workout_owners import WorkoutOwners
@@ -65,7 +67,25 @@ class BestEfforts(BaseModel):
     ten_km_s: float | None
 
 
+_SUMMARY_EXAMPLE = {
+    "workout_id": "w-20261130-0712", "user_id": "user-1", "device_id": "watch-1",
+    "sport_type": "running", "status": "completed", "start_time": "2026-11-30T07:12:00Z",
+    "end_time": "2026-11-30T07:41:30Z", "moving_duration_s": 1740.0,
+    "distance_meters": 5012.5, "calories_burned": 372.0, "avg_heart_rate": 151.2,
+    "avg_speed_mps": 2.88, "sample_count": 354,
+    "best_efforts": {"one_km_s": 331.2, "five_km_s": 1738.4, "ten_km_s": None},
+    "version": 357}
+_PUBLIC_EXAMPLE = {
+    "workout_id": "w-20261130-0712", "user_id": "user-1", "sport_type": "running",
+    "status": "completed", "start_date": "2026-11-30", "moving_duration_s": 1740.0,
+    "distance_meters": 5012.5}
+
+
 class WorkoutSummary(BaseModel):
+    """The owner's full summary of one workout; ``version`` is the last event's seq."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SUMMARY_EXAMPLE]})
+
     workout_id: str
     user_id: str
     device_id: str
@@ -84,12 +104,17 @@ class WorkoutSummary(BaseModel):
 
 
 class WorkoutPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [_SUMMARY_EXAMPLE], "next_cursor": "WzE3OTY0NTIzMjAwMDAsInctMSJd"}]})
+
     items: list[WorkoutSummary]
     next_cursor: str | None
 
 
 class PublicWorkoutSummary(BaseModel):
     """What anyone may see of a workout: no device, heart rate, calories or exact times."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PUBLIC_EXAMPLE]})
 
     workout_id: str
     user_id: str
@@ -101,8 +126,125 @@ class PublicWorkoutSummary(BaseModel):
 
 
 class PublicWorkoutPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [_PUBLIC_EXAMPLE], "next_cursor": None}]})
+
     items: list[PublicWorkoutSummary]
     next_cursor: str | None
+
+
+class WorkoutSample(BaseModel):
+    """One telemetry sample as the owner's device sent it."""
+
+    offset_ms: int = Field(description="Since the workout's start")
+    distance_meters: float
+    heart_rate: float | None
+    speed: float | None = Field(description="Metres per second")
+    lat: float | None
+    lon: float | None
+    elevation_meters: float | None
+
+
+class KmSplit(BaseModel):
+    km: int
+    elapsed_s: float = Field(description="Since the start, when this kilometre was reached")
+    pace_s_per_km: float
+
+
+class WorkoutDetails(BaseModel):
+    """Every sample, km splits with pace, and heart rate and speed over the samples."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "workout_id": "w-20261130-0712",
+        "samples": [{"offset_ms": 5000, "distance_meters": 14.2, "heart_rate": 121.0,
+                     "speed": 2.84, "lat": 52.52, "lon": 13.405, "elevation_meters": 34.0}],
+        "splits": [{"km": 1, "elapsed_s": 331.2, "pace_s_per_km": 331.2}],
+        "max_heart_rate": 121.0, "avg_heart_rate": 121.0, "max_speed_mps": 2.84,
+        "avg_speed_mps": 2.84}]})
+
+    workout_id: str
+    samples: list[WorkoutSample]
+    splits: list[KmSplit]
+    max_heart_rate: float | None
+    avg_heart_rate: float | None
+    max_speed_mps: float | None
+    avg_speed_mps: float | None
+
+
+class LineString(BaseModel):
+    type: Literal["LineString"]
+    coordinates: list[list[float]] = Field(description="[longitude, latitude] pairs")
+
+
+class RouteProperties(BaseModel):
+    workout_id: str
+    tolerance_m: float
+    points: int = Field(description="Points the device sent")
+    kept: int = Field(description="Points left after simplification")
+
+
+class WorkoutRoute(BaseModel):
+    """A GeoJSON Feature (RFC 7946): the simplified route and its bounding box."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "Feature", "bbox": [13.405, 52.52, 13.4112, 52.5231],
+        "geometry": {"type": "LineString",
+                     "coordinates": [[13.405, 52.52], [13.4112, 52.5231]]},
+        "properties": {"workout_id": "w-20261130-0712", "tolerance_m": 5.0,
+                       "points": 354, "kept": 2}}]})
+
+    type: Literal["Feature"]
+    bbox: list[float] | None = Field(description="[west, south, east, north]; null: no route")
+    geometry: LineString
+    properties: RouteProperties
+
+
+class Totals(BaseModel):
+    workouts: int
+    distance_meters: float
+    moving_time_s: float
+    calories: float
+    avg_speed_mps: float | None
+
+
+class WeekTotals(Totals):
+    week: str = Field(description="ISO week, e.g. 2026-W48")
+
+
+class PersonalRecord(BaseModel):
+    elapsed_s: float
+    workout_id: str
+
+
+class PersonalRecords(BaseModel):
+    """The fastest 1, 5 and 10 km of completed runs; null: none yet (or not a run)."""
+
+    one_km: PersonalRecord | None = Field(alias="1k")
+    five_km: PersonalRecord | None = Field(alias="5k")
+    ten_km: PersonalRecord | None = Field(alias="10k")
+
+
+_TOTALS_EXAMPLE = {"workouts": 3, "distance_meters": 15012.5, "moving_time_s": 5220.0,
+                   "calories": 1101.0, "avg_speed_mps": 2.876}
+
+
+class UserStats(BaseModel):
+    """Totals of a sport in a period, personal records and 12 weeks of activity."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "user_id": "user-1", "sport": "all", "window": "month", "period": "2026-11",
+        "totals": _TOTALS_EXAMPLE,
+        "personal_records": {"1k": {"elapsed_s": 331.2, "workout_id": "w-20261130-0712"},
+                             "5k": None, "10k": None},
+        "weekly_activity": [{"week": "2026-W48", **_TOTALS_EXAMPLE}]}]})
+
+    user_id: str
+    sport: str
+    window: LeaderboardWindow
+    period: str
+    totals: Totals
+    personal_records: PersonalRecords
+    weekly_activity: list[WeekTotals] = Field(description="12 ISO weeks, oldest first")
 
 
 def _ms_to_datetime(ms: int | None) -> datetime | None:
@@ -203,6 +345,12 @@ def public_cursor_position(store: ClickHouseStore, user_id: str, cursor: str,
     return start_ms, workout_id
 
 
+# The first route on the lifecycle (api/deprecation.py, docs/api-changelog.md).
+SUMMARY_ALIAS = Deprecation(since=datetime(2026, 12, 1, tzinfo=UTC),
+                            sunset=datetime(2027, 6, 1, tzinfo=UTC),
+                            successor="/api/v1/workouts/{workout_id}/private")
+
+
 def workout_router(settings: FitStreamSettings) -> APIRouter:
     """The workout views; ``settings`` give the documented page limits and the token
     secret of an app built without a verifier (api/auth.py)."""
@@ -212,6 +360,9 @@ def workout_router(settings: FitStreamSettings) -> APIRouter:
 
     errors = {s: {"model": ErrorBody} for s in (400, 404)}
     owner_errors = {s: {"model": ErrorBody} for s in (400, 401, 403, 404)}
+    # These routes verify the user token in the handler, after the path's ids; the
+    # scheme as a dependency puts it in the OpenAPI document (and the generated client).
+    signed_in = [Depends(user_scheme)]
 
     @router.get("/workouts/{workout_id}", response_model=PublicWorkoutSummary,
                 responses=errors)
@@ -223,7 +374,7 @@ def workout_router(settings: FitStreamSettings) -> APIRouter:
         return conditional_json(request, to_public_summary(row))
 
     @router.get("/workouts/{workout_id}/private", response_model=WorkoutSummary,
-                responses=owner_errors)
+                responses=owner_errors, dependencies=signed_in)
     def get_private_workout_summary(workout_id: WorkoutIdPath, request: Request, store: Store,
                                     owners: Owners) -> Response:
         """The full latest summary of one of the caller's workouts (device, heart rate,
@@ -231,6 +382,16 @@ def workout_router(settings: FitStreamSettings) -> APIRouter:
         user = require_user(request, secret)
         row = owners_row(queries.workout_summary, store, owners, workout_id, "workout", user)
         return conditional_json(request, to_summary(row), cache_control=PRIVATE_VIEW)
+
+    def get_workout_summary_legacy(workout_id: WorkoutIdPath, request: Request, store: Store,
+                                   owners: Owners) -> Response:
+        """Deprecated alias of ``/workouts/{workout_id}/private`` (the same answer), kept
+        for app builds that call it until its sunset (docs/api-changelog.md)."""
+        return get_private_workout_summary(workout_id, request, store, owners)
+
+    add_deprecated_route(router, "/workouts/{workout_id}/summary", get_workout_summary_legacy,
+                         SUMMARY_ALIAS, response_model=WorkoutSummary,
+                         responses=owner_errors, dependencies=signed_in)
 
     page_limit = Query(ge=1, le=api.page_limit_max)
 
@@ -248,7 +409,8 @@ def workout_router(settings: FitStreamSettings) -> APIRouter:
                                  next_cursor=next_cursor)
 
     @router.get("/users/{user_id}/workouts/private", response_model=WorkoutPage,
-                responses={s: {"model": ErrorBody} for s in (400, 401, 403)})
+                responses={s: {"model": ErrorBody} for s in (400, 401, 403)},
+                dependencies=signed_in)
     def list_private_user_workouts(
             user_id: UserIdPath, request: Request, store: Store, from_: FromQuery = None,
             to: ToQuery = None, limit: Annotated[int, page_limit] = api.page_limit_default,
@@ -260,7 +422,8 @@ def workout_router(settings: FitStreamSettings) -> APIRouter:
                                           parsed_time("to", to), limit, cursor, public=False)
         return WorkoutPage(items=[to_summary(r) for r in rows], next_cursor=next_cursor)
 
-    @router.get("/workouts/{workout_id}/details", responses=owner_errors)
+    @router.get("/workouts/{workout_id}/details", response_model=WorkoutDetails,
+                responses=owner_errors, dependencies=signed_in)
     def get_workout_details(workout_id: WorkoutIdPath, request: Request, store: Store,
                             owners: Owners) -> dict[str, Any]:
         """Every sample, km splits with pace, max and average heart rate and speed; owner only."""
@@ -279,8 +442,8 @@ def workout_router(settings: FitStreamSettings) -> APIRouter:
             "avg_speed_mps": sum(speeds) / len(speeds) if speeds else None,
         }
 
-    @router.get("/users/{user_id}/stats", responses={
-        s: {"model": ErrorBody} for s in (400, 401, 403)})
+    @router.get("/users/{user_id}/stats", response_model=UserStats, responses={
+        s: {"model": ErrorBody} for s in (400, 401, 403)}, dependencies=signed_in)
     async def get_user_stats(
         user_id: UserIdPath, request: Request,
         sport: Annotated[str, Query(pattern=SPORT_PATTERN,
@@ -299,7 +462,8 @@ def workout_router(settings: FitStreamSettings) -> APIRouter:
         return conditional_json(request, await view.stats(user_id, sport, window, period),
                                 cache_control=PRIVATE_VIEW)
 
-    @router.get("/workouts/{workout_id}/route", responses=owner_errors)
+    @router.get("/workouts/{workout_id}/route", response_model=WorkoutRoute,
+                responses=owner_errors, dependencies=signed_in)
     def get_workout_route(
         workout_id: WorkoutIdPath, request: Request,
         tolerance_m: Annotated[float, Query(ge=0, le=1000, description=(

@@ -59,7 +59,8 @@ def test_the_bearer_schemes_are_declared_for_the_authorize_button(api):
     _, doc, _ = api
     schemes = doc["components"]["securitySchemes"]
     assert {name: (s["type"], s["scheme"]) for name, s in schemes.items()} == {
-        "userToken": ("http", "bearer"), "analystToken": ("http", "bearer")}
+        "userToken": ("http", "bearer"), "analystToken": ("http", "bearer"),
+        "adminToken": ("http", "bearer")}
     assert doc["paths"][
         "/api/v1/users/{user_id}/notification-preferences"]["put"]["security"] == [
         {"userToken": []}]

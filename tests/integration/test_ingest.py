@@ -290,14 +290,19 @@ def test_a_body_with_other_keys_or_shapes_is_400(ingest, body):
 
 def test_the_openapi_document_describes_each_event_type(ingest):
     _, client, _ = ingest
-    operation = client.get("/openapi.json").json()["paths"]["/api/v1/ingest/events"]["post"]
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    operation = document["paths"]["/api/v1/ingest/events"]["post"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]
-    events = body["properties"]["events"]
+    assert body == {"$ref": "#/components/schemas/IngestBatch"}
+    events = schemas["IngestBatch"]["properties"]["events"]
     assert (events["minItems"], events["maxItems"]) == (1, 5)
-    assert [s["title"] for s in events["items"]["oneOf"]] == [
-        "WorkoutStarted", "WorkoutUpdated", "WorkoutPaused", "WorkoutResumed",
-        "WorkoutCompleted", "WorkoutCancelled"]
-    started = events["items"]["oneOf"][0]
+    # Each event a named schema (one class per event in the generated SDK).
+    names = ["WorkoutStarted", "WorkoutUpdated", "WorkoutPaused", "WorkoutResumed",
+             "WorkoutCompleted", "WorkoutCancelled"]
+    assert events["items"]["oneOf"] == [{"$ref": f"#/components/schemas/{n}"} for n in names]
+    assert [schemas[n]["title"] for n in names] == names
+    started = schemas["WorkoutStarted"]
     assert started["properties"]["user_id"]["pattern"] == ID_PATTERN
     assert started["additionalProperties"] is False
 
