@@ -104,6 +104,24 @@ CONFIG = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {
     "expected-statuses": [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]}}})
 # A cursor is opaque: only the ones this API issued are valid (400 invalid_cursor).
 CURSOR_400 = "invalid_cursor"
+# An uploaded file's content is no rule a schema can state: a schema-valid upload may
+# still be refused for its format, integrity, track or inflated size, and then only
+# with these errors (api/uploads.py).
+CONTENT_REFUSALS = {"POST /api/v1/uploads": {
+    413: ("payload_too_large", "file_too_large"), 415: ("unsupported_format",),
+    422: ("corrupt_file", "invalid_track", "too_late")}}
+
+
+def content_refusal(expected: dict[int, tuple[str, ...]]):
+    def check(ctx, response, case) -> bool | None:
+        if response.status_code in expected:
+            assert response.json()["error"] in expected[response.status_code], (
+                f"{response.status_code} {response.json()['error']}, not one of "
+                f"{expected[response.status_code]}")
+        else:
+            positive_data_acceptance(ctx, response, case)
+        return None
+    return check
 
 
 def semantic_refusal(*expected_errors: str):
@@ -131,6 +149,9 @@ def contract_failures(operation, mode: GenerationMode, token: str,
         options = {} if not semantic or not mode.is_positive else {
             "excluded_checks": [positive_data_acceptance],
             "additional_checks": [semantic_refusal(*semantic)]}
+        if operation.label in CONTENT_REFUSALS and mode.is_positive:
+            options = {"excluded_checks": [positive_data_acceptance],
+                       "additional_checks": [content_refusal(CONTENT_REFUSALS[operation.label])]}
         # Our valid token, except where a negative case's mutation *is* its Authorization
         # header (replacing it would turn the case into a valid request).
         mutated_auth = not mode.is_positive and "Authorization" in (case.headers or {})
