@@ -182,6 +182,10 @@ def browser():
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    # The viewport itself 1280x900 (the window size includes what headless keeps of
+    # the browser's frame), as the README's screenshot shows it.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
     try:
         yield driver
     finally:
@@ -292,6 +296,13 @@ def test_pipeline_health_is_for_analysts_only(dashboard):
     health = httpx.get(f"{url}/api/v1/pipeline/health", headers={
         "Authorization": f"Bearer {issue_analyst_token(secret, 'ops-1', 60)}"}).json()
     assert health["events_total"] == 8 * 4 + 1
+    # Counted once each although the page and this test read many times since: each
+    # read counts only what was appended after the last.
+    dlq = dashboard["settings"].kafka.dlq_topic
+    assert health["dead_letters"] == [
+        {"topic": dlq, "reason": HOSTILE_REASON, "count": 1},
+        {"topic": dlq, "reason": "malformed", "count": 1}]
+    assert health["dead_letters_complete"] is True
     # Positions and reasons only: no payload, no detail text.
     assert {tuple(sorted(d)) for d in health["recent_dead_letters"]} == {(
         "at", "offset", "partition", "reason", "source_offset", "source_partition",

@@ -161,7 +161,7 @@ function renderAchievements(list) {
     bar.max = 1;
     bar.value = Number.isFinite(a.progress) ? Math.min(1, Math.max(0, a.progress)) : 0;
     item.append(bar, el("span", a.title, "title"));
-    if (a.achieved_at) item.append(el("span", time(a.achieved_at).slice(0, 10), "muted small"));
+    if (a.achieved_at) item.title = "unlocked " + time(a.achieved_at);
     return item;
   });
   $("achievements").replaceChildren(...items);
@@ -282,9 +282,12 @@ function renderHealth(health) {
   $("dlq-counts").tBodies[0].replaceChildren(...health.dead_letters.map((d) => cells(
     [d.topic], [d.reason], [number(d.count, 0), "num"])));
   $("dlq-partial").hidden = health.dead_letters_complete;
-  $("dlq-recent").tBodies[0].replaceChildren(...health.recent_dead_letters.map((d) => cells(
-    [time(d.at)], [d.reason], [`${d.topic} [${d.partition}] @${d.offset}`],
-    [d.source_topic === null ? "–" : `${d.source_topic} [${d.source_partition}] @${d.source_offset}`])));
+  $("dlq-recent").tBodies[0].replaceChildren(...health.recent_dead_letters.map((d) => {
+    const row = cells([time(d.at).slice(11, 19)], [d.reason], [`${d.topic} [${d.partition}] @${d.offset}`],
+      [d.source_topic === null ? "–" : `${d.source_topic} [${d.source_partition}] @${d.source_offset}`]);
+    row.cells[0].title = time(d.at);
+    return row;
+  }));
   $("health-updated").textContent = "measured " + time(health.measured_at);
   $("health-panel").dataset.state = "loaded";
 }
