@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
@@ -77,8 +78,11 @@ def _route_class(deprecation: Deprecation,
             handler = super().get_route_handler()
 
             async def answer_with_headers(request: Request) -> Response:
-                headers = deprecation.headers(
-                    deprecation.successor.format(**request.path_params))
+                # Path values are the client's text: percent-encoded, so that none can
+                # end the link or the header (a > or a CR) or leave latin-1.
+                headers = deprecation.headers(deprecation.successor.format(**{
+                    name: quote(str(value), safe="")
+                    for name, value in request.path_params.items()}))
                 if deprecation.is_past_sunset(clock()):
                     raise ApiError(410, "gone", f"{request.url.path} was retired on "
                                    f"{headers['Sunset']}; use {deprecation.successor}",

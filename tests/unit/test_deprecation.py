@@ -55,6 +55,13 @@ def test_every_answer_names_its_lifecycle(path):
     assert response.headers["link"] == '</v2/things/t-1>; rel="successor-version"'
 
 
+def test_hostile_path_values_are_percent_encoded_in_the_link():
+    response = app_at(BEFORE_SUNSET).get("/v1/things/a%3E%0D%0AX:%20y%F0%9F%8F%83")
+    assert response.status_code == 200
+    assert response.headers["link"] == (
+        '</v2/things/a%3E%0D%0AX%3A%20y%F0%9F%8F%83>; rel="successor-version"')
+
+
 def test_errors_carry_the_headers_too():
     response = app_at(BEFORE_SUNSET).get("/v1/things/missing")
     assert (response.status_code, response.json()["error"]) == (404, "not_found")
