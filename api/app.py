@@ -16,7 +16,7 @@ from api.auth import TokenVerifier, device_scheme
 from api.boards import Boards
 from api.dashboard import dashboard_router
 from api.erasure import erasure_router
-from api.errors import ApiError, error_response, install_error_handlers
+from api.errors import ApiError, ErrorBody, error_response, install_error_handlers
 from api.event_publisher import EventPublisher
 from api.http_metrics import HttpMetrics
 from api.ingest import ingest_router
@@ -195,7 +195,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
     app.include_router(dashboard_router())
     install_pipeline_health(app)
 
-    @app.get("/healthcheck", tags=["operations"])
+    @app.get("/healthcheck", tags=["operations"], responses={503: {"model": ErrorBody}})
     def healthcheck() -> dict[str, str]:
         """Liveness plus a probe of the store this process reads."""
         checks = {"status": "ok"}
