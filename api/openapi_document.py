@@ -79,14 +79,26 @@ def _short_operation_ids(openapi: dict[str, Any]) -> None:
     """The route function's name as the operationId (FastAPI appends the path and the
     method): the generated client's functions are ``get_leaderboard``, not
     ``get_leaderboard_api_v1_leaderboards_metric_get``. Route names are unique in the
-    app (tests/unit/test_openapi_document.py)."""
+    app (tests/unit/test_openapi_document.py). A form body FastAPI named after the long
+    id (``Body_create_upload_api_v1_uploads_post``) is renamed after the short one."""
+    schemas = openapi.get("components", {}).get("schemas", {})
     for path, path_item in openapi.get("paths", {}).items():
         for method, operation in path_item.items():
             if not isinstance(operation, dict) or "operationId" not in operation:
                 continue
+            long_id = operation["operationId"]
             suffix = re.sub(r"\W", "_", path) + "_" + method
-            if operation["operationId"].endswith(suffix):
-                operation["operationId"] = operation["operationId"][:-len(suffix)]
+            if not long_id.endswith(suffix):
+                continue
+            operation["operationId"] = long_id[:-len(suffix)]
+            body_name, short_name = f"Body_{long_id}", f"Body_{operation['operationId']}"
+            if body_name not in schemas or short_name in schemas:
+                continue
+            schemas[short_name] = schemas.pop(body_name)
+            schemas[short_name]["title"] = short_name
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                if media.get("schema") == {"$ref": f"#/components/schemas/{body_name}"}:
+                    media["schema"] = {"$ref": f"#/components/schemas/{short_name}"}
 
 
 def _models_of(route: APIRoute) -> list[type[BaseModel]]:

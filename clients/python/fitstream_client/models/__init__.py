@@ -2,8 +2,8 @@
 
 from .achievement import Achievement
 from .best_efforts import BestEfforts
-from .body_create_upload_api_v1_uploads_post import BodyCreateUploadApiV1UploadsPost
-from .body_create_upload_api_v1_uploads_post_sport import BodyCreateUploadApiV1UploadsPostSport
+from .body_create_upload import BodyCreateUpload
+from .body_create_upload_sport import BodyCreateUploadSport
 from .click_house_erasure import ClickHouseErasure
 from .click_house_erasure_rows_deleted import ClickHouseErasureRowsDeleted
 from .dead_letter_count import DeadLetterCount
@@ -67,8 +67,8 @@ from .workout_updated_telemetry_sample import WorkoutUpdatedTelemetrySample
 __all__ = (
     "Achievement",
     "BestEfforts",
-    "BodyCreateUploadApiV1UploadsPost",
-    "BodyCreateUploadApiV1UploadsPostSport",
+    "BodyCreateUpload",
+    "BodyCreateUploadSport",
     "ClickHouseErasure",
     "ClickHouseErasureRowsDeleted",
     "DeadLetterCount",

@@ -5,7 +5,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.body_create_upload_api_v1_uploads_post import BodyCreateUploadApiV1UploadsPost
+from ...models.body_create_upload import BodyCreateUpload
 from ...models.error_body import ErrorBody
 from ...models.upload_status import UploadStatus
 from ...types import Response
@@ -13,7 +13,7 @@ from ...types import Response
 
 def _get_kwargs(
     *,
-    body: BodyCreateUploadApiV1UploadsPost,
+    body: BodyCreateUpload,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -93,7 +93,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-    body: BodyCreateUploadApiV1UploadsPost,
+    body: BodyCreateUpload,
 ) -> Response[ErrorBody | UploadStatus]:
     """Create Upload
 
@@ -101,7 +101,7 @@ def sync_detailed(
     id until ``ready``. The same file again gives the same upload id and workout.
 
     Args:
-        body (BodyCreateUploadApiV1UploadsPost):
+        body (BodyCreateUpload):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -125,7 +125,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-    body: BodyCreateUploadApiV1UploadsPost,
+    body: BodyCreateUpload,
 ) -> ErrorBody | UploadStatus | None:
     """Create Upload
 
@@ -133,7 +133,7 @@ def sync(
     id until ``ready``. The same file again gives the same upload id and workout.
 
     Args:
-        body (BodyCreateUploadApiV1UploadsPost):
+        body (BodyCreateUpload):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -152,7 +152,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-    body: BodyCreateUploadApiV1UploadsPost,
+    body: BodyCreateUpload,
 ) -> Response[ErrorBody | UploadStatus]:
     """Create Upload
 
@@ -160,7 +160,7 @@ async def asyncio_detailed(
     id until ``ready``. The same file again gives the same upload id and workout.
 
     Args:
-        body (BodyCreateUploadApiV1UploadsPost):
+        body (BodyCreateUpload):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -182,7 +182,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-    body: BodyCreateUploadApiV1UploadsPost,
+    body: BodyCreateUpload,
 ) -> ErrorBody | UploadStatus | None:
     """Create Upload
 
@@ -190,7 +190,7 @@ async def asyncio(
     id until ``ready``. The same file again gives the same upload id and workout.
 
     Args:
-        body (BodyCreateUploadApiV1UploadsPost):
+        body (BodyCreateUpload):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

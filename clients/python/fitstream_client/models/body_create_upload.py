@@ -7,25 +7,22 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from .. import types
-from ..models.body_create_upload_api_v1_uploads_post_sport import (
-    BodyCreateUploadApiV1UploadsPostSport,
-    check_body_create_upload_api_v1_uploads_post_sport,
-)
+from ..models.body_create_upload_sport import BodyCreateUploadSport, check_body_create_upload_sport
 from ..types import UNSET, Unset
 
-T = TypeVar("T", bound="BodyCreateUploadApiV1UploadsPost")
+T = TypeVar("T", bound="BodyCreateUpload")
 
 
 @_attrs_define
-class BodyCreateUploadApiV1UploadsPost:
+class BodyCreateUpload:
     """
     Attributes:
         file (str): A FIT, GPX or TCX file, optionally gzipped (the format is read from its content)
-        sport (BodyCreateUploadApiV1UploadsPostSport | Unset): Overrides the file's sport
+        sport (BodyCreateUploadSport | Unset): Overrides the file's sport
     """
 
     file: str
-    sport: BodyCreateUploadApiV1UploadsPostSport | Unset = UNSET
+    sport: BodyCreateUploadSport | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,19 +63,19 @@ class BodyCreateUploadApiV1UploadsPost:
         file = d.pop("file")
 
         _sport = d.pop("sport", UNSET)
-        sport: BodyCreateUploadApiV1UploadsPostSport | Unset
+        sport: BodyCreateUploadSport | Unset
         if isinstance(_sport, Unset):
             sport = UNSET
         else:
-            sport = check_body_create_upload_api_v1_uploads_post_sport(_sport)
+            sport = check_body_create_upload_sport(_sport)
 
-        body_create_upload_api_v1_uploads_post = cls(
+        body_create_upload = cls(
             file=file,
             sport=sport,
         )
 
-        body_create_upload_api_v1_uploads_post.additional_properties = d
-        return body_create_upload_api_v1_uploads_post
+        body_create_upload.additional_properties = d
+        return body_create_upload
 
     @property
     def additional_keys(self) -> list[str]:
