@@ -185,3 +185,27 @@ def test_an_event_is_followed_from_its_request_to_the_view_row_it_changed(
         stack.stop()
         publisher.close()
         store.close()
+
+
+def test_with_tracing_off_ingest_carries_the_requests_own_traceparent(broker, tmp_path):
+    """No spans at all (the embedded default), yet the device's valid traceparent reaches
+    its records unchanged, and the response and logs use its trace id."""
+    assert not tracing.enabled()
+    settings = isolated(broker, tmp_path, "tracing-off")
+    client, publisher, _ = client_for(settings)
+    try:
+        parent = f"00-{TRACE}-{CALLER_SPAN}-01"
+        sent = client.post("/api/v1/ingest/events", json={"events": [STARTED]},
+                           headers={**auth(settings), "traceparent": parent,
+                                    "tracestate": "a=1,Bad Key=1"})
+        assert sent.status_code == 202
+        assert sent.headers["x-trace-id"] == TRACE
+        untraced = client.post("/api/v1/ingest/events", json={"events": [UPDATED]},
+                               headers={**auth(settings), "x-trace-id": "client-42"})
+        assert untraced.headers["x-trace-id"] == "client-42"  # as before traceparent
+        started, updated = read_topic(settings, settings.kafka.events_topic)
+        # The tracestate was malformed: dropped, the traceparent kept.
+        assert started.headers() == [("traceparent", parent.encode())]
+        assert updated.headers() is None
+    finally:
+        publisher.close()
