@@ -28,6 +28,7 @@ getter and setter for the Kafka shape.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -187,7 +188,8 @@ def configure(settings: TracingSettings, role: str) -> None:
         sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)))
     if settings.exporter == "console":
         # One line per span, so a log reader (or a test) can take them apart.
-        exporter: Any = ConsoleSpanExporter(formatter=lambda s: s.to_json(indent=None) + "\n")
+        exporter: Any = ConsoleSpanExporter(out=sys.stdout,  # today's, not the import's
+                                            formatter=lambda s: s.to_json(indent=None) + "\n")
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         exporter = OTLPSpanExporter(endpoint=settings.endpoint)

@@ -119,3 +119,22 @@ def test_headers_of_round_trips_through_the_kafka_getter_and_setter(spans):
     context = tracing.context_of(tracing.trace_headers(headers))
     assert tracing.trace_id_of(context) == f"{span.get_span_context().trace_id:032x}"
     assert tracing.headers_of(None) == []  # no current span here
+
+
+def test_settings_choose_the_exporter(capsys):
+    from fitstream.settings import TracingSettings
+
+    try:
+        tracing.configure(TracingSettings(exporter="console", service_name="fs"), "processor")
+        with tracing.tracer().start_as_current_span("one"):
+            pass
+        tracing.flush()
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+        assert '"name": "one"' in line and '"service.name": "fs-processor"' in line
+        tracing.configure(TracingSettings(exporter="otlp", endpoint="http://127.0.0.1:9/v1/traces"),
+                          "api")
+        assert tracing.enabled()
+        tracing.configure(TracingSettings(), "api")  # none: the embedded default
+        assert not tracing.enabled()
+    finally:
+        tracing.use_provider(None)
