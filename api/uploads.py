@@ -41,6 +41,7 @@ judge neither and leaves it to the processor (the known limit: the upload then s
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -229,6 +230,8 @@ def uploads_router(settings: FitStreamSettings) -> APIRouter:
     router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
     limits = settings.uploads
     errors = {s: {"model": ErrorBody} for s in (401, 413, 415, 422, 503)}
+    # Parsing holds a file's tree in memory and a core: bounded per process.
+    parsing = asyncio.Semaphore(limits.max_concurrent_parses)
 
     @router.post("", status_code=202, response_model=UploadStatus, responses=errors)
     async def create_upload(
@@ -251,9 +254,10 @@ def uploads_router(settings: FitStreamSettings) -> APIRouter:
         data = await file.read(limits.max_bytes + 1)
         if len(data) > limits.max_bytes:
             raise ApiError(413, "payload_too_large", f"the file is over {limits.max_bytes} bytes")
-        now_ms = time.time_ns() // 1_000_000
-        prepared = await run_in_threadpool(prepare_upload, settings, serde, uploader, data,
-                                           sport, now_ms)
+        async with parsing:
+            now_ms = time.time_ns() // 1_000_000
+            prepared = await run_in_threadpool(prepare_upload, settings, serde, uploader,
+                                               data, sport, now_ms)
         store = request.app.state.store
         if store is not None:
             state = await run_in_threadpool(

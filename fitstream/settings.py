@@ -526,7 +526,11 @@ class UploadSettings(BaseModel):
     answer 413: the decompressed one stops a gzip bomb while it inflates."""
 
     max_bytes: int = Field(8 * 1024 * 1024, ge=1)  # the request body, as sent
-    max_decompressed_bytes: int = Field(64 * 1024 * 1024, ge=1)  # after gunzip
+    # After gunzip. A 50,000-point TCX is about 19 MB and parses in about 100 MiB.
+    max_decompressed_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    # Files parsed at once per API process (each takes up to a few hundred MiB and a
+    # core for a second or two); more wait their turn.
+    max_concurrent_parses: int = Field(2, ge=1)
     max_points: int = Field(50_000, ge=1)  # about 14 h at one point a second
     # Samples per WorkoutUpdated, as a device syncs them (the simulator syncs 5 to 20).
     samples_per_event: int = Field(10, ge=1, le=10_000)
