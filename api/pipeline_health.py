@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.auth import CurrentAnalyst
 from api.errors import ApiError, ErrorBody
@@ -86,6 +86,18 @@ class RecentDeadLetter(BaseModel):
 
 
 class PipelineHealth(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "measured_at": "2026-12-01T15:22:53Z", "events_topic": "workouts.events.v1",
+        "events_total": 1_204_332, "events_per_s": 412.5,
+        "lag": [{"role": "processor", "groups": 1, "lag": 37},
+                {"role": "delivery", "groups": 1, "lag": None}],
+        "dead_letters": [{"topic": "workouts.events.dlq.v1", "reason": "late", "count": 12}],
+        "dead_letters_complete": True,
+        "recent_dead_letters": [{
+            "reason": "late", "topic": "workouts.events.dlq.v1", "partition": 3,
+            "offset": 11, "at": "2026-12-01T15:20:02Z", "source_topic": "workouts.events.v1",
+            "source_partition": 3, "source_offset": 88_120}]}]})
+
     measured_at: datetime
     events_topic: str
     events_total: int
