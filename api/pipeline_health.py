@@ -134,7 +134,7 @@ class PipelineReadings:
     def _measure(self, now: float) -> dict[str, Any]:
         events_topic = self.settings.kafka.events_topic
         topics = {topic for pairs in self.roles.values() for topic, _ in pairs}
-        ends = {topic: self.watch.ends(topic) for topic in topics | {events_topic}}
+        ends = self.watch.ends(topics | {events_topic})
         committed = self.watch.committed(
             {pair for pairs in self.roles.values() for pair in pairs}, ends)
         lags = []

@@ -4,10 +4,10 @@ events rate, and the dead letters counted by reason.
 Everything here is made to be asked every few seconds by a page that many people may
 have open, so nothing rescans a topic:
 
-* :class:`LogWatch` asks the broker for high watermarks (one ListOffsets per partition)
-  and for consumer groups' committed offsets (one OffsetFetch per group, all groups
-  asked at once through the admin API: a consumer carrying a group's id could disturb
-  its members). Lag is high watermark minus committed: on a topic written with
+* :class:`LogWatch` asks the broker for every partition's high watermark at once (one
+  ListOffsets per broker) and for consumer groups' committed offsets (one OffsetFetch
+  per group, all in flight together, through the admin API: a consumer carrying a
+  group's id could disturb its members). Lag is high watermark minus committed: on a topic written with
   transactions (the Flink processor's outputs) a caught-up group can show one record of
   lag per partition, the commit marker (fitstream/kafka/positions.py says why); for a
   picture that is close enough, and exact counting would read every partition's tail.
@@ -21,8 +21,9 @@ have open, so nothing rescans a topic:
   time, so a huge backlog is counted over several reads; ``complete`` says when the
   counts reached the ends seen.
 
-Lifecycle: make one of each per process, call them from any thread (each holds a lock
-around its clients), and :meth:`close` them when the process stops.
+Lifecycle: make one of each per process, call them from any thread (the tally holds a
+lock around its consumer; the admin client is thread-safe), and :meth:`close` them when
+the process stops.
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     ConsumerGroupTopicPartitions,
+    IsolationLevel,
     KafkaError,
     KafkaException,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from fitstream.kafka.clients import base_config, consumer_config
 from fitstream.kafka.dead_letter import read_headers
@@ -49,30 +51,28 @@ from fitstream.settings import KafkaSettings
 
 
 class LogWatch:
-    """High watermarks of topics and committed offsets of consumer groups."""
+    """End offsets of topics and committed offsets of consumer groups, through the admin
+    API: one metadata request, one ListOffsets per broker for every partition asked."""
 
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 5.0) -> None:
         self._timeout_s = timeout_s
-        self._lock = threading.Lock()
-        self._consumer = Consumer(consumer_config(kafka, "fitstream-log-watch"))
         self._admin = AdminClient(base_config(kafka))
 
-    def partitions(self, topic: str) -> list[int]:
-        """The topic's partitions; [] if it does not exist (yet)."""
-        with self._lock:
-            found = self._consumer.list_topics(topic, timeout=self._timeout_s).topics.get(topic)
-        if found is None or found.error is not None:
-            return []
-        return sorted(found.partitions)
-
-    def ends(self, topic: str) -> dict[int, int]:
-        """Per partition, the high watermark (the offset the next record will get)."""
-        ends = {}
-        for p in self.partitions(topic):
-            with self._lock:
-                _, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(topic, p), timeout=self._timeout_s, cached=False)
-            ends[p] = high
+    def ends(self, topics: Iterable[str]) -> dict[str, dict[int, int]]:
+        """Per topic and partition, the high watermark (the offset the next record will
+        get); a topic that does not exist (yet) has no partitions."""
+        topics = set(topics)
+        metadata = self._admin.list_topics(timeout=self._timeout_s).topics
+        asked = {TopicPartition(t, p): OffsetSpec.latest() for t in topics
+                 if t in metadata and metadata[t].error is None
+                 for p in metadata[t].partitions}
+        ends: dict[str, dict[int, int]] = {t: {} for t in topics}
+        if asked:
+            futures = self._admin.list_offsets(
+                asked, isolation_level=IsolationLevel.READ_UNCOMMITTED,
+                request_timeout=self._timeout_s)
+            for tp, future in futures.items():
+                ends[tp.topic][tp.partition] = future.result(self._timeout_s).offset
         return ends
 
     def committed(self, wanted: Iterable[tuple[str, str]],
@@ -80,11 +80,14 @@ class LogWatch:
         """(topic, group) -> the group's committed offset per partition of ``ends[topic]``,
         or None where the group has committed nothing on the topic (not running yet)."""
         futures = {}
+        answers: dict[tuple[str, str], dict[int, int] | None] = {}
         for topic, group in wanted:
+            if not ends.get(topic):  # no such topic (yet): an empty request asks for all
+                answers[(topic, group)] = None
+                continue
             request = ConsumerGroupTopicPartitions(
                 group, [TopicPartition(topic, p) for p in ends.get(topic, {})])
             futures[(topic, group)] = self._admin.list_consumer_group_offsets([request])[group]
-        answers: dict[tuple[str, str], dict[int, int] | None] = {}
         for key, future in futures.items():
             offsets = {tp.partition: tp.offset
                        for tp in future.result(self._timeout_s).topic_partitions}
@@ -93,8 +96,7 @@ class LogWatch:
         return answers
 
     def close(self) -> None:
-        with self._lock:
-            self._consumer.close()
+        """Nothing to close: the admin client has no group and is freed with the object."""
 
 
 def lag(ends: dict[int, int], committed: dict[int, int] | None) -> int:
