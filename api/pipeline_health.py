@@ -134,7 +134,7 @@ class PipelineReadings:
     def _measure(self, now: float) -> dict[str, Any]:
         events_topic = self.settings.kafka.events_topic
         topics = {topic for pairs in self.roles.values() for topic, _ in pairs}
-        ends = self.watch.ends(topics | {events_topic})
+        ends = self.watch.ends(topics | {events_topic, *self.tally.topics})
         committed = self.watch.committed(
             {pair for pairs in self.roles.values() for pair in pairs}, ends)
         lags = []
@@ -144,7 +144,7 @@ class PipelineReadings:
             lags.append({"role": role, "groups": len(pairs),
                          "lag": sum(lag(e, c) for e, c in found) if running else None})
         total = sum(ends[events_topic].values())
-        self.tally.read()
+        self.tally.read(ends)
         recent = sorted(self.tally.recent, key=lambda d: (d.timestamp_ms, d.offset),
                         reverse=True)
         return {

@@ -147,7 +147,7 @@ def _int_or_none(text: str | None) -> int | None:
 class DeadLetterTally:
     """Dead letters of ``topics`` counted by reason, read incrementally (module docstring).
 
-    ``read()`` consumes what was appended since the last call, at most ``max_records``
+    ``read(ends)`` consumes what was appended since the last call, at most ``max_records``
     and ``budget_s`` per call, and returns nothing; the counts, recent letters and
     ``complete`` are then current."""
 
@@ -173,27 +173,22 @@ class DeadLetterTally:
         self._next: dict[tuple[str, int], int] = {}  # where reading resumes
         self._assigned: set[tuple[str, int]] = set()
 
-    def _assign_new(self) -> None:
-        metadata = self._consumer.list_topics(timeout=5).topics
-        found = {(t, p) for t in self.topics if t in metadata and metadata[t].error is None
-                 for p in metadata[t].partitions}
-        new = found - self._assigned
-        if new:
-            self._consumer.incremental_assign(
-                [TopicPartition(t, p, OFFSET_BEGINNING) for t, p in sorted(new)])
-            self._assigned |= new
-            for key in new:
-                self._next.setdefault(key, 0)
-
-    def read(self) -> None:
+    def read(self, ends: dict[str, dict[int, int]]) -> None:
+        """Count what was appended up to ``ends`` (topic -> partition -> high watermark,
+        e.g. :meth:`LogWatch.ends` of ``topics``: asked with the other topics' ends, so
+        the tally makes no request of its own for them). A partition seen for the first
+        time is read from its beginning."""
         with self._lock:
-            self._assign_new()
-            pending = set()
-            for topic, p in self._assigned:
-                _, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(topic, p), timeout=5, cached=False)
-                if self._next[(topic, p)] < high:
-                    pending.add((topic, p))
+            found = {(t, p) for t in self.topics for p in ends.get(t, {})}
+            new = found - self._assigned
+            if new:
+                self._consumer.incremental_assign(
+                    [TopicPartition(t, p, OFFSET_BEGINNING) for t, p in sorted(new)])
+                self._assigned |= new
+                for key in new:
+                    self._next.setdefault(key, 0)
+            pending = {(t, p) for t, p in self._assigned
+                       if self._next[(t, p)] < ends.get(t, {}).get(p, 0)}
             deadline = self.clock() + self.budget_s
             read = 0
             while pending and read < self.max_records and self.clock() < deadline:
@@ -210,6 +205,8 @@ class DeadLetterTally:
                     read += 1
                     self._count(message)
                     self._next[key] = message.offset() + 1
+                    if self._next[key] >= ends[key[0]][key[1]]:
+                        pending.discard(key)
             self.complete = not pending
 
     def _count(self, message: object) -> None:
