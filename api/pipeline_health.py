@@ -1,6 +1,6 @@
 """Pipeline health for operators: events/s, consumer lag per role, dead letters.
 
-``GET /api/v1/pipeline/health`` is for **analyst tokens** (``fitstream analysts token``).
+``GET /api/v1/pipeline/health`` is for **analyst tokens** (``fitstream analysts token --name NAME``).
 Who may read it, and why that kind:
 * not the public: lag and dead-letter counts tell an attacker whether their poison
   records arrived and how far behind (so how exploitable) the views are;
