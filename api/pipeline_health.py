@@ -145,14 +145,13 @@ class PipelineReadings:
                          "lag": sum(lag(e, c) for e, c in found) if running else None})
         total = sum(ends[events_topic].values())
         self.tally.read(ends)
-        recent = sorted(self.tally.recent, key=lambda d: (d.timestamp_ms, d.offset),
-                        reverse=True)
+        recent = self.tally.counts.newest()
         return {
             "measured_at": datetime.now(UTC), "events_topic": events_topic,
             "events_total": total, "events_per_s": self.rate.add(now, total),
             "lag": lags,
             "dead_letters": [{"topic": t, "reason": r, "count": n}
-                             for (t, r), n in sorted(self.tally.by_reason.items())],
+                             for (t, r), n in sorted(self.tally.counts.by_reason.items())],
             "dead_letters_complete": self.tally.complete,
             "recent_dead_letters": [{
                 "reason": d.reason, "topic": d.topic, "partition": d.partition,

@@ -15,11 +15,11 @@ have open, so nothing rescans a topic:
   sliding window of at most ``max_samples`` readings (bounded memory).
 * :class:`DeadLetterTally` follows the dead-letter topics with one consumer without a
   group (assigned, never committing), from offset 0 once, then only what was appended
-  since the last read: counts by reason and the last ``keep`` dead letters' positions
-  and reasons. It never keeps a payload (the value can hold a user's data) nor the
-  ``dlq.detail`` header (it quotes the payload). Each read is bounded in records and
-  time, so a huge backlog is counted over several reads; ``complete`` says when the
-  counts reached the ends seen.
+  since the last read, into :class:`DeadLetterCounts` (pure): counts by reason and the
+  newest ``keep`` dead letters' positions and reasons. It never keeps a payload (the
+  value can hold a user's data) nor the ``dlq.detail`` header (it quotes the payload).
+  Each read is bounded in records and time, so a huge backlog is counted over several
+  reads; ``complete`` says when the counts reached the ends seen.
 
 Lifecycle: make one of each per process, call them from any thread (the tally holds a
 lock around its consumer; the admin client is thread-safe), and :meth:`close` them when
@@ -28,6 +28,8 @@ the process stops.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections import Counter, deque
@@ -46,7 +48,6 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from fitstream.kafka.clients import base_config, consumer_config
-from fitstream.kafka.dead_letter import read_headers
 from fitstream.settings import KafkaSettings
 
 
@@ -141,26 +142,88 @@ class DeadLetter:
 
 
 def _int_or_none(text: str | None) -> int | None:
-    return int(text) if text is not None and text.lstrip("-").isdigit() else None
+    """A header's position, or None: hostile text ("²", 5,000 digits) must not raise."""
+    if text is None or not 0 < len(text) <= 20 or not text.isascii():
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+REASON_LENGTH = 64  # characters of a reason kept (the page shows it as text only)
+TOPIC_LENGTH = 249  # Kafka's longest topic name: a longer "source topic" is not one
+OTHER = "other"  # the reason counted once ``max_reasons`` kinds have been seen
+
+
+class DeadLetterCounts:
+    """Dead letters counted by (topic, reason), and the newest ``keep`` of them: pure,
+    fed one letter at a time in any order (the tally reads partitions as they come).
+
+    Anyone who can produce to a dead-letter topic writes its headers, so everything is
+    bounded: a reason is cut to ``REASON_LENGTH`` characters, undecodable bytes are
+    replaced, and once ``max_reasons`` (topic, reason) kinds exist a new reason counts
+    as ``other`` (so at most ``max_reasons`` + one ``other`` per topic keys). The newest
+    letters are the top ``keep`` by (timestamp, topic, partition, offset), kept in a
+    min-heap of ``keep`` entries: not the last read, since a partition read later can
+    hold older letters (the first catch-up reads whole partitions one after another).
+    Only positions, times and reasons are kept: the payload is never given here, and
+    of the headers only ``dlq.reason`` and the ``dlq.source.*`` positions are read."""
+
+    def __init__(self, keep: int = 20, max_reasons: int = 64) -> None:
+        self.keep = keep
+        self.max_reasons = max_reasons
+        self.by_reason: Counter[tuple[str, str]] = Counter()  # (topic, reason) -> count
+        # A min-heap of (key, arrival, letter): arrival breaks a tie (the same letter
+        # read twice) before the letters themselves would be compared.
+        self._newest: list[tuple[tuple[int, str, int, int], int, DeadLetter]] = []
+        self._arrivals = itertools.count()
+
+    def add(self, topic: str, partition: int, offset: int, timestamp_ms: int,
+            headers: Iterable[tuple[str, bytes | None]] | None) -> None:
+        text = {k: v.decode(errors="replace") for k, v in headers or []
+                if k in ("dlq.reason", "dlq.source.topic", "dlq.source.partition",
+                         "dlq.source.offset") and v is not None}
+        reason = text.get("dlq.reason", "unknown")[:REASON_LENGTH]
+        if (topic, reason) not in self.by_reason and len(self.by_reason) >= self.max_reasons:
+            reason = OTHER
+        self.by_reason[(topic, reason)] += 1
+        if self.keep <= 0:
+            return
+        source_topic = text.get("dlq.source.topic")
+        letter = DeadLetter(
+            reason=reason, topic=topic, partition=partition, offset=offset,
+            timestamp_ms=timestamp_ms,
+            source_topic=source_topic and source_topic[:TOPIC_LENGTH],
+            source_partition=_int_or_none(text.get("dlq.source.partition")),
+            source_offset=_int_or_none(text.get("dlq.source.offset")))
+        entry = ((timestamp_ms, topic, partition, offset), next(self._arrivals), letter)
+        if len(self._newest) < self.keep:
+            heapq.heappush(self._newest, entry)
+        elif entry[0] > self._newest[0][0]:
+            heapq.heapreplace(self._newest, entry)
+
+    def newest(self) -> list[DeadLetter]:
+        """The kept letters, newest first."""
+        return [letter for *_, letter in sorted(self._newest, key=lambda e: e[:2],
+                                                reverse=True)]
 
 
 class DeadLetterTally:
     """Dead letters of ``topics`` counted by reason, read incrementally (module docstring).
 
     ``read(ends)`` consumes what was appended since the last call, at most ``max_records``
-    and ``budget_s`` per call, and returns nothing; the counts, recent letters and
-    ``complete`` are then current."""
+    and ``budget_s`` per call, and returns nothing; ``counts`` (by reason, the newest
+    letters) and ``complete`` are then current."""
 
     def __init__(self, kafka: KafkaSettings, topics: list[str], keep: int = 20,
                  max_reasons: int = 64, max_records: int = 20_000, budget_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.topics = topics
         self.max_records = max_records
-        self.max_reasons = max_reasons
         self.budget_s = budget_s
         self.clock = clock
-        self.by_reason: Counter[tuple[str, str]] = Counter()  # (topic, reason) -> count
-        self.recent: deque[DeadLetter] = deque(maxlen=keep)
+        self.counts = DeadLetterCounts(keep=keep, max_reasons=max_reasons)
         self.complete = False
         self._lock = threading.Lock()
         # No group: it commits nothing and joins nothing; each process counts for itself.
@@ -210,21 +273,10 @@ class DeadLetterTally:
             self.complete = not pending
 
     def _count(self, message: object) -> None:
-        headers = read_headers(message.headers())  # type: ignore[attr-defined]
-        # Anyone who can produce to the topic writes the headers: the kinds of reason
-        # counted are bounded, and a long one is cut (the page shows it as text only).
-        reason = headers.get("dlq.reason", "unknown")[:64]
-        key = (message.topic(), reason)  # type: ignore[attr-defined]
-        if key not in self.by_reason and len(self.by_reason) >= self.max_reasons:
-            reason = "other"
-        self.by_reason[(message.topic(), reason)] += 1  # type: ignore[attr-defined]
-        self.recent.append(DeadLetter(
-            reason=reason, topic=message.topic(),  # type: ignore[attr-defined]
-            partition=message.partition(), offset=message.offset(),  # type: ignore[attr-defined]
-            timestamp_ms=message.timestamp()[1],  # type: ignore[attr-defined]
-            source_topic=headers.get("dlq.source.topic"),
-            source_partition=_int_or_none(headers.get("dlq.source.partition")),
-            source_offset=_int_or_none(headers.get("dlq.source.offset"))))
+        self.counts.add(
+            message.topic(), message.partition(),  # type: ignore[attr-defined]
+            message.offset(), message.timestamp()[1],  # type: ignore[attr-defined]
+            message.headers())  # type: ignore[attr-defined]
 
     def close(self) -> None:
         with self._lock:
