@@ -50,7 +50,8 @@ Lifecycle contract
 8. **Lag** of every assigned partition goes to ``fitstream_consumer_lag_records`` every few
    seconds; a broker that does not answer costs the metric, not the sink.
 9. **Traces** (fitstream/observability/tracing.py, only with tracing on): each write
-   runs in a span linked to the trace of every record of the batch that carries one.
+   runs in a span linked to the trace of every record of the batch that carries one
+   (one link a record context; beyond the SDK's 128 a span, on child spans).
 10. :meth:`SinkRunner.stop` (any thread) ends the loop: the batch being collected is
    written (once, no retry), what was written is committed, the consumer is closed,
    and the sink's optional ``close()`` is called.

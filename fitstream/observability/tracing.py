@@ -31,6 +31,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace
@@ -178,14 +179,16 @@ def configure(settings: TracingSettings, role: str) -> None:
         use_provider(None)
         return
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     provider = TracerProvider(
         resource=Resource.create({"service.name": f"{settings.service_name}-{role}",
                                   "service.namespace": settings.service_name}),
-        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)))
+        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
+        # What BatchLinks splits a sink batch's links by, whatever OTEL_* says.
+        span_limits=SpanLimits(max_links=LINKS_PER_SPAN))
     if settings.exporter == "console":
         # One line per span, so a log reader (or a test) can take them apart.
         exporter: Any = ConsoleSpanExporter(out=sys.stdout,  # today's, not the import's
@@ -323,31 +326,93 @@ class BatchTraces:
 # -- a sink batch -------------------------------------------------------------------
 
 
+# The SDK keeps at most this many links on a span and silently drops the rest; a sink
+# batch holds up to 10,000 records (the lakehouse 50,000), so a batch's links are split
+# over spans of at most this many (configure() pins the limit so the environment cannot
+# lower it under this).
+LINKS_PER_SPAN = 128
+
+
 def _message_attributes(message: Any) -> dict[str, Any]:
     return {"messaging.destination.name": message.topic(),
             "messaging.destination.partition.id": str(message.partition()),
             "messaging.kafka.offset": message.offset()}
 
 
+class BatchLinks:
+    """The links of one sink batch, one per distinct record context (the first record of
+    a context names it: a processor span's derived records all point at it).
+
+    Lifecycle: made by :func:`sink_batch_span`, filled by :func:`link_record` (or by the
+    span itself for sinks that do not name rows), attached by the span as it ends: the
+    batch span takes the first :data:`LINKS_PER_SPAN`, and each further
+    :data:`LINKS_PER_SPAN` go on a child span ``link <sink>``, so no link is dropped."""
+
+    __slots__ = ("_links",)
+
+    def __init__(self) -> None:
+        self._links: dict[tuple[int, int], Link] = {}
+
+    def add(self, message: Any, attributes: dict[str, Any]) -> None:
+        context = context_of(trace_headers(message.headers()))
+        if context is None:
+            return
+        span_context = trace.get_current_span(context).get_span_context()
+        key = (span_context.trace_id, span_context.span_id)
+        if key not in self._links:
+            self._links[key] = Link(span_context, {**_message_attributes(message), **attributes})
+
+    def attach(self, span: Span, sink: str) -> None:
+        links = list(self._links.values())
+        for link in links[:LINKS_PER_SPAN]:
+            span.add_link(link.context, link.attributes)
+        if len(links) <= LINKS_PER_SPAN or _tracer is None:
+            return
+        parent = trace.set_span_in_context(span)
+        parts = range(LINKS_PER_SPAN, len(links), LINKS_PER_SPAN)
+        for number, start in enumerate(parts, 2):
+            _tracer.start_span(
+                f"link {sink}", context=parent, kind=SpanKind.INTERNAL,
+                links=links[start:start + LINKS_PER_SPAN],
+                attributes={"fitstream.sink": sink, "fitstream.links.part": number,
+                            "fitstream.links.parts": len(parts) + 1}).end()
+
+
+_batch_links: ContextVar[BatchLinks | None] = ContextVar("fitstream_batch_links", default=None)
+
+
+@contextmanager
+def _batch_span(sink: str, batch: Sequence[Any], link_records: bool) -> Iterator[Span]:
+    assert _tracer is not None
+    links = BatchLinks()
+    token = _batch_links.set(links)
+    try:
+        with _tracer.start_as_current_span(
+                f"write {sink}", kind=SpanKind.CONSUMER,
+                attributes={"messaging.system": "kafka", "fitstream.sink": sink,
+                            "messaging.batch.message_count": len(batch)}) as span:
+            if link_records and span.is_recording():
+                for message in batch:
+                    links.add(message, {})
+            try:
+                yield span
+            finally:
+                if span.is_recording():
+                    links.attach(span, sink)
+    finally:
+        _batch_links.reset(token)
+
+
 def sink_batch_span(sink: str, batch: Sequence[Any], link_records: bool,
                     ) -> AbstractContextManager[Any]:
     """A CONSUMER span around one sink batch write, current inside (nothing with tracing
     off). A batch mixes many traces, so the span is a root linked to each record's
-    context (OpenTelemetry's idiom for batch consumers); ``link_records`` False: the sink
+    context (OpenTelemetry's idiom for batch consumers), split over child spans beyond
+    :data:`LINKS_PER_SPAN` (:class:`BatchLinks`); ``link_records`` False: the sink
     links its records itself (:func:`link_record`, naming the view row)."""
     if _tracer is None:
         return nullcontext()
-    links = []
-    if link_records:
-        for message in batch:
-            context = context_of(trace_headers(message.headers()))
-            if context is not None:
-                links.append(Link(trace.get_current_span(context).get_span_context(),
-                                  _message_attributes(message)))
-    return _tracer.start_as_current_span(
-        f"write {sink}", kind=SpanKind.CONSUMER, links=links,
-        attributes={"messaging.system": "kafka", "fitstream.sink": sink,
-                    "messaging.batch.message_count": len(batch)})
+    return _batch_span(sink, batch, link_records)
 
 
 def recording() -> bool:
@@ -356,8 +421,13 @@ def recording() -> bool:
 
 
 def link_record(message: Any, attributes: dict[str, Any]) -> None:
-    """Link the current span to a consumed record's context (if it has one), with the
-    record's position and ``attributes`` (e.g. the view row it wrote)."""
+    """Link the current sink batch to a consumed record's context (if it has one), with
+    the record's position and ``attributes`` (e.g. the view row it wrote). Outside a
+    :func:`sink_batch_span`, links the current span directly."""
+    links = _batch_links.get()
+    if links is not None:
+        links.add(message, attributes)
+        return
     context = context_of(trace_headers(message.headers()))
     if context is not None:
         trace.get_current_span().add_link(

@@ -138,3 +138,62 @@ def test_settings_choose_the_exporter(capsys):
         assert not tracing.enabled()
     finally:
         tracing.use_provider(None)
+
+
+class Record:
+    """A consumed Kafka record as confluent-kafka gives it (headers, topic, position)."""
+
+    def __init__(self, offset: int, traceparent: bytes | None) -> None:
+        self._offset = offset
+        self._headers = [("traceparent", traceparent)] if traceparent else None
+
+    def headers(self):
+        return self._headers
+
+    def topic(self):
+        return "summaries"
+
+    def partition(self):
+        return 0
+
+    def offset(self):
+        return self._offset
+
+
+def traced_batch(records: int) -> tuple[list[Record], set[tuple[int, int]]]:
+    batch, contexts = [], set()
+    for offset in range(records):
+        trace_id, span_id = 0x1000 + offset, 0x2000 + offset
+        contexts.add((trace_id, span_id))
+        batch.append(Record(offset, f"00-{trace_id:032x}-{span_id:016x}-01".encode()))
+    return batch, contexts
+
+
+def linked(exported) -> list[tuple[int, int]]:
+    return [(link.context.trace_id, link.context.span_id)
+            for span in exported for link in span.links]
+
+
+@pytest.mark.parametrize("sink_links", [False, True])
+def test_every_record_of_a_large_sink_batch_is_linked_once(spans, sink_links):
+    """The SDK keeps at most 128 links a span: a 300-record batch's links are split over
+    the batch span and child spans, none dropped, a context linked once."""
+    batch, contexts = traced_batch(300)
+    # A context twice (two records from one processor span), and a record without one.
+    batch += [Record(300, batch[7].headers()[0][1]), Record(301, None)]
+    with tracing.sink_batch_span("workout-summary", batch, link_records=not sink_links):
+        if sink_links:
+            assert tracing.recording()
+            for message in batch:
+                tracing.link_record(message, {"fitstream.view.row": f"row-{message.offset()}"})
+    exported = spans.get_finished_spans()
+    assert sorted(linked(exported)) == sorted(contexts)
+    write = next(s for s in exported if s.name == "write workout-summary")
+    assert write.parent is None and len(write.links) == tracing.LINKS_PER_SPAN
+    parts = [s for s in exported if s.name == "link workout-summary"]
+    assert [len(s.links) for s in parts] == [128, 44]
+    assert {s.parent.span_id for s in parts} == {write.context.span_id}
+    assert {s.context.trace_id for s in parts} == {write.context.trace_id}
+    if sink_links:
+        first = next(link for link in write.links if link.context.span_id == 0x2000 + 7)
+        assert first.attributes["fitstream.view.row"] == "row-7"  # the first record's
