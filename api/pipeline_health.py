@@ -13,21 +13,28 @@ Who may read it, and why that kind:
   (which quotes the payload) is ever served here: only reasons and positions.
 
 Reading Kafka costs: one answer is computed at most every ``api.pipeline_health_ttl_s``
-seconds per process, whoever asks, under a lock (concurrent callers wait for the one
-computing and share its answer). The dead letters are counted incrementally
+seconds per process, whoever asks, under a lock. A failure is an answer too: with the
+broker down a measurement waits out Kafka timeouts (seconds), so its failure is kept
+for the same ttl and every caller meanwhile gets the 503 at once (the Kafka error is
+logged; analysts get a generic message). While one caller measures, the others do not
+queue behind it (each waiter would hold a worker thread shared with every other sync
+route): they get the previous answer or failure; only before the first outcome do they
+wait for it. The dead letters are counted incrementally
 (fitstream/kafka/log_watch.py): each refresh reads only what was appended since the
 last. The clients are made on the first request and closed when the app shuts down.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict
 
@@ -36,6 +43,10 @@ from api.errors import ApiError, ErrorBody
 from fitstream.kafka.log_watch import DeadLetterTally, EventRate, LogWatch, lag
 from fitstream.settings import FitStreamSettings
 from stores.clickhouse.tables import sink_groups
+
+log = structlog.get_logger("api.pipeline_health")
+
+UNAVAILABLE_MESSAGE = "the pipeline's readings are unavailable: Kafka did not answer"
 
 # The lakehouse role's writers (sinks/delta/writers.py), each its own group
 # ``<lakehouse.group_id>-<name>``: the API may not import the sinks (service independence).
@@ -108,28 +119,62 @@ class PipelineHealth(BaseModel):
     recent_dead_letters: list[RecentDeadLetter]
 
 
-class PipelineReadings:
-    """The clients and what they remember between answers (module docstring)."""
+class PipelineUnavailable(Exception):
+    """The last measurement failed (its Kafka error is ``__cause__``); the next is tried
+    in ``retry_after_s`` seconds at the earliest."""
 
-    def __init__(self, settings: FitStreamSettings) -> None:
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(UNAVAILABLE_MESSAGE)
+        self.retry_after_s = retry_after_s
+
+
+class PipelineReadings:
+    """The clients and what they remember between answers (module docstring).
+
+    ``answer()`` returns the current answer or raises :class:`PipelineUnavailable`;
+    ``kafka_timeout_s`` bounds each Kafka request, ``clock`` is monotonic seconds."""
+
+    def __init__(self, settings: FitStreamSettings, kafka_timeout_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.ttl_s = settings.api.pipeline_health_ttl_s
+        self.clock = clock
         self.roles = consumer_roles(settings)
-        self.watch = LogWatch(settings.kafka)
+        self.watch = LogWatch(settings.kafka, timeout_s=kafka_timeout_s)
         self.rate = EventRate()
         self.tally = DeadLetterTally(settings.kafka, dead_letter_topics(settings),
                                      keep=settings.api.pipeline_health_recent_dead_letters)
         self._lock = threading.Lock()
-        self._answer: dict[str, Any] | None = None
-        self._answered_at = 0.0
+        # The last outcome, (at, answer, failure) with one of the two set, replaced
+        # whole so that a caller not holding the lock reads a consistent one.
+        self._outcome: tuple[float, dict[str, Any] | None, Exception | None] | None = None
 
     def answer(self) -> dict[str, Any]:
-        with self._lock:
-            now = time.monotonic()
-            if self._answer is None or now - self._answered_at >= self.ttl_s:
-                self._answer = self._measure(now)
-                self._answered_at = now
-            return self._answer
+        if not self._lock.acquire(blocking=False):
+            outcome = self._outcome
+            if outcome is not None:  # someone is measuring: answer what is known
+                return self._give(outcome)
+            self._lock.acquire()  # nothing known yet: wait for the first outcome
+        try:
+            now = self.clock()
+            if self._outcome is None or now - self._outcome[0] >= self.ttl_s:
+                try:
+                    self._outcome = (now, self._measure(now), None)
+                except Exception as exc:  # the broker is down or slow: keep that too
+                    log.warning("pipeline_health_unavailable", error=repr(exc)[:500])
+                    self._outcome = (now, None, exc)
+            return self._give(self._outcome)
+        finally:
+            self._lock.release()
+
+    def _give(self, outcome: tuple[float, dict[str, Any] | None, Exception | None]
+              ) -> dict[str, Any]:
+        at, answer, failure = outcome
+        if failure is not None:
+            left = self.ttl_s - (self.clock() - at)
+            raise PipelineUnavailable(max(1, math.ceil(left))) from failure
+        assert answer is not None
+        return answer
 
     def _measure(self, now: float) -> dict[str, Any]:
         events_topic = self.settings.kafka.events_topic
@@ -208,8 +253,10 @@ def pipeline_health_router() -> APIRouter:
         seconds."""
         try:
             return readings_of(request.app).answer()
-        except Exception as exc:  # the broker is down or slow: say so, do not 500
-            raise ApiError(503, "unavailable", f"kafka: {exc}",
-                           headers={"Retry-After": "5"}) from exc
+        except PipelineUnavailable as exc:  # the broker is down or slow: say so, do not 500
+            # The Kafka error is in the log: its text (hosts, ports, client internals)
+            # is not for the analysts' page.
+            raise ApiError(503, "unavailable", str(exc),
+                           headers={"Retry-After": str(exc.retry_after_s)}) from exc
 
     return router
