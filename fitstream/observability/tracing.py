@@ -27,6 +27,7 @@ getter and setter for the Kafka shape.
 
 from __future__ import annotations
 
+import random
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -181,12 +182,11 @@ def configure(settings: TracingSettings, role: str) -> None:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import SpanLimits, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
-    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     provider = TracerProvider(
         resource=Resource.create({"service.name": f"{settings.service_name}-{role}",
                                   "service.namespace": settings.service_name}),
-        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
+        sampler=sampler_for(role, settings.sample_ratio),
         # What BatchLinks splits a sink batch's links by, whatever OTEL_* says.
         span_limits=SpanLimits(max_links=LINKS_PER_SPAN))
     if settings.exporter == "console":
@@ -198,6 +198,44 @@ def configure(settings: TracingSettings, role: str) -> None:
         exporter = OTLPSpanExporter(endpoint=settings.endpoint)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     use_provider(provider)
+
+
+def sampler_for(role: str, ratio: float) -> Any:
+    """Which traces a role keeps. The API is where traces enter from outside: it keeps
+    ``ratio`` of its requests whatever their ``traceparent`` says, so a client's sampled
+    flag cannot force every request to be traced (nor its chosen trace id: a trace-id
+    ratio sampler keeps every id below its bound, and the client picks the id, so for a
+    remote parent the API draws at random). Every other role follows its parent (the
+    records' sampled flag is the API's decision) and keeps ``ratio`` of the traces it
+    starts. The SDK is imported here, as in :func:`configure`: only roles that trace
+    load it."""
+    from opentelemetry.sdk.trace.sampling import (
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+        TraceIdRatioBased,
+    )
+
+    if role != "api":
+        return ParentBased(TraceIdRatioBased(ratio))
+
+    class DrawnRatio(Sampler):
+        """Keeps ``ratio`` of a remote parent's spans by a random draw."""
+
+        def should_sample(self, parent_context: Any, trace_id: int, name: str,
+                          kind: Any = None, attributes: Any = None, links: Any = None,
+                          trace_state: Any = None) -> Any:
+            state = trace.get_current_span(parent_context).get_span_context().trace_state
+            if random.random() < ratio:  # a sampling draw, not a secret
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, state)
+            return SamplingResult(Decision.DROP, None, state)
+
+        def get_description(self) -> str:
+            return f"DrawnRatio{{{ratio}}}"
+
+    return ParentBased(TraceIdRatioBased(ratio), remote_parent_sampled=DrawnRatio(),
+                       remote_parent_not_sampled=DrawnRatio())
 
 
 def use_provider(provider: Any) -> None:

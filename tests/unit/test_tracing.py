@@ -197,3 +197,37 @@ def test_every_record_of_a_large_sink_batch_is_linked_once(spans, sink_links):
     if sink_links:
         first = next(link for link in write.links if link.context.span_id == 0x2000 + 7)
         assert first.attributes["fitstream.view.row"] == "row-7"  # the first record's
+
+
+def sampled_requests(role: str, ratio: float, traceparent: str, requests: int) -> int:
+    """How many of ``requests`` requests carrying ``traceparent`` the role's sampler
+    traces (through the API's own request span)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=tracing.sampler_for(role, ratio))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use_provider(provider)
+    try:
+        for _ in range(requests):
+            with tracing.request_span([(b"traceparent", traceparent.encode())], "POST",
+                                      "/api/v1/ingest/events"):
+                pass
+        return len(exporter.get_finished_spans())
+    finally:
+        tracing.use_provider(None)
+
+
+# A client's sampled flag, on the lowest trace id (a trace-id ratio sampler keeps it).
+FORCED = f"00-{'0' * 31}1-00f067aa0ba902b7-01"
+
+
+def test_a_client_cannot_force_the_api_to_trace_its_requests():
+    assert sampled_requests("api", 0.0, FORCED, 50) == 0
+    kept = sampled_requests("api", 0.25, FORCED, 2000)
+    assert 400 <= kept <= 600  # a quarter, drawn: not all of them
+    assert sampled_requests("api", 1.0, FORCED.replace("-01", "-00"), 20) == 20
+
+
+def test_internal_roles_follow_their_parents_decision():
+    # The records' sampled flag is the API's decision: the processor and sinks keep it.
+    assert sampled_requests("processor", 0.0, FORCED, 5) == 5
+    assert sampled_requests("sink", 1.0, FORCED.replace("-01", "-00"), 5) == 0
