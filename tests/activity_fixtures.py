@@ -54,8 +54,10 @@ def track_points(start_ms: int, count: int, *, step_s: int = 5, pause_after: int
 
 
 def fit_file(points: list[TrackPoint], sport: str = "running", calories: int | None = 321,
-             ) -> bytes:
-    """An activity FIT file: file id, sport, timer start, records, timer stop, session."""
+             *, positions: bool = True, timer_events: int = 0) -> bytes:
+    """An activity FIT file: file id, sport, timer start, records, timer stop, session.
+    ``positions=False`` writes the records without a position (indoor);
+    ``timer_events`` more timer events before the records (messages that are no point)."""
     builder = FitFileBuilder(auto_define=True, min_string_size=50)
     file_id = FileIdMessage()
     file_id.type = FileType.ACTIVITY
@@ -68,11 +70,14 @@ def fit_file(points: list[TrackPoint], sport: str = "running", calories: int | N
     sport_message.sport = FIT_SPORTS[sport]
     builder.add(sport_message)
     builder.add(_timer(EventType.START, points[0].time_ms))
+    for _ in range(timer_events):
+        builder.add(_timer(EventType.START, points[0].time_ms))
     for point in points:
         record = RecordMessage()
         record.timestamp = point.time_ms
-        record.position_lat = point.lat
-        record.position_long = point.lon
+        if positions:
+            record.position_lat = point.lat
+            record.position_long = point.lon
         if point.elevation_m is not None:
             record.altitude = point.elevation_m
         if point.heart_rate is not None:

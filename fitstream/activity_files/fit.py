@@ -20,24 +20,39 @@ from fitstream.activity_files.track import (
 )
 
 SEMICIRCLE_DEGREES = 180.0 / 2**31
+# Messages (definitions and data) a FIT file may hold per track point: a watch writes a
+# record per point plus HRV, events, laps, device info. Every message costs decoding
+# whether it has a position or not, so all of them count, while decoding.
+MESSAGES_PER_POINT = 4
+_SPARE_MESSAGES = 1000
 
 
 def read(data: bytes, max_points: int) -> Track:
     points: list[TrackPoint] = []
     sport: object = None
     calories: float | None = None
+    records, messages = 0, 0
+    max_messages = max_points * MESSAGES_PER_POINT + _SPARE_MESSAGES
     try:
         with fitdecode.FitReader(io.BytesIO(data), check_crc=fitdecode.CrcCheck.RAISE) as reader:
             for frame in reader:
-                if not isinstance(frame, fitdecode.FitDataMessage):
+                if not isinstance(frame, fitdecode.FitDataMessage | fitdecode.FitDefinitionMessage):
+                    continue
+                messages += 1
+                if messages > max_messages:
+                    raise ActivityFileError(FileKind.TOO_LARGE, f"more than {max_messages} "
+                                            f"FIT messages (for at most {max_points} points)")
+                if isinstance(frame, fitdecode.FitDefinitionMessage):
                     continue
                 if frame.name == "record":
+                    # A record without a position is no point but costs as much: counted.
+                    records += 1
+                    if records > max_points:
+                        raise ActivityFileError(FileKind.TOO_LARGE, "more than "
+                                                f"{max_points} track points")
                     point = _point({f.name: f.value for f in frame.fields})
                     if point is not None:
                         points.append(point)
-                        if len(points) > max_points:
-                            raise ActivityFileError(FileKind.TOO_LARGE, "more than "
-                                                    f"{max_points} track points")
                 elif frame.name in ("sport", "session"):
                     values = {f.name: f.value for f in frame.fields}
                     sport = sport if sport is not None else values.get("sport")
