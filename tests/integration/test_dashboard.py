@@ -2,9 +2,12 @@
 processor, sinks and API (chdb, the cheapest stack: processor + serve).
 
 Six users send a week's workouts through ingest; a garbage record and a hand-made dead
-letter with a hostile reason go to the log. Then Debian's chromium, driven by its
-chromedriver through selenium, loads ``/`` and the test waits on the DOM (never a
-fixed sleep) for: the weekly leaderboard showing exactly the users, in order, of the
+letter with a hostile reason go to the log. The workouts are in the previous ISO week
+(its last hours), which is whole in the past whenever the test runs, and the page is
+opened on that week (``/?week=``): no wall-clock time can leave them no room or move
+the page to another week meanwhile. Then Debian's chromium, driven by its
+chromedriver through selenium, loads the page and the test waits on the DOM (never a
+fixed sleep) for: the week's leaderboard showing exactly the users, in order, of the
 API's leaderboard answer; the route of the signed-in user's workout drawn as a
 polyline with as many points as the GeoJSON's coordinates; the pipeline health with
 the dead letters counted by reason and the hostile reason shown as text; and no
@@ -19,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -113,10 +115,12 @@ def workout_events(index: int, start_ms: int, span_ms: int) -> tuple[str, list[d
     ]
 
 
-def week_start_ms(now: datetime) -> int:
+def previous_week(now: datetime) -> tuple[str, int]:
+    """The ISO week before ``now``'s ("2026-W48") and its end (the next Monday, UTC, ms)."""
     monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0,
                                                            microsecond=0)
-    return int(monday.timestamp() * 1000)
+    year, week, _ = (monday - timedelta(days=7)).isocalendar()
+    return f"{year}-W{week:02d}", int(monday.timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -132,12 +136,11 @@ def dashboard(broker, tmp_path_factory):
         wait_for_api(settings, stack)
         url = api_url(settings)
         secret = settings.api.token_secret.get_secret_value()
-        # The workouts end before now, and start in the current ISO week (the page shows
-        # the current week): early on a Monday they are squeezed into what has passed.
-        now_ms = int(time.time() * 1000)
-        first = max(week_start_ms(datetime.now(UTC)), now_ms - 3 * 3_600_000)
-        slot = (now_ms - 60_000 - first) // len(WORKOUTS)
-        assert slot > 10_000, "the ISO week began under 3 minutes ago: run it again shortly"
+        # The previous ISO week's last three hours, one slot each: before now (ingest
+        # refuses the future) and in a week that cannot change while the test runs.
+        week, week_end_ms = previous_week(datetime.now(UTC))
+        first = week_end_ms - 3 * 3_600_000
+        slot = (3 * 3_600_000 - 60_000) // len(WORKOUTS)
         with httpx.Client(base_url=url, timeout=30) as client:
             for i in range(len(WORKOUTS)):
                 device, events = workout_events(i, first + i * slot, slot - 1000)
@@ -158,13 +161,13 @@ def dashboard(broker, tmp_path_factory):
             expected[user] = expected.get(user, 0) + 1
 
         def counted() -> dict[str, int]:
-            board = httpx.get(f"{url}/api/v1/leaderboards/workouts",
-                              params={"window": "week", "limit": 100}, timeout=10).json()
+            board = httpx.get(f"{url}/api/v1/leaderboards/workouts", params={
+                "window": "week", "period": week, "limit": 100}, timeout=10).json()
             return {e["user_id"]: e["workouts"] for e in board.get("entries", [])}
 
         wait_until(lambda: counted() == expected, "every workout on the weekly board",
                    progress=counted, alive=stack.check, stall_s=60, overall_s=180)
-        yield {"url": url, "settings": settings, "secret": secret}
+        yield {"url": url, "settings": settings, "secret": secret, "week": week}
     finally:
         stack.stop()
 
@@ -225,15 +228,17 @@ def test_the_dashboard_shows_the_api_board_route_and_pipeline_health(dashboard, 
     assert "script-src 'self'" in policy and "default-src 'none'" in policy
     assert "unsafe-inline" not in policy
 
-    browser.get(f"{url}/")
-    board = httpx.get(f"{url}/api/v1/leaderboards/distance",
-                      params={"window": "week", "sport": "all", "limit": 10}).json()
+    week = dashboard["week"]
+    browser.get(f"{url}/?week={week}")
+    board = httpx.get(f"{url}/api/v1/leaderboards/distance", params={
+        "window": "week", "period": week, "sport": "all", "limit": 10}).json()
     users = [e["user_id"] for e in board["entries"]]
     assert len(users) == 6
     wait_for(browser, lambda d: texts(d, "#leaderboard tbody td.user") == users,
-             f"the API's weekly board {users}")
+             f"the API's board of {week} {users}")
     assert texts(browser, "#leaderboard tbody td.rank") == [
         str(e["rank"]) for e in board["entries"]]
+    assert texts(browser, "#leaderboard-period") == [f"week {week} · all"]
 
     # Sign in as a user: the token goes into the field, the route of their newest
     # workout is drawn from the GeoJSON endpoint.

@@ -17,6 +17,14 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 
 const $ = (id) => document.getElementById(id);
 
+// The week the leaderboard shows: the current one, or the ISO week named in the page's
+// address (/?week=2026-W47, a link to a past week's board). Only that shape is passed
+// on (the address is anyone's to write); the API checks it again.
+const WEEK = (() => {
+  const week = new URLSearchParams(window.location.search).get("week");
+  return week && /^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$/.test(week) ? week : null;
+})();
+
 class ApiFailure extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
@@ -104,6 +112,7 @@ async function refreshLeaderboard() {
   const sport = $("sport").value, metric = $("metric").value;
   const table = $("leaderboard");
   const query = new URLSearchParams({ window: "week", sport, limit: "10" });
+  if (WEEK) query.set("period", WEEK);
   try {
     const board = await api(`/api/v1/leaderboards/${encodeURIComponent(metric)}?${query}`);
     if ($("sport").value !== sport || $("metric").value !== metric) return; // changed meanwhile
