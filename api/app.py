@@ -117,7 +117,7 @@ class TraceIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with tracing.request_span(scope["headers"], scope["method"], scope["path"]) as span:
+        with tracing.request_span(scope["headers"], scope["method"]) as span:
             trace_id = tracing.trace_id_of() or next(
                 (v.decode() for k, v in scope["headers"]
                  if k == b"x-trace-id" and _CLIENT_TRACE_ID.fullmatch(v)),
@@ -129,14 +129,13 @@ class TraceIdMiddleware:
                 if message["type"] == "http.response.start":
                     message.setdefault("headers", []).append((b"x-trace-id", trace_id.encode()))
                     if span is not None:
-                        span.set_attribute("http.response.status_code", message["status"])
+                        tracing.responded(span, message["status"])
                 await send(message)
 
             await self.app(scope, receive, send_with_trace)
             route = scope.get("route")
             if span is not None and route is not None:
-                # The route's template, not the path: span names must not hold ids.
-                span.update_name(f"{scope['method']} {route.path}")
+                tracing.routed(span, scope["method"], route.path)
 
 
 def create_app(settings: FitStreamSettings, serde: AvroSerde,

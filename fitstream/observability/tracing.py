@@ -38,7 +38,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter, Setter
-from opentelemetry.trace import Link, Span, SpanKind, Tracer
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from fitstream.settings import TracingSettings
@@ -266,12 +266,13 @@ def flush() -> None:
 
 
 @contextmanager
-def request_span(headers: Iterable[tuple[bytes, bytes]], method: str, path: str,
+def request_span(headers: Iterable[tuple[bytes, bytes]], method: str,
                  ) -> Iterator[Span | None]:
     """The context of one HTTP request, current inside: a SERVER span (tracing on) whose
     parent is the request's valid ``traceparent``, or (tracing off) the request's own
     traceparent as a non-recording span, so that records produced for it still carry it.
-    Yields the span (None with tracing off)."""
+    Yields the span (None with tracing off). The path is not recorded (it holds user and
+    workout ids): the caller names the span by its route template (``http.route``)."""
     from opentelemetry import context as otel_context
 
     parent = context_of(trace_headers(headers))
@@ -287,8 +288,23 @@ def request_span(headers: Iterable[tuple[bytes, bytes]], method: str, path: str,
         return
     with _tracer.start_as_current_span(
             method, context=parent, kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": path[:256]}) as span:
+            attributes={"http.request.method": method}) as span:
         yield span
+
+
+def responded(span: Span, status: int) -> None:
+    """A request's response status on its span; a 5xx marks the span as an error (a
+    4xx is the client's, not ours: OpenTelemetry's HTTP server convention)."""
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+
+
+def routed(span: Span, method: str, route: str) -> None:
+    """Name a request's span by its route template (``/users/{user_id}``), never the
+    path, which holds ids."""
+    span.update_name(f"{method} {route}")
+    span.set_attribute("http.route", route)
 
 
 def producer_span(topic: str, records: int) -> AbstractContextManager[Any]:
@@ -339,9 +355,7 @@ class BatchTraces:
                 kind=SpanKind.CONSUMER,
                 attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
                             "messaging.destination.partition.id": str(partition),
-                            "messaging.kafka.offset": offset,
-                            "fitstream.user_id": user_id,
-                            "fitstream.workout_id": workout_id or ""})
+                            "messaging.kafka.offset": offset})
             self._spans.append(span)
             carried = headers_of(trace.set_span_in_context(span))
         self._by_entity[(user_id, workout_id)] = carried

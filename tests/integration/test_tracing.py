@@ -106,6 +106,8 @@ def test_an_event_is_followed_from_its_request_to_the_view_row_it_changed(
         assert f"{server.context.trace_id:032x}" == TRACE
         assert f"{server.parent.span_id:016x}" == CALLER_SPAN
         assert server.attributes["http.response.status_code"] == 202
+        assert server.attributes["http.route"] == "/api/v1/ingest/events"
+        assert "url.path" not in server.attributes  # paths hold ids
         assert (producer.name, producer.kind) == (f"send {settings.kafka.events_topic}",
                                                    SpanKind.PRODUCER)
         assert producer.parent.span_id == server.context.span_id

@@ -208,8 +208,7 @@ def sampled_requests(role: str, ratio: float, traceparent: str, requests: int) -
     tracing.use_provider(provider)
     try:
         for _ in range(requests):
-            with tracing.request_span([(b"traceparent", traceparent.encode())], "POST",
-                                      "/api/v1/ingest/events"):
+            with tracing.request_span([(b"traceparent", traceparent.encode())], "POST"):
                 pass
         return len(exporter.get_finished_spans())
     finally:
@@ -231,3 +230,43 @@ def test_internal_roles_follow_their_parents_decision():
     # The records' sampled flag is the API's decision: the processor and sinks keep it.
     assert sampled_requests("processor", 0.0, FORCED, 5) == 5
     assert sampled_requests("sink", 1.0, FORCED.replace("-01", "-00"), 5) == 0
+
+
+def test_a_request_span_names_its_route_not_the_path_and_a_5xx_is_an_error(spans):
+    """No ids in request spans (the path holds them): the route template instead; a 5xx
+    response marks the span as an error, a 4xx does not."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from opentelemetry.trace import StatusCode
+
+    from api.app import TraceIdMiddleware
+
+    app = FastAPI()
+
+    @app.get("/users/{user_id}/workouts/{workout_id}")
+    def workout(user_id: str, workout_id: str, status: int = 200):
+        from fastapi.responses import JSONResponse
+        return JSONResponse({}, status_code=status)
+
+    app.add_middleware(TraceIdMiddleware)
+    client = TestClient(app)
+    assert client.get("/users/u-secret/workouts/w-secret").status_code == 200
+    assert client.get("/users/u-secret/workouts/w-secret?status=503").status_code == 503
+    assert client.get("/users/u-secret/workouts/w-secret?status=404").status_code == 404
+    ok, failed, missing = spans.get_finished_spans()
+    for span in (ok, failed, missing):
+        assert span.name == "GET /users/{user_id}/workouts/{workout_id}"
+        assert span.attributes["http.route"] == "/users/{user_id}/workouts/{workout_id}"
+        assert not any("secret" in str(v) for v in span.attributes.values())
+    assert ok.status.status_code == StatusCode.UNSET
+    assert failed.status.status_code == StatusCode.ERROR
+    assert failed.attributes["http.response.status_code"] == 503
+    assert missing.status.status_code == StatusCode.UNSET
+
+
+def test_a_processor_span_holds_no_user_or_workout_id(spans):
+    traces = tracing.BatchTraces()
+    traces.consumed((("traceparent", PARENT.encode()),), "events", 3, 9, "u-secret", "w-secret")
+    traces.end()
+    (span,) = spans.get_finished_spans()
+    assert not any("secret" in str(v) for v in span.attributes.values())
