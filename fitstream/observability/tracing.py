@@ -324,11 +324,13 @@ class BatchTraces:
     """The trace context of a processor batch's input records, and the headers of each
     record derived from them.
 
-    Lifecycle: one per batch. :meth:`consumed` for each accepted input record (in log
-    order); :meth:`headers_for` for each derived record; :meth:`end` once the batch's
-    records are sent. A derived record takes the context of the last traced input
-    record of its workout (``user_id`` and ``workout_id``), else of its user: the
-    pipeline core folds a batch per entity, so that is the event that changed it.
+    Lifecycle: one per batch, as a context manager around the batch's processing
+    (``with BatchTraces() as traces``): :meth:`consumed` for each accepted input record
+    (in log order); :meth:`headers_for` for each derived record; leaving the block ends
+    the spans, also when the batch fails (:meth:`end` directly otherwise). A derived
+    record takes the context of the last traced input record of its workout
+    (``user_id`` and ``workout_id``), else of its user: the pipeline core folds a batch
+    per entity, so that is the event that changed it.
 
     With tracing on, each input record gets a CONSUMER span (child of its record's
     context, or a new trace) and derived records point at that span. With tracing off,
@@ -373,6 +375,17 @@ class BatchTraces:
         for span in self._spans:
             span.end()
         self._spans.clear()
+
+    def __enter__(self) -> BatchTraces:
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, _: Any) -> None:
+        """Ends the spans however the batch ends: a failed batch's spans are exported
+        too, marked as errors (the batch is retried, in new spans)."""
+        if error is not None:
+            for span in self._spans:
+                span.set_status(Status(StatusCode.ERROR, f"{kind.__name__}: {error}"[:256]))
+        self.end()
 
 
 # -- a sink batch -------------------------------------------------------------------

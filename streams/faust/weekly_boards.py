@@ -43,29 +43,29 @@ def add_weekly_boards_agent(wiring: WorkoutSessionsApp, serde: AvroSerde,
 
     async def process_batch(batch: list[Any]) -> None:
         completions = []
-        traces = tracing.BatchTraces()
-        for event in batch:
-            message = event.message
-            try:
-                subject, completion = serde.decode(event.value)
-                if subject != subjects.BOARD_COMPLETION:
-                    raise SerdeError("malformed", f"a {subject}, not a board completion")
-            except SerdeError as exc:
-                await dead_letter(event.value, message.key, DeadLetterReason(exc.reason),
-                                  f"not a board completion: {exc}",
-                                  SourceRef(topic_name, message.partition, message.offset))
-                continue
-            completions.append(completion)
-            traces.consumed(message.headers, topic_name, message.partition, message.offset,
-                            completion["user_id"], completion["workout_id"])
-        # Scoped by partition: each partition retires its own boards (board_retention.py).
-        result = pipeline.run_board_batch(completions, state,
-                                          scope=str(batch[0].message.partition))
-        state.write(result.snapshot)
-        for output in BOARD_OUTPUTS:
-            for record in getattr(result, output.result_field):
-                await wiring.outputs[output.topic(kafka)].send(
-                    key=record[output.key_field].encode(),
-                    value=serde.encode(output.subject, record),
-                    headers=traces.headers_for(record), force=True)
-        traces.end()
+        # Ends the batch's spans even if it fails (exported, marked as errors).
+        with tracing.BatchTraces() as traces:
+            for event in batch:
+                message = event.message
+                try:
+                    subject, completion = serde.decode(event.value)
+                    if subject != subjects.BOARD_COMPLETION:
+                        raise SerdeError("malformed", f"a {subject}, not a board completion")
+                except SerdeError as exc:
+                    await dead_letter(event.value, message.key, DeadLetterReason(exc.reason),
+                                      f"not a board completion: {exc}",
+                                      SourceRef(topic_name, message.partition, message.offset))
+                    continue
+                completions.append(completion)
+                traces.consumed(message.headers, topic_name, message.partition, message.offset,
+                                completion["user_id"], completion["workout_id"])
+            # Scoped by partition: each partition retires its own boards (board_retention.py).
+            result = pipeline.run_board_batch(completions, state,
+                                              scope=str(batch[0].message.partition))
+            state.write(result.snapshot)
+            for output in BOARD_OUTPUTS:
+                for record in getattr(result, output.result_field):
+                    await wiring.outputs[output.topic(kafka)].send(
+                        key=record[output.key_field].encode(),
+                        value=serde.encode(output.subject, record),
+                        headers=traces.headers_for(record), force=True)

@@ -184,20 +184,20 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
         await asyncio.get_running_loop().run_in_executor(None, erasures.catch_up, [partition])
         drop_erased_users(partition)
         raw_by_offset = {event.message.offset: event for event in batch}
-        traces = tracing.BatchTraces()
-        events = await decoded_events(batch, traces)
-        result = pipeline.run_batch(events, state, policy)
+        # Ends the batch's spans even if it fails (exported, marked as errors).
+        with tracing.BatchTraces() as traces:
+            events = await decoded_events(batch, traces)
+            result = pipeline.run_batch(events, state, policy)
 
-        state.write(result.snapshot)
-        kafka = settings.kafka
-        for output in OUTPUTS:
-            records: list[Any] = getattr(result, output.result_field)
-            if output.subject == subjects.WORKOUT_ROUTE:
-                records = [await with_keys(seal_coordinates, output.subject, r) for r in records]
-            for record in records:
-                await send(output.subject, output.topic(kafka), record[output.key_field],
-                           record, traces.headers_for(record))
-        traces.end()
+            state.write(result.snapshot)
+            kafka = settings.kafka
+            for output in OUTPUTS:
+                records: list[Any] = getattr(result, output.result_field)
+                if output.subject == subjects.WORKOUT_ROUTE:
+                    records = [await with_keys(seal_coordinates, output.subject, r) for r in records]
+                for record in records:
+                    await send(output.subject, output.topic(kafka), record[output.key_field],
+                               record, traces.headers_for(record))
         for rejection in result.rejections:
             part, offset = rejection.ref[0], rejection.ref[1]
             original = raw_by_offset.get(offset) if part == partition else None

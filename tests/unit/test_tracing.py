@@ -270,3 +270,14 @@ def test_a_processor_span_holds_no_user_or_workout_id(spans):
     traces.end()
     (span,) = spans.get_finished_spans()
     assert not any("secret" in str(v) for v in span.attributes.values())
+
+
+def test_a_failed_batchs_spans_are_ended_and_marked_as_errors(spans):
+    from opentelemetry.trace import StatusCode
+
+    with pytest.raises(RuntimeError), tracing.BatchTraces() as traces:
+        traces.consumed((("traceparent", PARENT.encode()),), "events", 3, 9, "u-2", "w-2")
+        raise RuntimeError("the broker went away")
+    (span,) = spans.get_finished_spans()
+    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.description == "RuntimeError: the broker went away"
