@@ -3,6 +3,8 @@ what is refused, and what a processor batch gives its derived records, on and of
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -281,3 +283,39 @@ def test_a_failed_batchs_spans_are_ended_and_marked_as_errors(spans):
     (span,) = spans.get_finished_spans()
     assert span.status.status_code == StatusCode.ERROR
     assert span.status.description == "RuntimeError: the broker went away"
+
+
+def test_compose_sends_every_roles_spans_to_its_collector():
+    """Production wiring (docker-compose.yml cannot run here): a pinned, unpublished
+    collector with an OTLP/HTTP receiver where the roles send, keeping spans 7 days at
+    most; every FitStream role exports to it."""
+    import yaml
+
+    from fitstream.settings import REPO_ROOT, TracingSettings
+
+    services = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]
+    collector = services["otel-collector"]
+    image, _, tag = collector["image"].rpartition(":")
+    assert image == "otel/opentelemetry-collector-contrib" and re.fullmatch(r"0\.\d+\.\d+", tag)
+    assert "ports" not in collector
+    (source, target) = next(v.split(":")[:2] for v in collector["volumes"]
+                            if v.startswith("./deploy/"))
+    assert collector["command"] == [f"--config={target}"]
+    config = yaml.safe_load((REPO_ROOT / source).read_text())
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "0.0.0.0:4318"
+    pipeline = config["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"] and pipeline["exporters"] == ["file"]
+    assert config["exporters"]["file"]["rotation"]["max_days"] <= 7
+    trace_dir = config["exporters"]["file"]["path"].rpartition("/")[0]
+    assert f"otel-traces:{trace_dir}" in collector["volumes"]
+    owner = services[next(iter(collector["depends_on"]))]
+    assert owner["command"] == ["chown", "10001:10001", trace_dir]
+
+    roles = {name: s for name, s in services.items() if s.get("build") == "."}
+    assert {"processor", "sink", "api", "lakehouse", "score", "delivery"} <= set(roles)
+    for name, service in roles.items():
+        environment = service.get("environment") or {}
+        settings = TracingSettings(exporter=environment.get("FITSTREAM_TRACING__EXPORTER"),
+                                   endpoint=environment.get("FITSTREAM_TRACING__ENDPOINT"))
+        assert settings.exporter == "otlp", name
+        assert settings.endpoint == "http://otel-collector:4318/v1/traces", name
