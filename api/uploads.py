@@ -2,8 +2,12 @@
 takes a FIT, GPX or TCX file, gzipped or not; GET /api/v1/uploads/{id} says where it is.
 
 POST, in order: the token (401; a device token or a user token, and the owner is the
-token's user, never anything in the file), the size as sent (413, ``uploads.max_bytes``),
-then in a worker thread the file (fitstream/activity_files: gzip under
+token's user, never anything in the file), checked by the route itself before the
+multipart body is read (FastAPI reads a form body before it resolves dependencies, so
+a dependency alone would let a stranger's body be parsed), then a parse slot (at most
+``uploads.max_concurrent_parses`` files per process are read into memory and parsed
+at once; the others wait for a slot before their file is read), the size as sent
+(413, ``uploads.max_bytes``), then in a worker thread the file (fitstream/activity_files: gzip under
 ``uploads.max_decompressed_bytes`` (413), the format by content (415), the parser
 (422 ``corrupt_file``), the track's checks (422 ``invalid_track``: coordinates out of
 range, a clock ahead of the server's by more than ``api.max_future_skew_ms``, no
@@ -17,8 +21,13 @@ Ids and state. The workout id and the event ids derive from (the owner, the SHA-
 the decompressed content) under a key derived from the token secret
 (fitstream/activity_files/translation.py), so uploading a file again gives the same
 upload id and the same events, which the processor ignores as duplicates: one
-workout. The upload id is self-describing and MACed for its owner, so GET keeps nothing
-in memory and works on any replica, after any restart:
+workout. The ``sport`` form field is deliberately not part of the ids: the same file is
+the same activity whatever sport is claimed for it, so a repeat upload with another
+sport is a repeat (its events are dropped as duplicates, or nothing is produced once
+ready) and the workout keeps the sport of the first upload. Keying on the sport would
+let one recording become several workouts, doubling the user's totals.
+The upload id is self-describing and MACed for its owner, so GET keeps nothing in
+memory and works on any replica, after any restart:
 
 - ``ready`` with the workout id: the owner's summary of that workout is in the view and
   completed (the view the API already serves, stores/clickhouse);
@@ -45,10 +54,13 @@ import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+import jwt
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -64,17 +76,16 @@ from fitstream.activity_files import (
     check_track,
     content_sha256,
     open_upload_id,
-    read_track,
+    read_upload,
     upload_ids,
     workout_events,
 )
-from fitstream.activity_files.formats import unpack
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.domain.event_bounds import CLOCK_TOLERANCE_MS
 from fitstream.domain.events import SPORT_TYPES
 from fitstream.privacy.fields import KeyStoreUnavailable
 from fitstream.settings import FitStreamSettings
-from fitstream.tokens import InvalidToken
+from fitstream.tokens import USER_AUDIENCE, InvalidToken, bearer
 from stores.clickhouse import queries
 from stores.clickhouse.store import ClickHouseStore
 
@@ -89,7 +100,7 @@ class UploadStatus(BaseModel):
     (``reason`` set)."""
 
     upload_id: str
-    status: str
+    status: Literal["processing", "ready", "error"]
     workout_id: str | None = None
     reason: str | None = None
 
@@ -112,27 +123,67 @@ def upload_key(settings: FitStreamSettings) -> bytes:
                     b"fitstream uploads v1", hashlib.sha256).digest()
 
 
-async def _uploader(request: Request,
-                    credentials: Annotated[Credentials, Depends(device_scheme)]) -> Uploader:
+def _identify(request: Request) -> Uploader:
     """The token's user (and device): a device token, or else a user token; 401 for
-    neither. Declared before the form, so a stranger's body is never parsed."""
-    token = credentials and credentials.credentials
+    neither. Verified (and rate-limited) once per request: the result is kept in
+    ``request.state`` for the dependency below."""
+    known = getattr(request.state, "uploader", None)
+    if known is not None:
+        return known
+    token = bearer(request.headers.get("authorization"))
     if not token:
         raise ApiError(401, "unauthorized", "a device or user bearer token is required",
                        headers={"WWW-Authenticate": "Bearer"})
     verifier = verifier_of(request)
     try:
         device = verifier.device(token)
-        return Uploader(device.user_id, device.device_id)
+        uploader = Uploader(device.user_id, device.device_id)
     except InvalidToken as device_error:
         try:
-            return Uploader(verifier.user(token), UPLOAD_DEVICE)
-        except InvalidToken:
-            raise ApiError(401, "unauthorized", f"invalid device or user token: {device_error}",
+            uploader = Uploader(verifier.user(token), UPLOAD_DEVICE)
+        except InvalidToken as user_error:
+            # Quote the error of the kind of token that was sent, not the other's.
+            error = user_error if _audience(token) == USER_AUDIENCE else device_error
+            raise ApiError(401, "unauthorized", f"invalid device or user token: {error}",
                            headers={"WWW-Authenticate": "Bearer"}) from device_error
+    request.state.uploader = uploader
+    return uploader
+
+
+def _audience(token: str) -> object:
+    """The audience a token claims (unverified: only to choose which error to quote)."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("aud")
+    except jwt.PyJWTError:
+        return None
+
+
+async def _uploader(request: Request,
+                    credentials: Annotated[Credentials, Depends(device_scheme)]) -> Uploader:
+    """The caller, identified by :class:`TokenFirstRoute` before the body was read.
+    ``credentials`` is declared so the OpenAPI document names the bearer scheme."""
+    return _identify(request)
 
 
 CurrentUploader = Annotated[Uploader, Depends(_uploader)]
+
+
+class TokenFirstRoute(APIRoute):
+    """A route that identifies the caller before FastAPI reads the request body.
+
+    FastAPI reads a form (multipart) body, spooling its files, before it resolves any
+    dependency, so a dependency's 401 comes after a stranger's body has been parsed.
+    This route's handler checks the token first and answers 401 with the error body
+    without reading the body; the OpenAPI document is the plain route's."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def token_first(request: Request) -> Response:
+            _identify(request)
+            return await handler(request)
+
+        return token_first
 
 
 def _refusal(exc: ActivityFileError) -> ApiError:
@@ -152,12 +203,11 @@ def prepare_upload(settings: FitStreamSettings, serde: AvroSerde, uploader: Uplo
     """The upload's ids and checked events (CPU only: run it off the event loop)."""
     limits = settings.uploads
     try:
-        track = read_track(data, limits.max_decompressed_bytes, limits.max_points)
+        content, track = read_upload(data, limits.max_decompressed_bytes, limits.max_points)
         if sport is not None:
             track = Track(track.format, sport, track.points, track.calories)
         check_track(track, now_ms, settings.api.max_future_skew_ms, limits.max_points)
-        # Inflating again is cheap beside parsing, and keeps read_track one call.
-        digest = content_sha256(unpack(data, limits.max_decompressed_bytes))
+        digest = content_sha256(content)
         ids = upload_ids(upload_key(settings), uploader.user_id, digest, track.start_ms)
         events = workout_events(
             track, uploader.user_id, uploader.device_id, ids.workout_id,
@@ -227,7 +277,7 @@ def read_state(store: ClickHouseStore, owners: Any, settings: FitStreamSettings,
 
 
 def uploads_router(settings: FitStreamSettings) -> APIRouter:
-    router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+    router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"], route_class=TokenFirstRoute)
     limits = settings.uploads
     errors = {s: {"model": ErrorBody} for s in (401, 413, 415, 422, 503)}
     # Parsing holds a file's tree in memory and a core: bounded per process.
@@ -251,10 +301,13 @@ def uploads_router(settings: FitStreamSettings) -> APIRouter:
                            f"{', '.join(SPORT_TYPES)}")
         if publisher is None:
             raise ApiError(503, "unavailable", "this process does not write to the log")
-        data = await file.read(limits.max_bytes + 1)
-        if len(data) > limits.max_bytes:
-            raise ApiError(413, "payload_too_large", f"the file is over {limits.max_bytes} bytes")
+        # The slot is taken before the file is read into memory: the files waiting for
+        # a slot stay where the form parser spooled them (a temporary file).
         async with parsing:
+            data = await file.read(limits.max_bytes + 1)
+            if len(data) > limits.max_bytes:
+                raise ApiError(413, "payload_too_large",
+                               f"the file is over {limits.max_bytes} bytes")
             now_ms = time.time_ns() // 1_000_000
             prepared = await run_in_threadpool(prepare_upload, settings, serde, uploader,
                                                data, sport, now_ms)

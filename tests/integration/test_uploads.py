@@ -41,6 +41,9 @@ pytestmark = pytest.mark.e2e
 UPLOADER, UPLOADER_DEVICE = "uploader-1", "watch-up-1"
 REFERENCE, REFERENCE_DEVICE = "reference-1", "watch-ref-1"
 STRANGER = "stranger-1"
+# When the module is imported: the fixtures' tracks end in the past of it, which stays
+# true however late the tests run. A time that must be ahead of the server's clock is
+# taken right before its request (assert_refusals), never from here.
 NOW = int(time.time()) * 1000
 HOUR = 3_600_000
 MINUTE = 60_000
@@ -257,7 +260,8 @@ def assert_refusals(client: httpx.Client, settings: FitStreamSettings,
     points = files["fit"]["points"]
     north = [TrackPoint(p.time_ms, 91.0 if i == 5 else p.lat, p.lon) for i, p in
              enumerate(points)]
-    ahead = track_points(NOW + 10 * MINUTE, 20)
+    # The clock now, not at import: this module runs minutes after it is imported.
+    ahead = track_points(int(time.time() * 1000) + 10 * MINUTE, 20)
     old = track_points(NOW - 5 * 24 * HOUR, 20)  # the uploader's newest is hours old
     cases = [
         (fit_file(points)[:-30], 422, "corrupt_file"),
@@ -270,6 +274,8 @@ def assert_refusals(client: httpx.Client, settings: FitStreamSettings,
         (gpx_file(points).replace(b"<time>", b"<name>").replace(b"</time>", b"</name>"),
          422, "invalid_track"),
         (tcx_file(old), 422, "too_late"),
+        # A zone offset no clock has (datetime refuses it only when the time is used).
+        (gpx_file(points).replace(b"Z</time>", b"+99:00</time>", 1), 422, "corrupt_file"),
     ]
     before = end_offsets(settings)
     answers = []
@@ -281,4 +287,16 @@ def assert_refusals(client: httpx.Client, settings: FitStreamSettings,
     assert answers == [(status, error) for _, status, error in cases]
     nobody = upload(client, {}, files["gpx"]["data"])
     assert (nobody.status_code, nobody.json()["error"]) == (401, "unauthorized")
+    # The token is checked before the body is read: a body the form parser refuses
+    # (no boundary) gets a stranger 401, not the parser's 400.
+    unparsed = client.post("/api/v1/uploads", content=b"x",
+                           headers={"Content-Type": "multipart/form-data"})
+    assert (unparsed.status_code, unparsed.json()["message"]) == (
+        401, "a device or user bearer token is required")
+    # An expired user token is told what is wrong with it, not what a device token lacks.
+    expired = issue_user_token(settings.api.token_secret.get_secret_value(), UPLOADER, 60,
+                               now=time.time() - 3600)
+    answer = upload(client, {"Authorization": f"Bearer {expired}"}, files["gpx"]["data"])
+    assert (answer.status_code, answer.json()["message"]) == (
+        401, "invalid device or user token: Signature has expired")
     assert end_offsets(settings) == before

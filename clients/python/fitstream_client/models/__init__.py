@@ -40,6 +40,7 @@ from .sql_request import SqlRequest
 from .sql_result import SqlResult
 from .totals import Totals
 from .upload_status import UploadStatus
+from .upload_status_status import UploadStatusStatus
 from .user_achievement_list import UserAchievementList
 from .user_forecast import UserForecast
 from .user_preferences import UserPreferences
@@ -105,6 +106,7 @@ __all__ = (
     "SqlResult",
     "Totals",
     "UploadStatus",
+    "UploadStatusStatus",
     "UserAchievementList",
     "UserForecast",
     "UserPreferences",

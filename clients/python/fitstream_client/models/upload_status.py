@@ -6,6 +6,7 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.upload_status_status import UploadStatusStatus, check_upload_status_status
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="UploadStatus")
@@ -17,20 +18,20 @@ class UploadStatus:
     (``reason`` set).
 
         Attributes:
-            status (str):
+            status (UploadStatusStatus):
             upload_id (str):
             reason (None | str | Unset):
             workout_id (None | str | Unset):
     """
 
-    status: str
+    status: UploadStatusStatus
     upload_id: str
     reason: None | str | Unset = UNSET
     workout_id: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status
+        status: str = self.status
 
         upload_id = self.upload_id
 
@@ -64,7 +65,7 @@ class UploadStatus:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        status = d.pop("status")
+        status = check_upload_status_status(d.pop("status"))
 
         upload_id = d.pop("upload_id")
 
