@@ -25,7 +25,7 @@ from api.notifications import notification_router
 from api.openapi_document import shaped
 from api.pipeline_health import install_pipeline_health
 from api.predictions import prediction_router
-from api.rate_limits import FailedAuthLimit, RateLimits
+from api.rate_limits import AddressLimits, RateLimits
 from api.revocations import Revocations
 from api.stats_view import StatsView
 from api.uploads import uploads_router
@@ -149,7 +149,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
                     '{"error", "message", "code", "details"}.')
     install_error_handlers(app)
     # Verified identities are charged their rate limits (api/rate_limits.py).
-    rate_limits = RateLimits.from_settings(settings.rate_limits)
+    rate_limits = RateLimits(settings.rate_limits)
     app.state.token_verifier = TokenVerifier(TokenKeys.from_settings(settings.api), revocations,
                                              rate_limits)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes,
@@ -157,7 +157,7 @@ def create_app(settings: FitStreamSettings, serde: AvroSerde,
                              # The file plus the multipart envelope (api/uploads.py
                              # caps the file itself).
                              "/api/v1/uploads": settings.uploads.max_bytes + 64 * 1024})
-    app.add_middleware(FailedAuthLimit, rate_limits=rate_limits)
+    app.add_middleware(AddressLimits, rate_limits=rate_limits)
     app.add_middleware(TraceIdMiddleware)
     # Outermost (added last): times and counts every answer, the refusals above included.
     app.add_middleware(HttpMetrics)

@@ -80,6 +80,13 @@ class TokenVerifier:
         self.rate_limits = rate_limits
         self._verified = VerifiedTokens()
 
+    def _before_verification(self) -> None:
+        # Only tokens missing from the verified cache get here (VerifiedTokens.get): an
+        # address over its failed-auth limit is refused new verifications, while tokens
+        # verified earlier keep working (they may share the address behind a balancer).
+        if self.rate_limits is not None:
+            self.rate_limits.before_verification()
+
     def _charge(self, kind: str, *key: str) -> None:
         if self.rate_limits is not None:
             self.rate_limits.charge(kind, *key)
@@ -95,12 +102,15 @@ class TokenVerifier:
         return analyst
 
     def _verify_user(self, token: str) -> str:
+        self._before_verification()
         return verify_user_token(self.keys, token)
 
     def _verify_analyst(self, token: str) -> str:
+        self._before_verification()
         return verify_analyst_token(self.keys, token)
 
     def _verify_device(self, token: str) -> DeviceIdentity:
+        self._before_verification()
         return verify_device_token(self.keys, token)
 
     def device(self, token: str) -> DeviceIdentity:

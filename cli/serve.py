@@ -69,7 +69,7 @@ def serve(settings: FitStreamSettings, *, ingest: bool = True, reads: bool = Tru
              reads=reads, sink=sink, clickhouse=settings.clickhouse.backend)
     try:
         uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_config=None,
-                    access_log=False)
+                    access_log=False, forwarded_allow_ips=settings.api.forwarded_allow_ips)
     finally:
         if follower is not None:
             follower.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -391,6 +391,10 @@ MIN_TOKEN_SECRET_CHARS = 32
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
+    # Peers whose X-Forwarded-For/-Proto uvicorn trusts (comma-separated IPs or CIDRs,
+    # "*" for any): the balancer's, so that the client address the address rate limits
+    # key on is the caller's. uvicorn's own default.
+    forwarded_allow_ips: str = "127.0.0.1"
     # Tokens are HS256 JWTs whose header names the key (kid) that signed them. New tokens
     # are signed with token_secret under token_kid; token_accepted_secrets (kid -> secret)
     # holds retired keys still accepted while their tokens live out their TTL (rotation).
@@ -478,10 +482,29 @@ class RateLimitSettings(BaseModel):
     user: str = "20/second;600/minute"
     # Per client address, counting only requests answered 401 (no token, a bad or
     # revoked one): verifying a token is the work an attacker can make us repeat. Over
-    # it, that address's requests with a token get 429 before any verification.
+    # it, that address gets 429 for a token not verified before (tokens in the
+    # verified cache keep working: a balancer's callers may share one address).
     failed_auth: str = "10/second;300/minute"
+    # Per client address, requests without a token (public reads, healthcheck). Behind
+    # a balancer without api.forwarded_allow_ips every caller shares its address, so
+    # this is generous; with it, it is per caller.
+    anonymous: str = "50/second;1500/minute"
+    # Each storage call (Redis) waits at most this long; on an error the limits are
+    # skipped (fail open, logged, fitstream_rate_limit_errors_total) for storage_retry_s.
+    storage_timeout_s: float = Field(0.25, gt=0, le=5)
+    storage_retry_s: float = Field(1.0, ge=0)
 
-    @field_validator("device", "user", "failed_auth")
+    @model_validator(mode="after")
+    def _bounded_memory(self) -> RateLimitSettings:
+        # limits 5.8's memory storage keeps a moving window's timestamps per key and
+        # never drops idle keys: one list per client address ever seen, without bound.
+        if self.strategy == "moving-window" and self.storage_uri.startswith("memory://"):
+            raise ValueError("rate_limits.strategy moving-window needs a redis:// "
+                             "storage_uri: in memory:// its per-address windows grow "
+                             "without bound")
+        return self
+
+    @field_validator("device", "user", "failed_auth", "anonymous")
     @classmethod
     def _parses(cls, value: str) -> str:
         try:

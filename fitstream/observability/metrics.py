@@ -56,5 +56,9 @@ HTTP_REQUEST_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 RATE_LIMITED = Counter(
     "fitstream_rate_limited_total",
-    "Requests refused with 429, by the limit that refused them (device, user, failed_auth)",
+    "Requests refused with 429, by the limit that refused them (device, user, failed_auth, "
+    "anonymous)",
     ["limit"])
+RATE_LIMIT_ERRORS = Counter(
+    "fitstream_rate_limit_errors_total",
+    "Rate-limit storage (Redis) errors; each serves requests unlimited for storage_retry_s")

@@ -608,3 +608,12 @@ def test_metric_names_follow_prometheus_conventions():
         assert metric._name.startswith("fitstream_"), metric._name
         if metric._type != "counter":  # a counter counts things: its unit is _total
             assert metric._name.endswith(units), f"{metric._name} does not say its unit"
+
+
+def test_the_api_trusts_forwarded_addresses_only_from_the_balancer():
+    """The address rate limits key on X-Forwarded-For's caller only when the peer is the
+    balancer (api.forwarded_allow_ips); trusting everyone ("*") on a published port would
+    let any caller pick the address it is limited as."""
+    trusted = SERVICES["api"]["environment"]["FITSTREAM_API__FORWARDED_ALLOW_IPS"]
+    assert trusted.startswith("${FITSTREAM_BALANCER_IPS:?"), trusted
+    assert "FITSTREAM_BALANCER_IPS" in REQUIRED_VARIABLES
