@@ -80,7 +80,7 @@ def run_settings(base: FitStreamSettings, run: str) -> FitStreamSettings:
         # the limits stay on (their cost is measured), out of reach.
         "rate_limits": base.rate_limits.model_copy(update={
             "device": "1000000/second", "user": "1000000/second",
-            "failed_auth": "1000000/second"}),
+            "failed_auth": "1000000/second", "anonymous": "1000000/second"}),
     })
 
 
