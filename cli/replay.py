@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.common import configure_logs
+from cli.common import configure_observability
 from cli.common import console as stderr_console
 from fitstream.settings import FitStreamSettings, get_settings
 
@@ -34,7 +34,7 @@ def replay(
     = "",
 ) -> None:
     """Rebuild every view from offset 0 of the log into a fresh store, and count its rows."""
-    configure_logs("replay")
+    configure_observability("replay")
     run_replay(get_settings(), name or time.strftime("%Y%m%dT%H%M%S"), stderr_console)
 
 

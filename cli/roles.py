@@ -10,7 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from cli.common import configure_logs, console
+from cli.common import configure_observability, console
 from fitstream.settings import REPO_ROOT, FitStreamSettings, get_settings
 
 app = typer.Typer()
@@ -51,7 +51,7 @@ def process(
     from fitstream.gc_policy import settle_after_start
     from streams.faust.workout_sessions import build
 
-    configure_logs("processor")
+    configure_observability("processor")
     wiring = build(settings)
     settle_after_start()
     # override_logging=False keeps the JSON logs configured above.
@@ -83,7 +83,7 @@ def serve(
     """Run the HTTP API (and, by default, the ClickHouse sink that owns the embedded store)."""
     from cli.serve import serve as run_api
 
-    configure_logs("api")
+    configure_observability("api")
     run_api(get_settings(), ingest=ingest, reads=reads, sink=sink)
 
 
@@ -95,7 +95,7 @@ def sink_command() -> None:
     from fitstream.observability.metrics_server import serve_role_metrics
     from sinks.clickhouse.topic_sink import run_sinks
 
-    configure_logs("sink")
+    configure_observability("sink")
     serve_role_metrics(get_settings(), "sink")
     run_sinks(get_settings())
 
@@ -113,7 +113,7 @@ def lakehouse() -> None:
     from fitstream.observability.metrics_server import serve_role_metrics
     from sinks.delta.topic_sink import run_lakehouse
 
-    configure_logs("lakehouse")
+    configure_observability("lakehouse")
     serve_role_metrics(get_settings(), "lakehouse")
     run_lakehouse(get_settings())
 
@@ -129,7 +129,7 @@ def score() -> None:
     Its Prometheus metrics are on http://<metrics.host>:<models.score_web_port>/metrics."""
     from streams.scoring.scorer import run_scorer
 
-    configure_logs("scorer")
+    configure_observability("scorer")
     run_scorer(get_settings())
 
 
@@ -145,7 +145,7 @@ def deliver() -> None:
     from delivery.worker import run_delivery_worker
     from fitstream.observability.metrics_server import serve_role_metrics
 
-    configure_logs("delivery")
+    configure_observability("delivery")
     serve_role_metrics(get_settings(), "delivery")
     run_delivery_worker(get_settings())
 

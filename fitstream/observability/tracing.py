@@ -239,10 +239,13 @@ def sampler_for(role: str, ratio: float) -> Any:
 
 
 def use_provider(provider: Any) -> None:
-    """Trace with ``provider`` (an SDK ``TracerProvider``) from now on; None: off."""
+    """Trace with ``provider`` (an SDK ``TracerProvider``) from now on; None: off. The
+    provider it replaces is shut down (its spans exported, its export thread ended)."""
     global _tracer, _provider  # noqa: PLW0603 (read on every record: a plain global is cheapest)
-    _provider = provider
+    replaced, _provider = _provider, provider
     _tracer = provider.get_tracer("fitstream") if provider is not None else None
+    if replaced is not None and replaced is not provider:
+        replaced.shutdown()
 
 
 def enabled() -> bool:

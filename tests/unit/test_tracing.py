@@ -319,3 +319,29 @@ def test_compose_sends_every_roles_spans_to_its_collector():
                                    endpoint=environment.get("FITSTREAM_TRACING__ENDPOINT"))
         assert settings.exporter == "otlp", name
         assert settings.endpoint == "http://otel-collector:4318/v1/traces", name
+
+
+def test_a_replaced_provider_is_shut_down():
+    """No export thread outlives the provider it served (configure() again, a test's)."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class Shutdowns(SpanProcessor):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def shutdown(self) -> None:
+            self.calls += 1
+
+    first, second = TracerProvider(), TracerProvider()
+    first_calls, second_calls = Shutdowns(), Shutdowns()
+    first.add_span_processor(first_calls)
+    second.add_span_processor(second_calls)
+    try:
+        tracing.use_provider(first)
+        tracing.use_provider(first)  # the same one again: kept
+        assert first_calls.calls == 0
+        tracing.use_provider(second)
+        assert (first_calls.calls, second_calls.calls) == (1, 0)
+    finally:
+        tracing.use_provider(None)
+    assert second_calls.calls == 1
