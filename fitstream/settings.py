@@ -577,7 +577,8 @@ class TracingSettings(BaseModel):
     exporter: Literal["none", "console", "otlp"] = "none"
     endpoint: str = "http://otel-collector:4318/v1/traces"
     service_name: str = "fitstream"
-    # Root traces kept (a request's own sampled flag decides for its children).
+    # Traces kept: the API draws this ratio of its requests whatever their traceparent
+    # says; the other roles follow the records' flag (tracing.sampler_for).
     sample_ratio: float = Field(1.0, ge=0, le=1)
 
 

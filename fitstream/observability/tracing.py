@@ -207,8 +207,9 @@ def sampler_for(role: str, ratio: float) -> Any:
     ratio sampler keeps every id below its bound, and the client picks the id, so for a
     remote parent the API draws at random). Every other role follows its parent (the
     records' sampled flag is the API's decision) and keeps ``ratio`` of the traces it
-    starts. The SDK is imported here, as in :func:`configure`: only roles that trace
-    load it."""
+    starts, except a sink batch with a sampled record (:data:`SAMPLED_RECORDS`): always
+    kept, or its records' links would be lost. The SDK is imported here, as in
+    :func:`configure`: only roles that trace load it."""
     from opentelemetry.sdk.trace.sampling import (
         Decision,
         ParentBased,
@@ -217,8 +218,25 @@ def sampler_for(role: str, ratio: float) -> Any:
         TraceIdRatioBased,
     )
 
+    by_trace_id = TraceIdRatioBased(ratio)
+
+    class RootRatio(Sampler):
+        """Keeps ``ratio`` of new traces by trace id, and every sink batch that links a
+        sampled record."""
+
+        def should_sample(self, parent_context: Any, trace_id: int, name: str,
+                          kind: Any = None, attributes: Any = None, links: Any = None,
+                          trace_state: Any = None) -> Any:
+            if attributes and attributes.get(SAMPLED_RECORDS):
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, None)
+            return by_trace_id.should_sample(parent_context, trace_id, name, kind,
+                                             attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return f"RootRatio{{{ratio}}}"
+
     if role != "api":
-        return ParentBased(TraceIdRatioBased(ratio))
+        return ParentBased(RootRatio())
 
     class DrawnRatio(Sampler):
         """Keeps ``ratio`` of a remote parent's spans by a random draw."""
@@ -234,7 +252,7 @@ def sampler_for(role: str, ratio: float) -> Any:
         def get_description(self) -> str:
             return f"DrawnRatio{{{ratio}}}"
 
-    return ParentBased(TraceIdRatioBased(ratio), remote_parent_sampled=DrawnRatio(),
+    return ParentBased(RootRatio(), remote_parent_sampled=DrawnRatio(),
                        remote_parent_not_sampled=DrawnRatio())
 
 
@@ -426,6 +444,8 @@ class BatchLinks:
         if context is None:
             return
         span_context = trace.get_current_span(context).get_span_context()
+        if not span_context.trace_flags.sampled:
+            return  # a trace nobody kept: nothing to follow the link to
         key = (span_context.trace_id, span_context.span_id)
         if key not in self._links:
             self._links[key] = Link(span_context, {**_message_attributes(message), **attributes})
@@ -446,6 +466,17 @@ class BatchLinks:
                             "fitstream.links.parts": len(parts) + 1}).end()
 
 
+# A sink batch span's attribute: some record of the batch is in a sampled trace, so the
+# batch span is kept whatever the sample ratio (sampler_for).
+SAMPLED_RECORDS = "fitstream.batch.sampled_records"
+
+
+def _sampled(headers: Headers | None) -> bool:
+    """Whether a record's valid traceparent has its sampled flag set."""
+    carried = trace_headers(headers)
+    return bool(carried) and int(carried[0][1][53:55], 16) & 1 == 1
+
+
 _batch_links: ContextVar[BatchLinks | None] = ContextVar("fitstream_batch_links", default=None)
 
 
@@ -458,7 +489,9 @@ def _batch_span(sink: str, batch: Sequence[Any], link_records: bool) -> Iterator
         with _tracer.start_as_current_span(
                 f"write {sink}", kind=SpanKind.CONSUMER,
                 attributes={"messaging.system": "kafka", "fitstream.sink": sink,
-                            "messaging.batch.message_count": len(batch)}) as span:
+                            "messaging.batch.message_count": len(batch),
+                            SAMPLED_RECORDS: any(_sampled(m.headers()) for m in batch)},
+                ) as span:
             if link_records and span.is_recording():
                 for message in batch:
                     links.add(message, {})

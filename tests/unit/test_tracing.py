@@ -345,3 +345,25 @@ def test_a_replaced_provider_is_shut_down():
     finally:
         tracing.use_provider(None)
     assert second_calls.calls == 1
+
+
+def test_a_sink_batch_with_a_sampled_record_is_kept_whatever_the_ratio():
+    """A sink batch span is a root: at sample_ratio 0 it is still kept when a record of
+    the batch is in a sampled trace (else its links are lost); unsampled records'
+    traces were never kept, so they are not linked, and alone they make no span."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=tracing.sampler_for("sink", 0.0))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use_provider(provider)
+    try:
+        sampled, _ = traced_batch(2)
+        unsampled = [Record(9, f"00-{TRACE}-00f067aa0ba902b7-00".encode()), Record(10, None)]
+        with tracing.sink_batch_span("workout-summary", unsampled, link_records=True):
+            pass
+        assert exporter.get_finished_spans() == ()
+        with tracing.sink_batch_span("workout-summary", sampled + unsampled, link_records=True):
+            pass
+        (write,) = exporter.get_finished_spans()
+        assert sorted(link.context.span_id for link in write.links) == [0x2000, 0x2001]
+    finally:
+        tracing.use_provider(None)
