@@ -369,6 +369,7 @@ class SinkRunner:
         self._commit()
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         self._uncommitted = {k: o for k, o in self._uncommitted.items() if k not in revoked}
+        metrics.forget_consumer_lag(self.group_id, revoked)
 
     def _report_lag(self) -> None:
         try:

@@ -8,6 +8,9 @@ fails if it queries one that is not defined here.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_INGESTED = Counter(
@@ -27,6 +30,17 @@ CONSUMER_LAG = Gauge(
     "fitstream_consumer_lag_records",
     "Records between a group's position and the end of a partition",
     ["group", "topic", "partition"])
+
+
+def forget_consumer_lag(group: str, partitions: Iterable[tuple[str, int]]) -> None:
+    """Drop the lag series of (topic, partition)s this process no longer reads (revoked
+    in a rebalance): their new owner reports them, and a last value left here would be
+    counted twice by a sum over the group, and never fall."""
+    for topic, partition in partitions:
+        with contextlib.suppress(KeyError):  # never reported here
+            CONSUMER_LAG.remove(group, topic, str(partition))
+
+
 SINK_BATCH_ROWS = Histogram(
     "fitstream_sink_batch_rows", "Rows per sink batch", ["sink"],
     buckets=(1, 10, 100, 500, 1000, 5000, 10000, 50000))

@@ -221,6 +221,12 @@ def build(settings: FitStreamSettings) -> WorkoutSessionsApp:
 
     add_weekly_boards_agent(wiring, serde, dead_letter)
 
+    @wiring.app.on_partitions_revoked.connect
+    async def forget_revoked_lag(app: Any, revoked: Any, **_: Any) -> None:
+        # Their new owner reports them: a stale value here would be counted twice.
+        metrics.forget_consumer_lag(settings.processor.app_id,
+                                    ((tp.topic, tp.partition) for tp in revoked))
+
     @wiring.app.page("/metrics")
     async def prometheus_metrics(web: Any, request: Any) -> Any:
         """This worker's counters: processed, duplicates, dead-lettered, lag."""
