@@ -83,6 +83,7 @@ from fitstream.activity_files import (
 from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.domain.event_bounds import CLOCK_TOLERANCE_MS
 from fitstream.domain.events import SPORT_TYPES
+from fitstream.observability import metrics
 from fitstream.privacy.fields import KeyStoreUnavailable
 from fitstream.settings import FitStreamSettings
 from fitstream.tokens import USER_AUDIENCE, InvalidToken, bearer
@@ -331,6 +332,8 @@ def uploads_router(settings: FitStreamSettings) -> APIRouter:
             await publisher.publish([(key, value) for value in values])
         except BrokerUnavailable as exc:
             raise ApiError(503, "unavailable", str(exc)) from exc
+        for _, event in prepared.accepted:  # acknowledged by Kafka, as ingest counts them
+            metrics.EVENTS_INGESTED.labels(type=event["type"]).inc()
         return UploadStatus(upload_id=prepared.upload_id, status="processing")
 
     @router.get("/{upload_id}", response_model=UploadStatus,

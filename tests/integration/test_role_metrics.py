@@ -1,11 +1,14 @@
 """Every role serves Prometheus's /metrics (issue 14, item 5): each `fitstream <role>`
 started for real against the session broker answers on the port its settings give it,
-with the metrics it moves; the consumers report their lag once their partitions are
-assigned, and the API counts real requests per route template (never the raw path)."""
+with samples it produced itself from one uploaded workout (a labelled series or a count
+above zero: a metric's HELP line alone is in every process that imports metrics.py);
+the consumers report their lag once their partitions are assigned, and the API counts
+real requests per route template (never the raw path)."""
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -17,6 +20,7 @@ from fitstream.api_client import api_url
 from fitstream.observability.metrics_server import role_metrics_port
 from fitstream.settings import FitStreamSettings
 from fitstream.tokens import TokenKeys, issue_device_token
+from tests.activity_fixtures import gpx_file, track_points
 from tests.conftest import isolated
 from tests.harness import wait_until
 
@@ -41,6 +45,24 @@ ROLES = {
         "fitstream_http_requests_total", "fitstream_http_request_duration_seconds",
         "fitstream_events_ingested_total", "fitstream_ingest_rejected_total",
         "fitstream_rate_limited_total"]),
+}
+
+
+# role -> samples only that role produces from the uploaded workout (regular expressions
+# over its /metrics lines; "[1-9]" = a value above zero).
+ABOVE_ZERO = r" [1-9][0-9]*(\.[0-9]+)?(e\+[0-9]+)?$"
+PRODUCED = {
+    "api": [r'fitstream_http_requests_total\{method="POST",route="/api/v1/uploads",'
+            r'status="202"\}' + ABOVE_ZERO,
+            # The upload's events are counted as ingested, one WorkoutCompleted.
+            r'fitstream_events_ingested_total\{type="WorkoutCompleted"\} 1\.0$'],
+    "processor": [r"fitstream_events_processed_total" + ABOVE_ZERO,
+                  r"fitstream_samples_processed_total" + ABOVE_ZERO],
+    "sink": [r'fitstream_sink_batch_rows_count\{sink="[^"]+"\}' + ABOVE_ZERO,
+             r'fitstream_consumer_lag_records\{group="[^"]+",'],
+    "lakehouse": [r'fitstream_consumer_lag_records\{group="[^"]+",'],
+    "delivery": [r"fitstream_notification_deliveries_total\{"],
+    "score": [r'fitstream_consumer_lag_records\{group="[^"]+",'],
 }
 
 
@@ -69,6 +91,16 @@ def roles(broker, tmp_path_factory) -> Iterator[tuple[FitStreamSettings, LocalSt
         for role, (command, _) in ROLES.items():
             stack.start(settings, role, *command)
         wait_for_api(settings, stack)
+        # One workout through every role: an uploaded GPX file (the upload counts its
+        # events as ingested), processed, written by the sinks, scored, notified.
+        token = issue_device_token(TokenKeys.from_settings(settings.api),
+                                   f"user-{uuid.uuid4().hex[:8]}", "watch-1", 3600)
+        now_ms = int(time.time()) * 1000
+        sent = httpx.post(f"{api_url(settings)}/api/v1/uploads",
+                          headers={"Authorization": f"Bearer {token}"}, timeout=30,
+                          files={"file": ("run.gpx", gpx_file(track_points(
+                              now_ms - 3_600_000, 40)), "application/octet-stream")})
+        assert sent.status_code == 202, sent.text
         yield settings, stack
     finally:
         stack.stop()
@@ -89,6 +121,20 @@ def test_the_role_serves_its_metrics(roles, role):
     wait_until(answered, f"{role}'s /metrics at {url}", alive=stack.check, stall_s=180)
     for name in ROLES[role][1]:
         assert f"# HELP {name} " in texts[-1], f"{role}: no {name}"
+    patterns = [re.compile(f"^{pattern}", re.MULTILINE) for pattern in PRODUCED[role]]
+
+    def produced() -> bool:
+        text = scrape(url) or ""
+        texts.append(text)
+        return all(pattern.search(text) for pattern in patterns)
+
+    try:
+        wait_until(produced, f"{role}'s own samples", alive=stack.check, stall_s=90)
+    except AssertionError as exc:
+        lines = [x for x in texts[-1].splitlines()
+                 if x.startswith("fitstream_") and not x.endswith(" 0.0")]
+        missing = [p.pattern for p in patterns if not p.search(texts[-1])]
+        raise AssertionError(f"{exc}; missing {missing}; its samples: {lines[:30]}") from None
 
 
 @pytest.mark.parametrize(("role", "group"), [
