@@ -76,3 +76,17 @@ RATE_LIMITED = Counter(
 RATE_LIMIT_ERRORS = Counter(
     "fitstream_rate_limit_errors_total",
     "Rate-limit storage (Redis) errors; each serves requests unlimited for storage_retry_s")
+
+# The scorer (streams/scoring/scorer.py).
+SCORING_ROWS = Counter("fitstream_scoring_rows_total",
+                       "Feature rows the scorer consumed, by outcome",
+                       ["outcome"])
+PREDICTIONS = Counter("fitstream_predictions_total", "Predictions produced",
+                      ["model", "version"])
+SCORING_DEAD_LETTERS = Counter("fitstream_scoring_dead_letters_total",
+                               "Rows dead-lettered by the scorer, by reason (model apart)",
+                               ["reason", "model"])
+SCORING_LATENCY = Histogram(
+    "fitstream_scoring_latency_seconds",
+    "From a feature row's record time to its predictions handed to the broker",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))

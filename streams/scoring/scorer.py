@@ -46,13 +46,18 @@ from typing import Any
 import pandas as pd
 import structlog
 from confluent_kafka import Producer
-from prometheus_client import Counter, Histogram
 
 from feature_repo.definitions import FEATURE_VIEW
 from fitstream.contracts import AvroSerde, SerdeError, registry_from_settings
 from fitstream.kafka.clients import producer_config
 from fitstream.kafka.sink_runner import Message, RunnerConfig, SinkRunner
 from fitstream.model_catalogue import MODELS, ModelSpec
+from fitstream.observability.metrics import (
+    PREDICTIONS,
+    SCORING_DEAD_LETTERS,
+    SCORING_LATENCY,
+    SCORING_ROWS,
+)
 from fitstream.settings import FitStreamSettings
 from streams.scoring.predictions import (
     SUBJECTS,
@@ -75,20 +80,6 @@ MODEL_ERROR = "model_error"
 
 def no_champion(spec: ModelSpec) -> str:
     return f"no_champion:{spec.registered_name}"
-
-
-SCORING_ROWS = Counter("fitstream_scoring_rows_total",
-                       "Feature rows the scorer consumed, by outcome",
-                       ["outcome"])
-PREDICTIONS = Counter("fitstream_predictions_total", "Predictions produced",
-                      ["model", "version"])
-SCORING_DEAD_LETTERS = Counter("fitstream_scoring_dead_letters_total",
-                               "Rows dead-lettered by the scorer, by reason (model apart)",
-                               ["reason", "model"])
-SCORING_LATENCY = Histogram(
-    "fitstream_scoring_latency_seconds",
-    "From a feature row's record time to its predictions handed to the broker",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 
 # -- the champions -------------------------------------------------------------------------

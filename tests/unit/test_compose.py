@@ -617,3 +617,17 @@ def test_the_api_trusts_forwarded_addresses_only_from_the_balancer():
     trusted = SERVICES["api"]["environment"]["FITSTREAM_API__FORWARDED_ALLOW_IPS"]
     assert trusted.startswith("${FITSTREAM_BALANCER_IPS:?"), trusted
     assert "FITSTREAM_BALANCER_IPS" in REQUIRED_VARIABLES
+
+
+def test_metrics_are_defined_only_in_the_metrics_module():
+    """Defined once (fitstream/observability/metrics.py): so the naming test and the
+    dashboard check see every metric a role can serve."""
+    definitions = re.compile(r"\b(Counter|Gauge|Histogram|Summary|Info|Enum)\(")
+    tracked = subprocess.run(["git", "ls-files", "*.py"], cwd=REPO_ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+    elsewhere = [name for name in tracked
+                 if not name.startswith("tests/")
+                 and name != "fitstream/observability/metrics.py"
+                 and "prometheus_client" in (text := (REPO_ROOT / name).read_text())
+                 and definitions.search(text)]
+    assert elsewhere == []
