@@ -27,7 +27,10 @@ ANALYTICS = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    settings = FitStreamSettings(state_dir=tmp_path_factory.mktemp("sandbox"))
+    # The statements go one after another as fast as the store answers, far past an
+    # analyst's rate limit (which tests/integration/test_rate_limits.py covers).
+    settings = FitStreamSettings(state_dir=tmp_path_factory.mktemp("sandbox"),
+                                 rate_limits={"user": "", "anonymous": ""})
     store = open_store(settings)
     apply_ddl(store)
     client = TestClient(create_app(settings, AvroSerde(registry_from_settings(
