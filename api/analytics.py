@@ -25,14 +25,13 @@ from api.auth import CurrentAnalyst
 from api.bodies import json_body, json_body_openapi
 from api.dependencies import Settings, Store
 from api.errors import ApiError, ErrorBody
-from stores.clickhouse.analyst_sql import StatementRefused
+from stores.clickhouse.analyst_sql import EXAMPLE_STATEMENT, StatementRefused
 from stores.clickhouse.queries import analyst_limits, run_checked
 
 
 class SqlRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"sql": "SELECT sport_type, count() AS workouts FROM workout_summary "
-                "GROUP BY sport_type ORDER BY workouts DESC"}]})
+        {"sql": EXAMPLE_STATEMENT}]})
 
     sql: str = Field(min_length=1, max_length=100_000, description="One statement")
 

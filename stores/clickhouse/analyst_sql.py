@@ -36,6 +36,10 @@ from stores.clickhouse.store import bind
 log = structlog.get_logger("stores.clickhouse.analyst_sql")
 
 # Table functions that generate rows from their arguments alone.
+# The OpenAPI document's example statement (api/analytics.py): SQL lives in the stores,
+# not the routers (tests/unit/test_store_layout.py).
+EXAMPLE_STATEMENT = ("SELECT sport_type, count() AS workouts FROM workout_summary "
+                     "GROUP BY sport_type ORDER BY workouts DESC")
 GENERATOR_FUNCTIONS = frozenset({"numbers", "numbers_mt", "zeros", "zeros_mt", "values",
                                  "generateseries", "generate_series", "view"})
 SYSTEM_TABLES = frozenset({"system.one", "system.numbers", "system.numbers_mt"})
