@@ -184,7 +184,7 @@ def require_owner(user_id: str, owner_id: str, what: str) -> None:
 
 # auto_error=False: a missing or non-bearer header is our 401 with the error body, not
 # FastAPI's 403.
-_user_scheme = HTTPBearer(scheme_name="userToken", auto_error=False,
+user_scheme = HTTPBearer(scheme_name="userToken", auto_error=False,
                           description="`fitstream users token --user ID`: hours")
 device_scheme = HTTPBearer(scheme_name="deviceToken", auto_error=False,
                             description="`fitstream devices token`: revocable")
@@ -193,7 +193,7 @@ _analyst_scheme = HTTPBearer(scheme_name="analystToken", auto_error=False,
 Credentials = HTTPAuthorizationCredentials | None
 
 
-async def _current_user(request: Request, credentials: Annotated[Credentials, Depends(_user_scheme)],
+async def _current_user(request: Request, credentials: Annotated[Credentials, Depends(user_scheme)],
                   ) -> str:
     return _verify(credentials and credentials.credentials, verifier_of(request).user, "user")
 

@@ -17,8 +17,15 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import UserIdPath, WorkoutIdPath, checked_id, require_owner, require_user
-from api.auth import _user_scheme as user_scheme  # the scheme alone, for the document
+# user_scheme: the scheme alone, for the document of routes that check the owner themselves.
+from api.auth import (
+    UserIdPath,
+    WorkoutIdPath,
+    checked_id,
+    require_owner,
+    require_user,
+    user_scheme,
+)
 from api.caching import PRIVATE_VIEW, conditional_json
 from api.dependencies import Owners, Stats, Store
 from api.deprecation import Deprecation, add_deprecated_route

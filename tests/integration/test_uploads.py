@@ -125,10 +125,9 @@ def reference_events(points: list[TrackPoint], sport: str, calories: float) -> l
 def stack(broker, tmp_path_factory):
     settings = isolated(broker, tmp_path_factory.mktemp("uploads"), "uploads")
     settings = settings.model_copy(update={"uploads": LIMITS})
-    if "rate_limits" in FitStreamSettings.model_fields:
-        # This test polls and refuses in quick succession; the limits have their own test.
-        settings = settings.model_copy(update={"rate_limits": settings.rate_limits.model_copy(
-            update={"device": "", "user": ""})})
+    # This test polls and refuses in quick succession; the limits have their own test.
+    settings = settings.model_copy(update={"rate_limits": settings.rate_limits.model_copy(
+        update={"device": "", "user": ""})})
     stack = LocalStack()
     stack.start(settings, "processor", "process")
     stack.start(settings, "api-chdb", "serve")
