@@ -81,7 +81,8 @@ def run(repeats: int = 3, console: Console | None = None) -> dict:
             stack.start(settings, "processor", "process")
             api = stack.start(settings, "api", "serve", "--no-ingest")
             wait_for_api(settings, stack)
-            wait_until_visible(api_url(settings), tally.completed_ids, console, stack)
+            wait_until_visible(api_url(settings), tally.completed_ids, console, stack,
+                               SPEC.users)
             console.print(f"{tally.completed:,} completed workouts of {SPEC.users} users "
                           f"visible; loading at {RATE} requests/s")
             board = httpx.get(f"{api_url(settings)}/api/v1/leaderboards/distance",

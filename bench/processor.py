@@ -43,7 +43,8 @@ def run(repeats: int = 3, console: Console | None = None, seal: bool = True) -> 
                 cpu = CpuWindow({"broker": broker_pid(base), "processor": processor.proc.pid,
                                  "api+sink": api.proc.pid})
                 wait_for_api(settings, stack)
-                wait_until_visible(api_url(settings), tally.completed_ids, console, stack)
+                wait_until_visible(api_url(settings), tally.completed_ids, console, stack,
+                                   SPEC.users)
                 elapsed = time.monotonic() - started
                 shares = cpu.shares()
                 # The worker's CPU over the run (start-up included) per record of the log.

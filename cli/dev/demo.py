@@ -30,6 +30,7 @@ import sys
 import time
 from collections import Counter
 from contextlib import contextmanager, redirect_stderr
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
@@ -41,6 +42,7 @@ from rich.table import Table
 from cli.dev import embedded_broker
 from cli.dev.local_channels import LocalChannels
 from cli.dev.local_stack import LocalStack, logs_dir, wait_for_api
+from cli.dev.patient_client import PatientClient, RateLimitTally, anonymous_pace
 from cli.features import online_feature_table
 from fitstream.api_client import api_url
 from fitstream.contracts import AvroSerde, registry_from_settings
@@ -72,24 +74,30 @@ def dead_letter_count(settings: FitStreamSettings) -> int:
 
 
 def wait_until_visible(url: str, workout_ids: list[str], console: Console,
-                       stack: LocalStack) -> int:
-    """Poll the API until every workout id is visible as completed; returns their count."""
+                       stack: LocalStack, users: int, *, tally: RateLimitTally | None = None,
+                       pace_per_s: float | None = None) -> int:
+    """Poll the API until every workout id is visible as completed; returns their count.
+
+    A round reads each user's public workout list (``user-00000`` .. the fleet's last,
+    a page of up to ``page_limit`` summaries with their status), so it costs about
+    ``users`` requests however many workouts the fleet has; ``pace_per_s`` keeps those
+    under the per-address limit (:func:`cli.dev.patient_client.anonymous_pace`)."""
     remaining = set(workout_ids)
     deadline = time.monotonic() + VISIBILITY_TIMEOUT_S
-    with httpx.Client(base_url=url, timeout=10) as client, Progress(
+    with PatientClient(base_url=url, timeout=10, tally=RateLimitTally() if tally is None else tally,
+                       console=console, pace_per_s=pace_per_s) as client, Progress(
             TextColumn("[bold]materialising"), BarColumn(), MofNCompleteColumn(),
             TextColumn("completed workouts visible"), TimeElapsedColumn(),
             console=console) as progress:
         task = progress.add_task("visible", total=len(workout_ids))
         while remaining and time.monotonic() < deadline:
             stack.check()
-            for workout_id in sorted(remaining):
-                response = client.get(f"/api/v1/workouts/{workout_id}")
-                if response.status_code == 200 and response.json()["status"] == "completed":
-                    remaining.discard(workout_id)
-                    progress.advance(task)
-                elif response.status_code == 404:
-                    break  # the sink is behind; ask again shortly
+            for index in range(users):
+                seen = completed_workouts(client, user_id(index)) & remaining
+                remaining -= seen
+                progress.advance(task, len(seen))
+                if not remaining:
+                    break
             if remaining:
                 time.sleep(0.5)
     if remaining:
@@ -97,15 +105,58 @@ def wait_until_visible(url: str, workout_ids: list[str], console: Console,
     return len(workout_ids)
 
 
+def completed_workouts(client: httpx.Client, user: str, page_limit: int = 200) -> set[str]:
+    """Ids of the user's workouts the API lists as completed (every page of the public
+    list); an empty set while the sink has not written the user yet. Any status but 200
+    (the patient client has already waited out a 429) counts as not visible yet, as a
+    workout's 404 did: the caller asks again next round."""
+    completed: set[str] = set()
+    cursor = None
+    while True:
+        page = client.get(f"/api/v1/users/{user}/workouts",
+                          params={"limit": page_limit, **({"cursor": cursor} if cursor else {})})
+        if page.status_code != 200:
+            return completed
+        body = page.json()
+        completed.update(item["workout_id"] for item in body["items"]
+                         if item["status"] == "completed")
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return completed
+
+
+@dataclass
+class DemoApi:
+    """How the demo reaches the API: every request goes through a :class:`PatientClient`
+    sharing one :class:`RateLimitTally`; token-less clients pace themselves under the
+    per-address limit (settings.rate_limits.anonymous, the embedded default)."""
+
+    url: str
+    console: Console
+    anonymous_pace_per_s: float | None
+    tally: RateLimitTally = field(default_factory=RateLimitTally)
+
+    @classmethod
+    def of(cls, settings: FitStreamSettings, console: Console) -> DemoApi:
+        return cls(api_url(settings), console, anonymous_pace(settings.rate_limits.anonymous))
+
+    def client(self, *, anonymous: bool = False, **kwargs) -> PatientClient:
+        """A client for one ``with`` block; ``anonymous``: it sends no token (paced)."""
+        return PatientClient(base_url=self.url, timeout=10, tally=self.tally,
+                             console=self.console,
+                             pace_per_s=self.anonymous_pace_per_s if anonymous else None,
+                             **kwargs)
+
+
 def user_id(index: int) -> str:
     return f"user-{index:05d}"
 
 
-def choose_channels(settings: FitStreamSettings, users: int) -> int:
+def choose_channels(settings: FitStreamSettings, api: DemoApi, users: int) -> int:
     """Every tenth user also wants email and SMS (everyone else has the default, push)."""
     secret = TokenKeys.from_settings(settings.api)
     chosen = 0
-    with httpx.Client(base_url=api_url(settings), timeout=10) as client:
+    with api.client() as client:
         for index in range(0, users, 10):
             user = user_id(index)
             response = client.put(
@@ -187,14 +238,14 @@ def print_lakehouse(settings: FitStreamSettings, console: Console) -> None:
     console.print(table)
 
 
-def print_notifications(settings: FitStreamSettings, users: int, console: Console,
-                        channels: LocalChannels) -> None:
+def print_notifications(settings: FitStreamSettings, api: DemoApi, users: int,
+                        console: Console, channels: LocalChannels) -> None:
     """What each user's inbox holds, by kind, and the outcome on every external channel."""
     secret = TokenKeys.from_settings(settings.api)
     kinds: Counter[str] = Counter()
     outcomes: Counter[tuple[str, str]] = Counter()
     example = None
-    with httpx.Client(base_url=api_url(settings), timeout=10) as client:
+    with api.client() as client:
         for index in range(users):
             user = user_id(index)
             headers = {"Authorization": f"Bearer {issue_user_token(secret, user, 600)}"}
@@ -228,12 +279,14 @@ def print_notifications(settings: FitStreamSettings, users: int, console: Consol
                       f"{example['body']}")
 
 
-def print_views(url: str, spec: FleetSpec, console: Console) -> None:
-    """The weekly distance top 5 of the fleet's last full week, and achievements unlocked."""
+def print_views(api: DemoApi, spec: FleetSpec, console: Console) -> None:
+    """The weekly distance top 5 of the fleet's last full week, and achievements unlocked
+    (public reads, without a token: paced under the per-address limit)."""
     last_week = LeaderboardWindow.WEEK.period_of(spec.start_ms + (spec.days - 1) * 86_400_000)
-    with httpx.Client(base_url=url, timeout=10) as client:
-        board = client.get("/api/v1/leaderboards/distance",
-                           params={"window": "week", "period": last_week, "limit": 5}).json()
+    with api.client(anonymous=True) as client:
+        response = client.get("/api/v1/leaderboards/distance",
+                              params={"window": "week", "period": last_week, "limit": 5})
+        board = response.raise_for_status().json()
         top = Table("rank", "user", "km", "workouts",
                     title=f"leaderboard: distance, week {last_week}, all sports")
         for row in board["entries"]:
@@ -242,7 +295,8 @@ def print_views(url: str, spec: FleetSpec, console: Console) -> None:
         console.print(top)
         unlocked: dict[str, int] = {}
         for user in range(spec.users):
-            listing = client.get(f"/api/v1/users/user-{user:05d}/achievements").json()
+            listing = client.get(f"/api/v1/users/{user_id(user)}/achievements"
+                                 ).raise_for_status().json()
             for achievement in listing["achievements"]:
                 if achievement["achieved_at"]:
                     unlocked[achievement["title"]] = unlocked.get(achievement["title"], 0) + 1
@@ -429,12 +483,13 @@ def _clock(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def print_predictions(settings: FitStreamSettings, user: str, console: Console) -> None:
+def print_predictions(settings: FitStreamSettings, api: DemoApi, user: str,
+                      console: Console) -> None:
     """The user's forecast and recommendations, as the API serves them to the user (their
     own token); a 404 or a null part is printed as the API said it."""
     secret = TokenKeys.from_settings(settings.api)
     headers = {"Authorization": f"Bearer {issue_user_token(secret, user, 600)}"}
-    with httpx.Client(base_url=api_url(settings), timeout=10, headers=headers) as client:
+    with api.client(headers=headers) as client:
         forecast = client.get(f"/api/v1/users/{user}/forecast")
         recommendations = client.get(f"/api/v1/users/{user}/recommendations")
     path = f"GET /api/v1/users/{user}/forecast"
@@ -481,8 +536,8 @@ def print_predictions(settings: FitStreamSettings, user: str, console: Console) 
                       "recommender champion has scored this user: see the gate above)")
 
 
-def run_ai_engine(settings: FitStreamSettings, stack: LocalStack, console: Console,
-                  clock: StageClock) -> None:
+def run_ai_engine(settings: FitStreamSettings, api: DemoApi, stack: LocalStack,
+                  console: Console, clock: StageClock) -> None:
     """Training set, training and the gate, then the scorer over the whole feature log,
     then one user's predictions through the API."""
     console.rule("AI engine: trained from the lakehouse, scored from Feast online")
@@ -496,7 +551,7 @@ def run_ai_engine(settings: FitStreamSettings, stack: LocalStack, console: Conso
                       f"{', '.join(k for k, v in champions.items() if v) or 'none'}")
         wait_until_scored(settings, stack, console)
     print_scoring(settings, console)
-    print_predictions(settings, user_id(0), console)
+    print_predictions(settings, api, user_id(0), console)
 
 
 def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int, seed: int,
@@ -521,6 +576,7 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
     stack = LocalStack()
     clock = StageClock()
     url = api_url(settings)
+    api = DemoApi.of(settings, console)
     channels = LocalChannels(log_path=state_dir / "channels-received.jsonl")
     channels.start()
     settings = settings.model_copy(update={"notifications": settings.notifications.model_copy(
@@ -537,7 +593,7 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
             wait_for_api(settings, stack)
         console.print(f"API on {url} (docs: {url}/docs); processor, sink and delivery worker "
                       f"running; logs in {logs_dir(settings)}")
-        console.print(f"{choose_channels(settings, users)} users chose email and SMS besides "
+        console.print(f"{choose_channels(settings, api, users)} users chose email and SMS besides "
                       f"push; local providers: {channels.http_url} and "
                       f"smtp://{channels.host}:{channels.smtp_port}")
         spec = FleetSpec(users, days, seed, DEMO_START_MS, ChaosKnobs())
@@ -545,7 +601,8 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         started = time.monotonic()
         with clock.stage("produce the fleet until every completed workout is visible"):
             tally = run_simulation(settings, spec, serde, None)
-            visible = wait_until_visible(url, tally.completed_ids, console, stack)
+            visible = wait_until_visible(url, tally.completed_ids, console, stack, users,
+                                         tally=api.tally, pace_per_s=api.anonymous_pace_per_s)
         elapsed = time.monotonic() - started
         with clock.stage("notifications delivered, lakehouse and Feast online caught up"):
             wait_until_delivered(settings, stack)
@@ -567,11 +624,11 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         ):
             table.add_row(label, value)
         console.print(table)
-        print_views(url, spec, console)
-        print_notifications(settings, users, console, channels)
+        print_views(api, spec, console)
+        print_notifications(settings, api, users, console, channels)
         print_lakehouse(settings, console)
         console.print(online_feature_table(settings, user_id(0)))
-        run_ai_engine(settings, stack, console, clock)
+        run_ai_engine(settings, api, stack, console, clock)
         console.print(clock.table())
         console.print(f"API: {url}  ·  OpenAPI: {url}/docs  ·  try: "
                       f"curl {url}/api/v1/users/user-00000/workouts?limit=3  ·  models: "
@@ -588,6 +645,8 @@ def run_demo(base: FitStreamSettings, console: Console, *, users: int, days: int
         console.print(f"[red]demo failed: {exc}[/red]")
         return 1
     finally:
+        if api.tally.line():  # the 429s met, whether the demo finished or not
+            console.print(api.tally.line())
         stack.stop()
         channels.stop()
         embedded_broker.stop(settings)
