@@ -42,3 +42,24 @@ def conditional_rendered(request: Request, rendered: Rendered,
 def conditional_json(request: Request, payload: BaseModel | dict[str, Any],
                      cache_control: str = PUBLIC_VIEW) -> Response:
     return conditional_rendered(request, render(payload), cache_control)
+
+
+_CONDITIONAL = frozenset({"conditional_json", "conditional_rendered"})
+
+
+def answers_conditionally(endpoint: Any, depth: int = 2) -> bool:
+    """Whether a route's handler answers through :func:`conditional_json` or
+    :func:`conditional_rendered` (then 304 and ETag are in its OpenAPI document, see
+    api/openapi_document.py): it names one of them, or calls a handler of its router
+    that does (a deprecated alias). Read from the handler's code, so a new conditional
+    read is documented the day it is added; tests/unit/test_openapi_document.py pins
+    the list."""
+    code = getattr(endpoint, "__code__", None)
+    if code is None:
+        return False
+    if _CONDITIONAL & set(code.co_names):
+        return True
+    cells = [cell.cell_contents for cell in (getattr(endpoint, "__closure__", None) or ())
+             if cell.cell_contents is not None] if depth > 0 else []
+    return any(callable(value) and hasattr(value, "__code__")
+               and answers_conditionally(value, depth - 1) for value in cells)

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -55,12 +54,6 @@ _SLUGS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
           405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
           422: "validation_failed", 503: "unavailable"}
 
-# Responses every route can give, for the OpenAPI document.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    422: {"model": ErrorBody, "description": "Invalid parameters"},
-}
-
-
 def validation_error_response(exc: RequestValidationError) -> JSONResponse:
     """400 ``invalid_json`` for a body that is not JSON at all, else 422
     ``validation_failed`` with one detail per bad field."""
@@ -72,62 +65,6 @@ def validation_error_response(exc: RequestValidationError) -> JSONResponse:
     details = [{"location": ".".join(str(p) for p in err["loc"]), "reason": err["msg"]}
                for err in errors]
     return error_response(422, "validation_failed", "request parameters are invalid", details)
-
-
-_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
-
-
-def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = {"description": description,
-                "content": {"application/json": {"schema": _ERROR_REF}}}
-    if headers:
-        response["headers"] = headers
-    return response
-
-
-def _header(description: str, kind: str = "string") -> dict[str, Any]:
-    return {"description": description, "schema": {"type": kind}}
-
-
-_UNAUTHORIZED = _error("A valid bearer token is required", {
-    "WWW-Authenticate": _header("`Bearer`")})
-# api/rate_limits.py: a verified device or user over its limit gets 429 on any route that
-# takes its token, and an address over its failed-authentication limit gets 429 for
-# every request that carries a token, on any route (public ones too).
-_RATE_LIMITED = _error("Too many requests from this token or address: retry after "
-                       "Retry-After", {
-    "Retry-After": _header("Seconds until the limit admits a request again", "integer")})
-
-
-def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Make the OpenAPI document say what every route really answers when it fails: the
-    error body, not FastAPI's HTTPValidationError, for every error status a route
-    documents; 400 and 413 wherever a body is read; 401 (with WWW-Authenticate) wherever
-    a bearer token is required; 429 (with Retry-After) everywhere (api/rate_limits.py)."""
-    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
-    schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
-    for path_item in openapi.get("paths", {}).values():
-        for operation in path_item.values():
-            if not isinstance(operation, dict) or "responses" not in operation:
-                continue
-            responses = operation["responses"]
-            for status, response in responses.items():
-                # A route's responses={s: {"model": ErrorBody}} has FastAPI's generic
-                # description; the schema is ours already.
-                if status[0] in "45" and "content" not in response:
-                    response["content"] = {"application/json": {"schema": _ERROR_REF}}
-            if "422" in responses:
-                responses["422"] = _error("Invalid parameters or body")
-            if "requestBody" in operation:
-                responses.setdefault("400", _error("The body is not JSON"))
-                responses.setdefault("413", _error("The body is too large"))
-                responses.setdefault("422", _error("Invalid body"))
-            if operation.get("security"):
-                responses["401"] = copy.deepcopy(_UNAUTHORIZED)
-            responses.setdefault("429", copy.deepcopy(_RATE_LIMITED))
-    for unused in ("HTTPValidationError", "ValidationError"):
-        schemas.pop(unused, None)
-    return openapi
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

@@ -64,7 +64,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Credentials, device_scheme, verifier_of
+from api.auth import Credentials, device_scheme, user_scheme, verifier_of
 from api.dependencies import Cipher, Owners, Publisher, Serde, Settings
 from api.errors import ApiError, ErrorBody
 from api.event_publisher import BrokerUnavailable
@@ -160,9 +160,11 @@ def _audience(token: str) -> object:
 
 
 async def _uploader(request: Request,
-                    credentials: Annotated[Credentials, Depends(device_scheme)]) -> Uploader:
+                    device: Annotated[Credentials, Depends(device_scheme)],
+                    user: Annotated[Credentials, Depends(user_scheme)]) -> Uploader:
     """The caller, identified by :class:`TokenFirstRoute` before the body was read.
-    ``credentials`` is declared so the OpenAPI document names the bearer scheme."""
+    ``device`` and ``user`` are declared so the OpenAPI document names both bearer
+    schemes a caller may use (a device's token or its user's)."""
     return _identify(request)
 
 

@@ -7,7 +7,9 @@ that a new endpoint is held to them the day it is added:
 - an example on every request body and every named success model, and every example
   valid against its own schema (the ingest one also against what ingest accepts);
 - the ingest body's events: the six contracts' latest Avro versions, as named schemas;
-- deprecated operations: their headers and their 410.
+- deprecated operations: their headers and their 410, and the headers on their errors;
+- 422 only where a request can produce it, 304 and ETag on the conditional reads,
+  Retry-After on the 503s that send it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import time
 from typing import Any
 
 import pytest
+from fastapi import FastAPI, Query
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from api.ingest_schema import INGEST_EXAMPLE, event_json_schema
-from api.openapi_document import sdk_document
+from api.openapi_document import sdk_document, shaped
 from fitstream.contracts import AvroSerde
 from fitstream.contracts.registry import RepoSchemaRegistry
 from fitstream.domain.event_bounds import event_bound_problems
@@ -107,35 +110,44 @@ def test_token_routes_declare_their_scheme_and_401_every_route_429(document):
     assert {"userToken", "deviceToken", "analystToken", "adminToken"} <= set(schemes)
     for label, operation in operations(document):
         responses = operation["responses"]
-        # api/rate_limits.py: an address over its failed-auth limit is 429 everywhere.
+        # api/rate_limits.py: an address over its anonymous limit (requests without a
+        # verified token) or its failed-auth limit (tokens not already verified) is 429
+        # on any route, public ones too.
         assert "Retry-After" in responses["429"]["headers"], label
         for requirement in operation.get("security", []):
             assert set(requirement) <= set(schemes), label
             assert "WWW-Authenticate" in responses["401"]["headers"], label
 
 
-# Routes that verify a token in the handler (require_user) once had no scheme in the
-# document; these are every route that reads a token today, by the kind it reads.
+# Every operation that reads a token, with the schemes it accepts (routes that verify
+# the token in the handler once had no scheme in the document): an operation that
+# starts or stops reading one must change this table.
 TOKEN_ROUTES = {
-    "POST /api/v1/ingest/events": "deviceToken",
-    "GET /api/v1/workouts/{workout_id}/private": "userToken",
-    "GET /api/v1/workouts/{workout_id}/summary": "userToken",
-    "GET /api/v1/users/{user_id}/workouts/private": "userToken",
-    "GET /api/v1/workouts/{workout_id}/details": "userToken",
-    "GET /api/v1/workouts/{workout_id}/route": "userToken",
-    "GET /api/v1/users/{user_id}/stats": "userToken",
-    "GET /api/v1/users/{user_id}/notifications": "userToken",
-    "GET /api/v1/users/{user_id}/forecast": "userToken",
-    "POST /api/v1/analytics/sql": "analystToken",
-    "POST /api/v1/admin/users/{user_id}/clickhouse-erasure": "adminToken",
+    "POST /api/v1/ingest/events": ["deviceToken"],
+    "POST /api/v1/uploads": ["deviceToken", "userToken"],
+    "GET /api/v1/uploads/{upload_id}": ["deviceToken", "userToken"],
+    "GET /api/v1/workouts/{workout_id}/private": ["userToken"],
+    "GET /api/v1/workouts/{workout_id}/summary": ["userToken"],
+    "GET /api/v1/users/{user_id}/workouts/private": ["userToken"],
+    "GET /api/v1/workouts/{workout_id}/details": ["userToken"],
+    "GET /api/v1/workouts/{workout_id}/route": ["userToken"],
+    "GET /api/v1/users/{user_id}/stats": ["userToken"],
+    "GET /api/v1/users/{user_id}/notifications": ["userToken"],
+    "POST /api/v1/users/{user_id}/notifications/{notification_id}/read": ["userToken"],
+    "GET /api/v1/users/{user_id}/notification-preferences": ["userToken"],
+    "PUT /api/v1/users/{user_id}/notification-preferences": ["userToken"],
+    "GET /api/v1/users/{user_id}/forecast": ["userToken"],
+    "GET /api/v1/users/{user_id}/recommendations": ["userToken"],
+    "POST /api/v1/analytics/sql": ["analystToken"],
+    "GET /api/v1/pipeline/health": ["analystToken"],
+    "POST /api/v1/admin/users/{user_id}/clickhouse-erasure": ["adminToken"],
 }
 
 
 def test_routes_that_read_a_token_declare_it(document):
     declared = {label: [scheme for r in operation.get("security", []) for scheme in r]
                 for label, operation in operations(document)}
-    assert {label: declared.get(label) for label in TOKEN_ROUTES} == {
-        label: [scheme] for label, scheme in TOKEN_ROUTES.items()}
+    assert {label: schemes for label, schemes in declared.items() if schemes} == TOKEN_ROUTES
 
 
 def test_bodies_and_success_models_have_valid_examples(document):
@@ -193,6 +205,86 @@ def test_deprecated_operations_document_their_lifecycle(document):
                   if operation.get("deprecated")]
     assert [label for label, _ in deprecated] == ["GET /api/v1/workouts/{workout_id}/summary"]
     for label, operation in deprecated:
-        assert set(operation["responses"]["200"]["headers"]) == {
+        assert set(operation["responses"]["200"]["headers"]) >= {
             "Deprecation", "Sunset", "Link"}, label
         assert "410" in operation["responses"], label
+        for status, response in operation["responses"].items():
+            if status[0] in "45" and status != "429":
+                assert set(response["headers"]) >= {"Deprecation", "Sunset", "Link"}, (
+                    label, status)
+
+
+# Ids go through Depends(path_*_id) (400 invalid_id), these take no body and no other
+# parameter than plain strings: no request can fail FastAPI's validation.
+NEVER_422 = {
+    "GET /api/v1/workouts/{workout_id}",
+    "GET /api/v1/workouts/{workout_id}/private",
+    "GET /api/v1/workouts/{workout_id}/summary",
+    "GET /api/v1/workouts/{workout_id}/details",
+    "GET /api/v1/users/{user_id}/achievements",
+    "GET /api/v1/users/{user_id}/forecast",
+    "GET /api/v1/users/{user_id}/recommendations",
+    "GET /api/v1/users/{user_id}/notification-preferences",
+    "POST /api/v1/users/{user_id}/notifications/{notification_id}/read",
+    "GET /api/v1/uploads/{upload_id}",
+    "POST /api/v1/admin/users/{user_id}/clickhouse-erasure",
+    "GET /api/v1/pipeline/health",
+    "GET /healthcheck",
+}
+
+
+def test_422_only_where_a_request_can_produce_it(document):
+    assert {label for label, operation in operations(document)
+            if "422" not in operation["responses"]} == NEVER_422
+
+
+def test_422_is_judged_from_the_routes_parameters():
+    app = FastAPI()
+
+    @app.get("/plain/{thing_id}")
+    def plain(thing_id: str, note: str | None = None) -> dict[str, str]:
+        return {}
+
+    @app.get("/bounded/{thing_id}")
+    def bounded(thing_id: str, limit: int = Query(default=10, le=50)) -> dict[str, str]:
+        return {}
+
+    @app.get("/required/{thing_id}")
+    def required(thing_id: str, note: str) -> dict[str, str]:
+        return {}
+
+    paths = shaped(app.openapi(), app.routes)["paths"]
+    assert {path: "422" in item["get"]["responses"] for path, item in paths.items()} == {
+        "/plain/{thing_id}": False, "/bounded/{thing_id}": True, "/required/{thing_id}": True}
+
+
+CONDITIONAL_READS = {
+    "GET /api/v1/workouts/{workout_id}",
+    "GET /api/v1/workouts/{workout_id}/private",
+    "GET /api/v1/workouts/{workout_id}/summary",
+    "GET /api/v1/users/{user_id}/stats",
+    "GET /api/v1/leaderboards/{metric}",
+    "GET /api/v1/users/{user_id}/achievements",
+    "GET /api/v1/users/{user_id}/forecast",
+    "GET /api/v1/users/{user_id}/recommendations",
+}
+
+
+def test_conditional_reads_document_304_and_their_etag(document):
+    answered = {label: operation["responses"] for label, operation in operations(document)}
+    assert {label for label, responses in answered.items() if "304" in responses} == (
+        CONDITIONAL_READS)
+    for label in CONDITIONAL_READS:
+        assert "content" not in answered[label]["304"], label
+        assert {"ETag", "Cache-Control"} <= set(answered[label]["200"]["headers"]), label
+
+
+def test_503s_that_send_retry_after_document_it(document):
+    paths = document["paths"]
+    for path, method in [("/api/v1/pipeline/health", "get"), ("/api/v1/ingest/events", "post")]:
+        assert "Retry-After" in paths[path][method]["responses"]["503"]["headers"], path
+
+
+def test_a_multipart_body_is_not_said_to_be_json(document):
+    upload = document["paths"]["/api/v1/uploads"]["post"]["responses"]["400"]
+    assert "JSON" not in upload["description"]

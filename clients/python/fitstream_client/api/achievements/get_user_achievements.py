@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -27,21 +27,20 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody | UserAchievementList | None:
+) -> Any | ErrorBody | UserAchievementList | None:
     if response.status_code == 200:
         response_200 = UserAchievementList.from_dict(response.json())
 
         return response_200
 
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
+
     if response.status_code == 400:
         response_400 = ErrorBody.from_dict(response.json())
 
         return response_400
-
-    if response.status_code == 422:
-        response_422 = ErrorBody.from_dict(response.json())
-
-        return response_422
 
     if response.status_code == 429:
         response_429 = ErrorBody.from_dict(response.json())
@@ -56,7 +55,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody | UserAchievementList]:
+) -> Response[Any | ErrorBody | UserAchievementList]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -69,7 +68,7 @@ def sync_detailed(
     user_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ErrorBody | UserAchievementList]:
+) -> Response[Any | ErrorBody | UserAchievementList]:
     """Get User Achievements
 
      Every rule in catalogue order; a rule never approached shows progress 0.
@@ -82,7 +81,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | UserAchievementList]
+        Response[Any | ErrorBody | UserAchievementList]
     """
 
     kwargs = _get_kwargs(
@@ -100,7 +99,7 @@ def sync(
     user_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> ErrorBody | UserAchievementList | None:
+) -> Any | ErrorBody | UserAchievementList | None:
     """Get User Achievements
 
      Every rule in catalogue order; a rule never approached shows progress 0.
@@ -113,7 +112,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | UserAchievementList
+        Any | ErrorBody | UserAchievementList
     """
 
     return sync_detailed(
@@ -126,7 +125,7 @@ async def asyncio_detailed(
     user_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ErrorBody | UserAchievementList]:
+) -> Response[Any | ErrorBody | UserAchievementList]:
     """Get User Achievements
 
      Every rule in catalogue order; a rule never approached shows progress 0.
@@ -139,7 +138,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | UserAchievementList]
+        Response[Any | ErrorBody | UserAchievementList]
     """
 
     kwargs = _get_kwargs(
@@ -155,7 +154,7 @@ async def asyncio(
     user_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> ErrorBody | UserAchievementList | None:
+) -> Any | ErrorBody | UserAchievementList | None:
     """Get User Achievements
 
      Every rule in catalogue order; a rule never approached shows progress 0.
@@ -168,7 +167,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | UserAchievementList
+        Any | ErrorBody | UserAchievementList
     """
 
     return (

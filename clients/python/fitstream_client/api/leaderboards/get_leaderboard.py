@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -67,11 +67,15 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody | Leaderboard | None:
+) -> Any | ErrorBody | Leaderboard | None:
     if response.status_code == 200:
         response_200 = Leaderboard.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
 
     if response.status_code == 400:
         response_400 = ErrorBody.from_dict(response.json())
@@ -101,7 +105,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody | Leaderboard]:
+) -> Response[Any | ErrorBody | Leaderboard]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -120,7 +124,7 @@ def sync_detailed(
     limit: int | Unset = 10,
     around_user: None | str | Unset = UNSET,
     neighbours: int | Unset = 2,
-) -> Response[ErrorBody | Leaderboard]:
+) -> Response[Any | ErrorBody | Leaderboard]:
     """Get Leaderboard
 
      Top entries by metric, ties broken by who reached the value first, then user id.
@@ -140,7 +144,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | Leaderboard]
+        Response[Any | ErrorBody | Leaderboard]
     """
 
     kwargs = _get_kwargs(
@@ -170,7 +174,7 @@ def sync(
     limit: int | Unset = 10,
     around_user: None | str | Unset = UNSET,
     neighbours: int | Unset = 2,
-) -> ErrorBody | Leaderboard | None:
+) -> Any | ErrorBody | Leaderboard | None:
     """Get Leaderboard
 
      Top entries by metric, ties broken by who reached the value first, then user id.
@@ -190,7 +194,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | Leaderboard
+        Any | ErrorBody | Leaderboard
     """
 
     return sync_detailed(
@@ -215,7 +219,7 @@ async def asyncio_detailed(
     limit: int | Unset = 10,
     around_user: None | str | Unset = UNSET,
     neighbours: int | Unset = 2,
-) -> Response[ErrorBody | Leaderboard]:
+) -> Response[Any | ErrorBody | Leaderboard]:
     """Get Leaderboard
 
      Top entries by metric, ties broken by who reached the value first, then user id.
@@ -235,7 +239,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | Leaderboard]
+        Response[Any | ErrorBody | Leaderboard]
     """
 
     kwargs = _get_kwargs(
@@ -263,7 +267,7 @@ async def asyncio(
     limit: int | Unset = 10,
     around_user: None | str | Unset = UNSET,
     neighbours: int | Unset = 2,
-) -> ErrorBody | Leaderboard | None:
+) -> Any | ErrorBody | Leaderboard | None:
     """Get Leaderboard
 
      Top entries by metric, ties broken by who reached the value first, then user id.
@@ -283,7 +287,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | Leaderboard
+        Any | ErrorBody | Leaderboard
     """
 
     return (

@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -27,11 +27,15 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody | UserForecast | None:
+) -> Any | ErrorBody | UserForecast | None:
     if response.status_code == 200:
         response_200 = UserForecast.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
 
     if response.status_code == 400:
         response_400 = ErrorBody.from_dict(response.json())
@@ -53,11 +57,6 @@ def _parse_response(
 
         return response_404
 
-    if response.status_code == 422:
-        response_422 = ErrorBody.from_dict(response.json())
-
-        return response_422
-
     if response.status_code == 429:
         response_429 = ErrorBody.from_dict(response.json())
 
@@ -71,7 +70,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody | UserForecast]:
+) -> Response[Any | ErrorBody | UserForecast]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -84,7 +83,7 @@ def sync_detailed(
     user_id: str,
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody | UserForecast]:
+) -> Response[Any | ErrorBody | UserForecast]:
     """Get Forecast
 
      The user's latest weekly distance forecast and race-time prediction; 404 until
@@ -98,7 +97,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | UserForecast]
+        Response[Any | ErrorBody | UserForecast]
     """
 
     kwargs = _get_kwargs(
@@ -116,7 +115,7 @@ def sync(
     user_id: str,
     *,
     client: AuthenticatedClient,
-) -> ErrorBody | UserForecast | None:
+) -> Any | ErrorBody | UserForecast | None:
     """Get Forecast
 
      The user's latest weekly distance forecast and race-time prediction; 404 until
@@ -130,7 +129,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | UserForecast
+        Any | ErrorBody | UserForecast
     """
 
     return sync_detailed(
@@ -143,7 +142,7 @@ async def asyncio_detailed(
     user_id: str,
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody | UserForecast]:
+) -> Response[Any | ErrorBody | UserForecast]:
     """Get Forecast
 
      The user's latest weekly distance forecast and race-time prediction; 404 until
@@ -157,7 +156,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | UserForecast]
+        Response[Any | ErrorBody | UserForecast]
     """
 
     kwargs = _get_kwargs(
@@ -173,7 +172,7 @@ async def asyncio(
     user_id: str,
     *,
     client: AuthenticatedClient,
-) -> ErrorBody | UserForecast | None:
+) -> Any | ErrorBody | UserForecast | None:
     """Get Forecast
 
      The user's latest weekly distance forecast and race-time prediction; 404 until
@@ -187,7 +186,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | UserForecast
+        Any | ErrorBody | UserForecast
     """
 
     return (

@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -50,11 +50,17 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ErrorBody | UserStats | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Any | ErrorBody | UserStats | None:
     if response.status_code == 200:
         response_200 = UserStats.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
 
     if response.status_code == 400:
         response_400 = ErrorBody.from_dict(response.json())
@@ -89,7 +95,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody | UserStats]:
+) -> Response[Any | ErrorBody | UserStats]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -105,7 +111,7 @@ def sync_detailed(
     sport: str | Unset = "all",
     window: LeaderboardWindow | Unset = UNSET,
     period: None | str | Unset = UNSET,
-) -> Response[ErrorBody | UserStats]:
+) -> Response[Any | ErrorBody | UserStats]:
     """Get User Stats
 
      Totals for a sport and period, personal records, 12 weeks of activity; owner only.
@@ -121,7 +127,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | UserStats]
+        Response[Any | ErrorBody | UserStats]
     """
 
     kwargs = _get_kwargs(
@@ -145,7 +151,7 @@ def sync(
     sport: str | Unset = "all",
     window: LeaderboardWindow | Unset = UNSET,
     period: None | str | Unset = UNSET,
-) -> ErrorBody | UserStats | None:
+) -> Any | ErrorBody | UserStats | None:
     """Get User Stats
 
      Totals for a sport and period, personal records, 12 weeks of activity; owner only.
@@ -161,7 +167,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | UserStats
+        Any | ErrorBody | UserStats
     """
 
     return sync_detailed(
@@ -180,7 +186,7 @@ async def asyncio_detailed(
     sport: str | Unset = "all",
     window: LeaderboardWindow | Unset = UNSET,
     period: None | str | Unset = UNSET,
-) -> Response[ErrorBody | UserStats]:
+) -> Response[Any | ErrorBody | UserStats]:
     """Get User Stats
 
      Totals for a sport and period, personal records, 12 weeks of activity; owner only.
@@ -196,7 +202,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | UserStats]
+        Response[Any | ErrorBody | UserStats]
     """
 
     kwargs = _get_kwargs(
@@ -218,7 +224,7 @@ async def asyncio(
     sport: str | Unset = "all",
     window: LeaderboardWindow | Unset = UNSET,
     period: None | str | Unset = UNSET,
-) -> ErrorBody | UserStats | None:
+) -> Any | ErrorBody | UserStats | None:
     """Get User Stats
 
      Totals for a sport and period, personal records, 12 weeks of activity; owner only.
@@ -234,7 +240,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | UserStats
+        Any | ErrorBody | UserStats
     """
 
     return (

@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -27,11 +27,15 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody | PublicWorkoutSummary | None:
+) -> Any | ErrorBody | PublicWorkoutSummary | None:
     if response.status_code == 200:
         response_200 = PublicWorkoutSummary.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
 
     if response.status_code == 400:
         response_400 = ErrorBody.from_dict(response.json())
@@ -42,11 +46,6 @@ def _parse_response(
         response_404 = ErrorBody.from_dict(response.json())
 
         return response_404
-
-    if response.status_code == 422:
-        response_422 = ErrorBody.from_dict(response.json())
-
-        return response_422
 
     if response.status_code == 429:
         response_429 = ErrorBody.from_dict(response.json())
@@ -61,7 +60,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody | PublicWorkoutSummary]:
+) -> Response[Any | ErrorBody | PublicWorkoutSummary]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -74,7 +73,7 @@ def sync_detailed(
     workout_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ErrorBody | PublicWorkoutSummary]:
+) -> Response[Any | ErrorBody | PublicWorkoutSummary]:
     """Get Workout Summary
 
      A workout's public summary: sport, distance, moving time, start day, status
@@ -88,7 +87,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | PublicWorkoutSummary]
+        Response[Any | ErrorBody | PublicWorkoutSummary]
     """
 
     kwargs = _get_kwargs(
@@ -106,7 +105,7 @@ def sync(
     workout_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> ErrorBody | PublicWorkoutSummary | None:
+) -> Any | ErrorBody | PublicWorkoutSummary | None:
     """Get Workout Summary
 
      A workout's public summary: sport, distance, moving time, start day, status
@@ -120,7 +119,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | PublicWorkoutSummary
+        Any | ErrorBody | PublicWorkoutSummary
     """
 
     return sync_detailed(
@@ -133,7 +132,7 @@ async def asyncio_detailed(
     workout_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ErrorBody | PublicWorkoutSummary]:
+) -> Response[Any | ErrorBody | PublicWorkoutSummary]:
     """Get Workout Summary
 
      A workout's public summary: sport, distance, moving time, start day, status
@@ -147,7 +146,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | PublicWorkoutSummary]
+        Response[Any | ErrorBody | PublicWorkoutSummary]
     """
 
     kwargs = _get_kwargs(
@@ -163,7 +162,7 @@ async def asyncio(
     workout_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> ErrorBody | PublicWorkoutSummary | None:
+) -> Any | ErrorBody | PublicWorkoutSummary | None:
     """Get Workout Summary
 
      A workout's public summary: sport, distance, moving time, start day, status
@@ -177,7 +176,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | PublicWorkoutSummary
+        Any | ErrorBody | PublicWorkoutSummary
     """
 
     return (

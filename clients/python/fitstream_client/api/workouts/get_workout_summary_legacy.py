@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -27,11 +27,15 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody | WorkoutSummary | None:
+) -> Any | ErrorBody | WorkoutSummary | None:
     if response.status_code == 200:
         response_200 = WorkoutSummary.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
 
     if response.status_code == 400:
         response_400 = ErrorBody.from_dict(response.json())
@@ -58,11 +62,6 @@ def _parse_response(
 
         return response_410
 
-    if response.status_code == 422:
-        response_422 = ErrorBody.from_dict(response.json())
-
-        return response_422
-
     if response.status_code == 429:
         response_429 = ErrorBody.from_dict(response.json())
 
@@ -76,7 +75,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody | WorkoutSummary]:
+) -> Response[Any | ErrorBody | WorkoutSummary]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -89,7 +88,7 @@ def sync_detailed(
     workout_id: str,
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody | WorkoutSummary]:
+) -> Response[Any | ErrorBody | WorkoutSummary]:
     """Get Workout Summary Legacy
 
      Deprecated alias of ``/workouts/{workout_id}/private`` (the same answer), kept
@@ -103,7 +102,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | WorkoutSummary]
+        Response[Any | ErrorBody | WorkoutSummary]
     """
 
     kwargs = _get_kwargs(
@@ -121,7 +120,7 @@ def sync(
     workout_id: str,
     *,
     client: AuthenticatedClient,
-) -> ErrorBody | WorkoutSummary | None:
+) -> Any | ErrorBody | WorkoutSummary | None:
     """Get Workout Summary Legacy
 
      Deprecated alias of ``/workouts/{workout_id}/private`` (the same answer), kept
@@ -135,7 +134,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | WorkoutSummary
+        Any | ErrorBody | WorkoutSummary
     """
 
     return sync_detailed(
@@ -148,7 +147,7 @@ async def asyncio_detailed(
     workout_id: str,
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody | WorkoutSummary]:
+) -> Response[Any | ErrorBody | WorkoutSummary]:
     """Get Workout Summary Legacy
 
      Deprecated alias of ``/workouts/{workout_id}/private`` (the same answer), kept
@@ -162,7 +161,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | WorkoutSummary]
+        Response[Any | ErrorBody | WorkoutSummary]
     """
 
     kwargs = _get_kwargs(
@@ -178,7 +177,7 @@ async def asyncio(
     workout_id: str,
     *,
     client: AuthenticatedClient,
-) -> ErrorBody | WorkoutSummary | None:
+) -> Any | ErrorBody | WorkoutSummary | None:
     """Get Workout Summary Legacy
 
      Deprecated alias of ``/workouts/{workout_id}/private`` (the same answer), kept
@@ -192,7 +191,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | WorkoutSummary
+        Any | ErrorBody | WorkoutSummary
     """
 
     return (
