@@ -1,7 +1,8 @@
 """The API's lifecycle for an endpoint on its way out (docs/api-changelog.md, its policy).
 
 A deprecated route is marked ``deprecated: true`` in the OpenAPI document (a generated
-client warns about it) and every answer it gives carries:
+client warns about it) and every answer its route gives carries (errors too; not a 429
+of the address limits in api/rate_limits.py, which answer before any route is reached):
 
 - ``Deprecation: @<unix seconds>`` (RFC 9745): since when it is deprecated;
 - ``Sunset: <HTTP-date>`` (RFC 8594): when it stops answering;
@@ -13,12 +14,16 @@ headers, so an old client learns where to go instead of meeting a bare 404.
 Lifecycle: a :class:`Deprecation` is a constant of the router that owns the route (its
 dates are part of the API's contract, written in the changelog), and
 :func:`add_deprecated_route` registers the route with a route class that adds the
-headers to every answer, errors included: the handler may return a model or a
+headers to every answer the route gives, errors included: the handler may return a model or a
 ``Response`` of its own (ETag answers do), so the headers are set on whatever it gives.
+Registration checks that the successor's placeholders are path parameters of the route,
+so a typo fails at startup instead of answering 500 on every call.
 """
 
 from __future__ import annotations
 
+import re
+import string
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -110,8 +115,15 @@ def add_deprecated_route(router: APIRouter, path: str, endpoint: Callable[..., A
     """Register ``endpoint`` at ``path`` as deprecated (see the module docstring).
     ``deprecation.successor`` may name the path's parameters (``{workout_id}``); the Link
     of an answer has the request's values in them."""
+    placeholders = {name for _, name, _, _ in string.Formatter().parse(deprecation.successor)
+                    if name is not None}
+    path_params = set(re.findall(r"{(\w+)(?::[^}]*)?}", path))
+    if placeholders - path_params:
+        raise ValueError(f"the successor {deprecation.successor!r} names "
+                         f"{sorted(placeholders - path_params)}, not path parameters of {path}")
     documented = {**(responses or {}),
-                  410: {"model": ErrorBody, "description": "Past its sunset: use the successor"}}
+                  410: {"model": ErrorBody, "description": "Past its sunset: use the successor",
+                        "headers": _documented_headers()}}
     status = route.get("status_code", 200)
     documented[status] = {**documented.get(status, {}), "headers": _documented_headers()}
     router.add_api_route(path, endpoint, methods=methods or ["GET"], deprecated=True,

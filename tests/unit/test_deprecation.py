@@ -82,9 +82,16 @@ def test_the_document_marks_it_deprecated_with_its_headers_and_410():
     operation = app_at(BEFORE_SUNSET).app.openapi()["paths"]["/v1/things/{thing_id}"]["get"]
     assert operation["deprecated"] is True
     assert set(operation["responses"]["200"]["headers"]) == {"Deprecation", "Sunset", "Link"}
-    assert "410" in operation["responses"]
+    assert set(operation["responses"]["410"]["headers"]) == {"Deprecation", "Sunset", "Link"}
 
 
 def test_a_sunset_before_the_deprecation_is_refused():
     with pytest.raises(ValueError, match="after"):
         Deprecation(since=LIFECYCLE.sunset, sunset=LIFECYCLE.since, successor="/v2")
+
+
+def test_a_successor_naming_no_path_parameter_is_refused_at_registration():
+    with pytest.raises(ValueError, match=r"\['workout_id'\]"):
+        add_deprecated_route(APIRouter(), "/v1/things/{thing_id}", lambda thing_id: None,
+                             Deprecation(since=LIFECYCLE.since, sunset=LIFECYCLE.sunset,
+                                         successor="/v2/things/{workout_id}"))
