@@ -43,16 +43,11 @@ from api.errors import ApiError, ErrorBody
 from fitstream.kafka.log_watch import DeadLetterTally, EventRate, LogWatch, lag
 from fitstream.settings import FitStreamSettings
 from stores.clickhouse.tables import sink_groups
+from stores.delta.writer_groups import lakehouse_groups
 
 log = structlog.get_logger("api.pipeline_health")
 
 UNAVAILABLE_MESSAGE = "the pipeline's readings are unavailable: Kafka did not answer"
-
-# The lakehouse role's writers (sinks/delta/writers.py), each its own group
-# ``<lakehouse.group_id>-<name>``: the API may not import the sinks (service independence).
-LAKEHOUSE_WRITERS = (("bronze-events", "events_topic"), ("bronze-dlq", "dlq_topic"),
-                     ("silver-gold", "summaries_topic"), ("user-features", "features_topic"))
-
 
 def consumer_roles(settings: FitStreamSettings) -> dict[str, list[tuple[str, str]]]:
     """Each role's (topic, consumer group) pairs: its lag is the sum over them."""
@@ -60,8 +55,7 @@ def consumer_roles(settings: FitStreamSettings) -> dict[str, list[tuple[str, str
     return {
         "processor": [(kafka.events_topic, settings.processor.consumer_group)],
         "clickhouse-sink": sink_groups(settings),
-        "lakehouse": [(getattr(kafka, topic), f"{settings.lakehouse.group_id}-{name}")
-                      for name, topic in LAKEHOUSE_WRITERS],
+        "lakehouse": lakehouse_groups(settings),
         "feast-online": [(kafka.features_topic, settings.feast.group_id)],
         "scorer": [(kafka.features_topic, settings.models.score_group_id)],
         "delivery": [(kafka.notifications_topic, settings.notifications.group_id)],

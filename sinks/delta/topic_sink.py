@@ -28,6 +28,7 @@ from fitstream.kafka.sink_runner import RunnerConfig, RunnerThreads, SinkRunner
 from fitstream.privacy.erasures import ErasureLedger, record_timestamp_ms
 from fitstream.settings import FitStreamSettings
 from sinks.delta.writers import LakehouseWriter
+from stores.delta.writer_groups import writer_group
 
 log = structlog.get_logger("sinks.delta")
 
@@ -50,7 +51,7 @@ class DeltaTopicSink:
         self._erasures = erasures
         self.name = writer.name
         self.topics = [writer.topic]
-        self.group_id = f"{settings.lakehouse.group_id}-{writer.name}"
+        self.group_id = writer_group(settings, writer.name)
         self.rows_written = 0
         self.commits = 0
 

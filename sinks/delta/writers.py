@@ -21,6 +21,7 @@ from fitstream.contracts import AvroSerde, SerdeError
 from fitstream.contracts.registry import SchemaRegistry
 from fitstream.domain.daily_totals import user_daily_rows
 from fitstream.domain.events import WORKOUT_SUBJECTS
+from stores.delta import writer_groups
 from stores.delta.lakehouse import DeltaTables
 from stores.delta.tables import (
     BRONZE_DEAD_LETTERS,
@@ -65,7 +66,7 @@ class LakehouseWriter(Protocol):
 class BronzeEventsWriter:
     """The events topic as received; records no contract explains are the DLQ's."""
 
-    name = "bronze-events"
+    name = writer_groups.BRONZE_EVENTS
 
     def __init__(self, tables: DeltaTables, serde: AvroSerde, registry: SchemaRegistry) -> None:
         self.tables, self.serde, self.registry = tables, serde, registry
@@ -93,7 +94,7 @@ class BronzeEventsWriter:
 
 
 class BronzeDeadLettersWriter:
-    name = "bronze-dlq"
+    name = writer_groups.BRONZE_DLQ
 
     def __init__(self, tables: DeltaTables) -> None:
         self.tables = tables
@@ -120,7 +121,7 @@ class SilverGoldWriter:
     partition for each micro-batch would rewrite far more than it changes.
     """
 
-    name = "silver-gold"
+    name = writer_groups.SILVER_GOLD
 
     def __init__(self, tables: DeltaTables, serde: AvroSerde) -> None:
         self.tables, self.serde = tables, serde
@@ -182,7 +183,7 @@ class UserFeaturesWriter:
     processor re-sends a user's current row when a completion is re-delivered, and the
     row must stay one row (an append would give a point-in-time join two)."""
 
-    name = "user-features"
+    name = writer_groups.USER_FEATURES
 
     def __init__(self, tables: DeltaTables, serde: AvroSerde) -> None:
         self.tables, self.serde = tables, serde
